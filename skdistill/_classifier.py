@@ -1,0 +1,323 @@
+"""DistilledClassifier: the scikit-learn face of classification distillation."""
+
+from numbers import Real
+
+import numpy as np
+from sklearn.base import ClassifierMixin, _fit_context
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+
+from ._base import _BaseDistiller
+from ._student import log_softmax, softmax
+from ._teachers import default_teachers
+
+
+class DistilledClassifier(ClassifierMixin, _BaseDistiller):
+    """Distill a teacher ensemble into a small, fast MLP classifier.
+
+    ``fit`` trains the teacher ensemble, labels every training row with the
+    ensemble's averaged class probabilities (the soft targets), and trains a compact
+    PyTorch MLP student to match them with a temperature-scaled distillation loss.
+    ``predict`` and ``predict_proba`` use only the student, as plain numpy: a fitted
+    model predicts, pickles and loads without torch.
+
+    Parameters
+    ----------
+    teachers : list of (str, estimator) or None, default=None
+        The teacher ensemble. ``None`` uses :func:`default_teachers` (random forest,
+        extra trees, XGBoost, LightGBM and an MLP). Any classifier with
+        ``predict_proba`` works. Teachers are cloned, never changed. To distill a model
+        you have already fitted, wrap it in :class:`sklearn.frozen.FrozenEstimator`: it is
+        then used as it is, and it labels the training rows in-sample (it is never
+        refitted, so it cannot be cross-fitted). Nested parameters such as
+        ``teachers__rf__n_estimators`` work in ``set_params`` and ``GridSearchCV``.
+    teacher_weights : array-like of shape (n_teachers,) or None, default=None
+        Weights of the teachers' probability average. ``None`` weighs them equally.
+    soft_targets : {"oof", "in_sample", "oob"}, default="oof"
+        How the teachers label the training rows.
+
+        - ``"oof"``: out-of-fold. Each row is labelled by teachers fitted on the other
+          ``cv`` folds, so no row's soft target comes from a model that saw it. This
+          avoids the near-one-hot in-sample probabilities of forests, which carry
+          little of the ensemble's knowledge about uncertain rows.
+        - ``"in_sample"``: teachers fitted once on all rows label the same rows.
+          Fastest; weaker targets for models that memorize (forests).
+        - ``"oob"``: bagged forests use their out-of-bag estimate (one fit each);
+          other teachers are cross-fitted as in ``"oof"``.
+    cv : int or cross-validation splitter, default=5
+        Folds for ``"oof"`` soft targets. An int gives shuffled stratified folds.
+    temperature : float, default=2.0
+        Softening temperature T > 0 for the distillation term.
+    alpha : float, default=0.9
+        Weight of the distillation term, in [0, 1]. The loss is
+        ``alpha * T**2 * KL(teacher_T || student_T) + (1 - alpha) * CE(y, student)``.
+        ``alpha=0`` trains the same network on the labels alone.
+    hidden_layer_sizes : tuple of int, default=(128, 64)
+        Widths of the student's hidden layers.
+    activation : {"relu", "tanh", "gelu", "silu"}, default="relu"
+    dropout : float, default=0.0
+        Dropout rate after each hidden layer, in [0, 1).
+    batch_size : int, default=256
+    learning_rate : float, default=3e-3
+        AdamW step size. Halved when the monitored loss stops improving.
+    weight_decay : float, default=1e-4
+        AdamW weight decay.
+    max_epochs : int, default=200
+    early_stopping : bool, default=True
+        Hold out ``validation_fraction`` of the labelled rows, score them with the true
+        labels (cross-entropy) after every epoch, stop after ``n_iter_no_change`` epochs
+        without improvement, and restore the best weights. When False, training stops
+        when the training loss stalls for ``n_iter_no_change`` epochs.
+    validation_fraction : float, default=0.1
+    n_iter_no_change : int, default=10
+    augmentation : {None, "munge", "auto"}, default=None
+        Extend the transfer set with synthetic rows made by :func:`munge` and labelled
+        by the teachers (Bucilua et al., 2006). ``"auto"`` does so for small training
+        sets only.
+    augment_factor : float, default=5.0
+        Synthetic rows per real training row.
+    munge_p : float, default=0.5
+        MUNGE's per-attribute swap probability.
+    munge_s : float, default=10.0
+        MUNGE's local-variance divisor.
+    max_augment_rows : int, default=100_000
+        Cap on the number of synthetic rows, which bounds memory and time.
+    categorical_features : array-like of int, bool or str, or None, default=None
+        Columns MUNGE treats as categorical (swapped, never perturbed): indices, a
+        boolean mask, or names when X is a DataFrame.
+    memory : str, joblib.Memory or None, default=None
+        Cache the fitted teachers and their soft targets, keyed by the teachers, the
+        soft-target settings and the exact data and weights. With a cache, a grid search
+        over student settings fits the teachers once per training split.
+    keep_teachers : bool, default=False
+        Keep the fitted teachers on the model as ``teachers_``. They are usually far
+        larger than the student, so they are dropped by default.
+    n_jobs : int or None, default=None
+        Teacher and fold fits run in parallel through joblib. ``None`` means 1 unless in
+        a :func:`joblib.parallel_backend` context; -1 uses all processors.
+    device : {"auto", "cpu", "cuda"}, default="auto"
+        Where the student trains. The fitted weights always end up on the CPU.
+    random_state : int, RandomState instance or None, default=None
+        Seeds default teachers, folds, the validation split, augmentation and the
+        student. The global numpy and torch random states are never touched.
+    verbose : int, default=0
+        Print one line per student epoch when positive.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        The class labels, in the order of ``predict_proba``'s columns.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Only when X had string column names.
+    student_ : MLPStudent
+        The trained network as numpy float32 arrays, input standardization included.
+    history_ : list of dict
+        Per-epoch ``train_loss``, ``valid_loss``, ``valid_accuracy`` and ``learning_rate``.
+    n_iter_ : int
+        Epochs run.
+    fit_info_ : dict
+        Timings of the teacher and student phases, row counts, the best epoch and the
+        training device.
+    teachers_ : list of estimators
+        Fitted teachers (on encoded labels ``0..n_classes-1``), only with
+        ``keep_teachers=True``.
+    named_teachers_ : dict
+        The same, by name.
+
+    See Also
+    --------
+    DistilledRegressor : The same distillation for regression.
+    default_teachers : The default teacher ensemble.
+
+    Notes
+    -----
+    Teachers provide probabilities, not logits. The softened teacher distribution is
+    ``softmax(log(clip(p, 1e-6)) / T)``: ``log p`` equals the logits up to a per-row
+    constant that softmax cancels, and the clip keeps a forest's exact zeros finite.
+
+    References
+    ----------
+    .. [1] G. Hinton, O. Vinyals and J. Dean, "Distilling the Knowledge in a Neural
+       Network", 2015.
+    .. [2] C. Bucilua, R. Caruana and A. Niculescu-Mizil, "Model Compression", KDD 2006.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from sklearn.ensemble import RandomForestClassifier
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.model_selection import train_test_split
+    >>> from skdistill import DistilledClassifier
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0)
+    >>> model = DistilledClassifier(
+    ...     teachers=[("rf", RandomForestClassifier(n_estimators=50, random_state=0)),
+    ...               ("lr", LogisticRegression(max_iter=5000))],
+    ...     random_state=0,
+    ... ).fit(X_train, y_train)
+    >>> model.predict_proba(X_test[:2]).shape
+    (2, 2)
+    >>> bool(model.score(X_test, y_test) > 0.9)
+    True
+    """
+
+    _task = "classification"
+
+    _parameter_constraints = {
+        **_BaseDistiller._parameter_constraints,
+        "temperature": [Interval(Real, 0, None, closed="neither")],
+    }
+
+    def __init__(
+        self,
+        *,
+        teachers=None,
+        teacher_weights=None,
+        soft_targets="oof",
+        cv=5,
+        temperature=2.0,
+        alpha=0.9,
+        hidden_layer_sizes=(128, 64),
+        activation="relu",
+        dropout=0.0,
+        batch_size=256,
+        learning_rate=3e-3,
+        weight_decay=1e-4,
+        max_epochs=200,
+        early_stopping=True,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        augmentation=None,
+        augment_factor=5.0,
+        munge_p=0.5,
+        munge_s=10.0,
+        max_augment_rows=100_000,
+        categorical_features=None,
+        memory=None,
+        keep_teachers=False,
+        n_jobs=None,
+        device="auto",
+        random_state=None,
+        verbose=0,
+    ):
+        self.teachers = teachers
+        self.teacher_weights = teacher_weights
+        self.soft_targets = soft_targets
+        self.cv = cv
+        self.temperature = temperature
+        self.alpha = alpha
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.dropout = dropout
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.max_epochs = max_epochs
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.augmentation = augmentation
+        self.augment_factor = augment_factor
+        self.munge_p = munge_p
+        self.munge_s = munge_s
+        self.max_augment_rows = max_augment_rows
+        self.categorical_features = categorical_features
+        self.memory = memory
+        self.keep_teachers = keep_teachers
+        self.n_jobs = n_jobs
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y, sample_weight=None, X_unlabeled=None):
+        """Fit the teachers, then distill them into the student.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training inputs, numeric and finite. Use a Pipeline with a
+            ColumnTransformer for categorical or missing values.
+        y : array-like of shape (n_samples,)
+            Class labels: strings, integers or any other hashable values.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Passed to every teacher whose ``fit`` accepts it, and weights each row's
+            term in the student's loss.
+        X_unlabeled : array-like of shape (n_unlabeled, n_features), default=None
+            Extra rows without labels. The fitted teachers label them and the student
+            learns from those soft targets too.
+
+        Returns
+        -------
+        self : DistilledClassifier
+        """
+        return self._fit(X, y, sample_weight, X_unlabeled)
+
+    def _default_teachers(self, random_state):
+        return default_teachers(random_state=random_state)
+
+    def _encode_target(self, y):
+        check_classification_targets(y)
+        kind = type_of_target(y, input_name="y")
+        if kind not in ("binary", "multiclass"):
+            raise ValueError(
+                f"DistilledClassifier supports binary and multiclass targets; got {kind!r}. "
+                "Pass a 1-D array of class labels."
+            )
+        encoder = LabelEncoder()
+        y_enc = encoder.fit_transform(y)
+        if len(encoder.classes_) < 2:
+            raise ValueError(
+                "DistilledClassifier needs samples of at least 2 classes in y, but y holds "
+                f"only one class: {encoder.classes_[0]!r}. Check the target column or the split."
+            )
+        self.classes_ = encoder.classes_
+        return y_enc.astype(np.int64), len(self.classes_)
+
+    def _student_targets(self, soft_targets, y_enc):
+        return soft_targets, y_enc
+
+    def predict_proba(self, X):
+        """Class probabilities from the student alone.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes), float64
+            Rows sum to 1; columns follow ``classes_``.
+        """
+        return softmax(self._student_output(X))
+
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba`."""
+        return log_softmax(self._student_output(X))
+
+    def predict(self, X):
+        """Predicted class labels (the original labels, not indices).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+        """
+        return self.classes_[np.argmax(self._student_output(X), axis=1)]
+
+    def teacher_predict_proba(self, X):
+        """The kept teacher ensemble's averaged probabilities, columns as ``classes_``.
+
+        Requires ``keep_teachers=True`` at fit time.
+        """
+        return self.teacher_predict_output(X)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = True
+        return tags

@@ -1,0 +1,346 @@
+"""The teacher ensemble: the default members, fitting, and the soft targets they give.
+
+Everything here works on already validated numpy arrays and encoded labels. The
+estimators above this module own validation, label encoding and the student.
+"""
+
+import warnings
+
+import numpy as np
+from joblib import Parallel, delayed
+from sklearn.base import clone, is_classifier
+from sklearn.ensemble import (
+    ExtraTreesClassifier,
+    ExtraTreesRegressor,
+    RandomForestClassifier,
+    RandomForestRegressor,
+)
+from sklearn.frozen import FrozenEstimator
+from sklearn.model_selection import KFold, StratifiedKFold
+from sklearn.neural_network import MLPClassifier, MLPRegressor
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import has_fit_parameter
+
+SOFT_TARGET_METHODS = ("oof", "in_sample", "oob")
+
+_MAX_SEED = np.iinfo(np.int32).max
+
+
+def _seeds(random_state, n):
+    rng = check_random_state(random_state)
+    return [int(s) for s in rng.randint(_MAX_SEED, size=n)]
+
+
+def default_teachers(random_state=None):
+    """The default heterogeneous teacher ensemble for classification.
+
+    Five diverse, strong tabular learners: a random forest, extremely randomized
+    trees, XGBoost, LightGBM and a scikit-learn MLP on standardized inputs. Their
+    sizes are chosen so that ``DistilledClassifier()`` with default settings fits a
+    50,000-row, 15-feature table, cross-fitting included, in a few minutes on two cores.
+
+    Start from this list to change one member or add your own::
+
+        teachers = default_teachers(random_state=0)
+        teachers.append(("svc", SVC(probability=True)))
+
+    Parameters
+    ----------
+    random_state : int, RandomState instance or None, default=None
+        Seeds every member, so the list is reproducible.
+
+    Returns
+    -------
+    list of (str, estimator)
+        Unfitted ``(name, estimator)`` pairs with names ``rf``, ``et``, ``xgb``,
+        ``lgbm`` and ``mlp``.
+
+    Examples
+    --------
+    >>> from skdistill import default_teachers
+    >>> [name for name, _ in default_teachers(random_state=0)]
+    ['rf', 'et', 'xgb', 'lgbm', 'mlp']
+    """
+    from lightgbm import LGBMClassifier
+    from xgboost import XGBClassifier
+
+    s = _seeds(random_state, 5)
+    return [
+        ("rf", RandomForestClassifier(n_estimators=200, n_jobs=-1, random_state=s[0])),
+        ("et", ExtraTreesClassifier(n_estimators=200, n_jobs=-1, random_state=s[1])),
+        ("xgb", XGBClassifier(n_estimators=300, learning_rate=0.1, max_depth=6, subsample=0.8,
+                              colsample_bytree=0.8, tree_method="hist", random_state=s[2])),
+        ("lgbm", LGBMClassifier(n_estimators=300, learning_rate=0.05, num_leaves=31,
+                                subsample=0.8, subsample_freq=1, colsample_bytree=0.8,
+                                random_state=s[3], verbose=-1)),
+        ("mlp", make_pipeline(StandardScaler(), MLPClassifier(
+            hidden_layer_sizes=(128,), early_stopping=True, max_iter=300, random_state=s[4]))),
+    ]
+
+
+def default_regression_teachers(random_state=None):
+    """The default teacher ensemble for regression: RF, ET, XGBoost, LightGBM and an MLP.
+
+    The regression counterpart of :func:`default_teachers`, sized the same way.
+
+    Parameters
+    ----------
+    random_state : int, RandomState instance or None, default=None
+
+    Returns
+    -------
+    list of (str, estimator)
+
+    Examples
+    --------
+    >>> from skdistill import default_regression_teachers
+    >>> [name for name, _ in default_regression_teachers(random_state=0)]
+    ['rf', 'et', 'xgb', 'lgbm', 'mlp']
+    """
+    from lightgbm import LGBMRegressor
+    from xgboost import XGBRegressor
+
+    s = _seeds(random_state, 5)
+    return [
+        ("rf", RandomForestRegressor(n_estimators=200, n_jobs=-1, random_state=s[0])),
+        ("et", ExtraTreesRegressor(n_estimators=200, n_jobs=-1, random_state=s[1])),
+        ("xgb", XGBRegressor(n_estimators=300, learning_rate=0.1, max_depth=6, subsample=0.8,
+                             colsample_bytree=0.8, tree_method="hist", random_state=s[2])),
+        ("lgbm", LGBMRegressor(n_estimators=300, learning_rate=0.05, num_leaves=31,
+                               subsample=0.8, subsample_freq=1, colsample_bytree=0.8,
+                               random_state=s[3], verbose=-1)),
+        ("mlp", make_pipeline(StandardScaler(), MLPRegressor(
+            hidden_layer_sizes=(128,), early_stopping=True, max_iter=300, random_state=s[4]))),
+    ]
+
+
+def check_teachers(teachers, task):
+    """Validate a ``[(name, estimator), ...]`` list and return it as a list of pairs."""
+    if not isinstance(teachers, (list, tuple)) or len(teachers) == 0:
+        raise ValueError(
+            "teachers must be a non-empty list of (name, estimator) pairs, e.g. "
+            "[('rf', RandomForestClassifier())], or None for the default ensemble."
+        )
+    pairs = []
+    for item in teachers:
+        if not (isinstance(item, (list, tuple)) and len(item) == 2 and isinstance(item[0], str)):
+            raise TypeError(
+                f"Each teacher must be a (name, estimator) pair with a string name; got {item!r}. "
+                "Write teachers=[('rf', RandomForestClassifier()), ...]."
+            )
+        pairs.append((item[0], item[1]))
+    names = [n for n, _ in pairs]
+    if len(set(names)) != len(names):
+        raise ValueError(f"Teacher names must be unique; got {names}. Rename the duplicates.")
+    for name in names:
+        if "__" in name:
+            raise ValueError(
+                f"Teacher name {name!r} contains '__', which set_params uses as a separator. "
+                "Rename it."
+            )
+    for name, est in pairs:
+        if task == "classification" and not hasattr(est, "predict_proba"):
+            raise TypeError(
+                f"Teacher {name!r} ({type(est).__name__}) has no predict_proba, so it cannot give "
+                "soft targets. Use a probabilistic classifier, enable probabilities "
+                "(e.g. SVC(probability=True)), or wrap it in CalibratedClassifierCV."
+            )
+        if task == "regression" and not hasattr(est, "predict"):
+            raise TypeError(f"Teacher {name!r} ({type(est).__name__}) has no predict method.")
+        if task == "regression" and is_classifier(est):
+            raise TypeError(
+                f"Teacher {name!r} is a classifier; DistilledRegressor needs regressors."
+            )
+    return pairs
+
+
+def _sample_weight_params(estimator, sample_weight):
+    """Fit kwargs that pass ``sample_weight``, or None when the estimator cannot take it."""
+    if sample_weight is None:
+        return {}
+    if isinstance(estimator, Pipeline):
+        last_name, last = estimator.steps[-1]
+        if last is not None and last != "passthrough" and has_fit_parameter(last, "sample_weight"):
+            return {f"{last_name}__sample_weight": sample_weight}
+        return None
+    if has_fit_parameter(estimator, "sample_weight"):
+        return {"sample_weight": sample_weight}
+    return None
+
+
+class FittedTeacher:
+    """A fitted teacher and the class indices its ``predict_proba`` columns stand for."""
+
+    def __init__(self, name, estimator, columns=None):
+        self.name = name
+        self.estimator = estimator
+        self.columns = columns
+
+    def predict_target(self, X, n_outputs, classification):
+        if classification:
+            out = np.zeros((X.shape[0], n_outputs))
+            out[:, self.columns] = self.estimator.predict_proba(X)
+            return out
+        return np.asarray(self.estimator.predict(X), dtype=np.float64).reshape(X.shape[0], -1)
+
+
+def _fit_one(name, estimator, X, y, sample_weight, classification):
+    if isinstance(estimator, FrozenEstimator):
+        return FittedTeacher(name, estimator, None)
+    est = clone(estimator)
+    fit_params = _sample_weight_params(est, sample_weight) or {}
+    if classification:
+        # Re-encode to the classes present in these rows: XGBoost and others insist on
+        # contiguous labels 0..k-1, and a fold can miss a rare class.
+        present = np.unique(y)
+        est.fit(X, np.searchsorted(present, y), **fit_params)
+        columns = present[np.asarray(est.classes_, dtype=np.intp)]
+        return FittedTeacher(name, est, columns)
+    est.fit(X, y, **fit_params)
+    return FittedTeacher(name, est, None)
+
+
+def _fit_predict(name, estimator, X, y, sample_weight, train, test, n_outputs, classification,
+                 kind):
+    """Run one job; return (teacher fitted on all rows or None, predictions or None).
+
+    ``kind`` is ``"fold"`` (fit on ``train``, predict ``test``), ``"full"`` (fit on all
+    rows and predict them), ``"oob"`` (fit on all rows, out-of-bag predictions) or
+    ``"refit"`` (fit on all rows, no predictions: the rows already have cross-fitted ones).
+    """
+    if kind == "fold":
+        w = None if sample_weight is None else sample_weight[train]
+        teacher = _fit_one(name, estimator, X[train], y[train], w, classification)
+        return None, teacher.predict_target(X[test], n_outputs, classification)
+    if kind == "oob":
+        estimator = clone(estimator).set_params(oob_score=True)
+    teacher = _fit_one(name, estimator, X, y, sample_weight, classification)
+    if kind == "oob":
+        return teacher, _oob_targets(teacher, X, n_outputs, classification)
+    if kind == "full":
+        return teacher, teacher.predict_target(X, n_outputs, classification)
+    return teacher, None
+
+
+def _oob_targets(teacher, X, n_outputs, classification):
+    est = teacher.estimator
+    if classification:
+        raw = est.oob_decision_function_
+        out = np.zeros((X.shape[0], n_outputs))
+        out[:, teacher.columns] = raw
+    else:
+        out = np.asarray(est.oob_prediction_, dtype=np.float64).reshape(X.shape[0], -1)
+    # A row left out of no bootstrap sample has no OOB estimate (NaN): use the
+    # in-sample prediction for those few rows rather than dropping them.
+    missing = ~np.isfinite(out).all(axis=1)
+    if classification:
+        missing |= out.sum(axis=1) <= 0
+    if missing.any():
+        out[missing] = teacher.predict_target(X[missing], n_outputs, classification)
+    return out
+
+
+def supports_oob(estimator):
+    """Whether a teacher is a bagged forest that can give out-of-bag estimates."""
+    if isinstance(estimator, FrozenEstimator):
+        return False
+    params = estimator.get_params(deep=False)
+    return "oob_score" in params and params.get("bootstrap", False) is True
+
+
+def make_splits(n_rows, y, cv, random_state, classification):
+    """Shuffled (stratified) K-fold splits, or the user's own splitter's."""
+    if isinstance(cv, int):
+        if classification:
+            splitter = StratifiedKFold(n_splits=cv, shuffle=True, random_state=random_state)
+        else:
+            splitter = KFold(n_splits=cv, shuffle=True, random_state=random_state)
+    else:
+        splitter = cv
+    y_split = y if classification else np.zeros(n_rows)
+    with warnings.catch_warnings():
+        # A class rarer than cv makes StratifiedKFold warn; the per-fold re-encoding
+        # above already keeps the probability columns aligned in that case.
+        warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
+        return list(splitter.split(np.zeros((n_rows, 1)), y_split))
+
+
+def fit_teachers(teachers, X, y, sample_weight, *, n_outputs, task, method, cv, refit,
+                 random_state, n_jobs, weights):
+    """Fit the teachers and label the training rows with their weighted average.
+
+    Parameters
+    ----------
+    teachers : list of (name, estimator)
+    X : ndarray (n, d)
+    y : ndarray
+        Encoded labels 0..k-1 (classification) or float targets.
+    method : {"oof", "in_sample", "oob"}
+        ``"oof"`` labels each row with teachers fitted on the other folds;
+        ``"in_sample"`` with teachers fitted on all rows; ``"oob"`` with each
+        bagged forest's out-of-bag estimate and cross-fits the other teachers.
+    refit : bool
+        Whether teachers fitted on all rows are needed afterwards (to label more rows
+        or to keep). In-sample and OOB fits give them anyway.
+
+    Returns
+    -------
+    fitted : list of FittedTeacher or None
+        Teachers fitted on all rows (frozen ones as given), or None when not needed.
+    soft_targets : ndarray (n, n_outputs)
+        The weighted average of the teachers' out-of-sample (or in-sample) outputs.
+    """
+    classification = task == "classification"
+    n = X.shape[0]
+    splits = None
+    jobs = []  # (teacher index, train rows, test rows, kind)
+    for i, (name, est) in enumerate(teachers):
+        if isinstance(est, FrozenEstimator) or method == "in_sample":
+            # A frozen teacher is used as it is: no fit, so nothing to cross-fit.
+            jobs.append((i, None, None, "full"))
+        elif method == "oob" and supports_oob(est):
+            jobs.append((i, None, None, "oob"))
+        else:
+            if splits is None:
+                splits = make_splits(n, y, cv, random_state, classification)
+            jobs.extend((i, train, test, "fold") for train, test in splits)
+            if refit:
+                jobs.append((i, None, None, "refit"))
+
+    results = Parallel(n_jobs=n_jobs)(
+        delayed(_fit_predict)(teachers[i][0], teachers[i][1], X, y, sample_weight, train, test,
+                              n_outputs, classification, kind)
+        for i, train, test, kind in jobs
+    )
+
+    per_teacher = [np.zeros((n, n_outputs)) for _ in teachers]
+    full_fits = [None] * len(teachers)
+    for (i, _, test, kind), (teacher, pred) in zip(jobs, results):
+        if teacher is not None:
+            full_fits[i] = teacher
+        if kind == "fold":
+            per_teacher[i][test] = pred
+        elif pred is not None:
+            per_teacher[i][:] = pred
+
+    soft = average_outputs(per_teacher, weights)
+    fitted = full_fits if all(t is not None for t in full_fits) else None
+    return fitted, soft
+
+
+def average_outputs(outputs, weights):
+    """Weighted mean of the teachers' outputs."""
+    w = np.ones(len(outputs)) if weights is None else np.asarray(weights, dtype=np.float64)
+    total = np.zeros_like(outputs[0])
+    for wi, out in zip(w, outputs):
+        total += wi * out
+    return total / w.sum()
+
+
+def predict_teachers(fitted, X, *, n_outputs, task, weights):
+    """The ensemble's weighted average output on new rows."""
+    classification = task == "classification"
+    return average_outputs([t.predict_target(X, n_outputs, classification) for t in fitted],
+                           weights)
