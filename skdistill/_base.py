@@ -393,6 +393,17 @@ class _BaseDistiller(_BaseComposition, BaseEstimator):
         return predict_teachers(fitted, X, n_outputs=n_outputs, task=self._task,
                                 weights=self._check_teacher_weights())
 
+    def report(self, X, y):
+        """Compare the student with its teachers on held-out data.
+
+        Returns a :class:`DistillationReport` with accuracy (or R²), log-loss, fidelity,
+        calibration, sizes, latency and the rows where the two disagree most. Needs
+        ``keep_teachers=True`` at fit time for the teacher side.
+        """
+        from ._report import build_report
+
+        return build_report(self, X, y)
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
