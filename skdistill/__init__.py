@@ -4,6 +4,8 @@ The public API lives here; modules starting with ``_`` are private.
 """
 
 from ._classifier import DistilledClassifier
+from ._onnx import to_onnx
+from ._persist import load, save
 from ._student import MLPStudent
 from ._teachers import default_regression_teachers, default_teachers
 
@@ -14,5 +16,8 @@ __all__ = [
     "MLPStudent",
     "default_regression_teachers",
     "default_teachers",
+    "load",
+    "save",
+    "to_onnx",
     "__version__",
 ]
