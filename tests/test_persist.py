@@ -1,0 +1,223 @@
+"""The safe .skd format and the compact pickle: exact round trips, refusal of bad files."""
+
+import hashlib
+import json
+import pickle
+import zipfile
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_diabetes, load_iris
+from sklearn.linear_model import LogisticRegression, Ridge
+
+import skdistill
+from skdistill import DistilledClassifier, load, save
+from skdistill._persist import FORMAT_VERSION, ModelFormatError, _digest, read_header
+
+
+@pytest.fixture(scope="module")
+def iris():
+    X, y = load_iris(return_X_y=True)
+    # String labels: classes_ is an object array, which np.save could only pickle.
+    return X, np.array(["setosa", "versicolor", "virginica"], dtype=object)[y]
+
+
+@pytest.fixture(scope="module")
+def clf(iris):
+    X, y = iris
+    return DistilledClassifier(teachers=[("lr", LogisticRegression(max_iter=500))], cv=2,
+                               max_epochs=3, random_state=0).fit(X, y)
+
+
+@pytest.fixture(scope="module")
+def saved(clf, tmp_path_factory):
+    path = tmp_path_factory.mktemp("persist") / "iris.skd"
+    save(clf, path, metadata={"note": "hello", "numbers": [1, 2.5]})
+    return path
+
+
+def _rewrite(src, dst, edit_header=None, edit_members=None, keep_checksum=False):
+    """Copy a .skd file, changing its header or members, optionally re-signing it."""
+    with zipfile.ZipFile(src) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    checksum = members.pop("SHA256")
+    if edit_header is not None:
+        header = json.loads(members["skdistill.json"])
+        edit_header(header)
+        members["skdistill.json"] = json.dumps(header).encode()
+    if edit_members is not None:
+        edit_members(members)
+    with zipfile.ZipFile(dst, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+        zf.writestr("SHA256", checksum if keep_checksum else _digest(members))
+    return dst
+
+
+def test_round_trip_is_exact(clf, saved, iris):
+    X, _ = iris
+    model = load(saved)
+    assert type(model) is DistilledClassifier
+    np.testing.assert_array_equal(model.predict_proba(X), clf.predict_proba(X))
+    np.testing.assert_array_equal(model.predict(X), clf.predict(X))
+    assert model.classes_.dtype == clf.classes_.dtype
+    assert model.n_features_in_ == clf.n_features_in_
+    assert model.history_ == clf.history_
+    assert model.fit_info_ == clf.fit_info_
+    assert model.n_iter_ == clf.n_iter_
+    params = clf.get_params(deep=False)
+    params["teachers"] = None  # documented: the teacher list is not stored
+    assert model.get_params(deep=False) == params
+
+
+def test_metadata_and_header(saved):
+    _, metadata = load(saved, return_metadata=True)
+    assert metadata == {"note": "hello", "numbers": [1, 2.5]}
+    header = read_header(saved)
+    assert header["format_version"] == FORMAT_VERSION
+    assert header["skdistill_version"] == skdistill.__version__
+    assert header["estimator"] == "DistilledClassifier"
+    assert header["teacher_names"] == ["lr"]
+    assert header["fitted"]["classes_"]["__ndarray__"] == ["setosa", "versicolor", "virginica"]
+
+
+def test_load_runs_no_pickle(saved, iris, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("pickle used on the load path")
+
+    monkeypatch.setattr(pickle, "loads", refuse)
+    monkeypatch.setattr(pickle, "load", refuse)
+    monkeypatch.setattr(pickle, "Unpickler", refuse)
+    model = load(saved)
+    assert model.predict(iris[0][:3]).shape == (3,)
+
+
+def test_feature_names_and_numeric_labels_round_trip(tmp_path):
+    pd = pytest.importorskip("pandas")
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    model = DistilledClassifier(teachers=[("lr", LogisticRegression(max_iter=500))], cv=2,
+                                max_epochs=2, random_state=0).fit(X, y)
+    loaded = load(save(model, tmp_path / "m.skd"))
+    np.testing.assert_array_equal(loaded.feature_names_in_, model.feature_names_in_)
+    assert loaded.classes_.dtype == model.classes_.dtype
+    np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+    with pytest.raises(ValueError, match="feature names"):
+        loaded.predict(X.rename(columns=lambda c: c.upper()))
+    assert isinstance(X, pd.DataFrame)
+
+
+def test_non_json_params_fall_back_to_defaults(iris, tmp_path):
+    X, y = iris
+    model = DistilledClassifier(teachers=[("lr", LogisticRegression(max_iter=500))], cv=2,
+                                hidden_layer_sizes=(8,), max_epochs=2,
+                                random_state=np.random.RandomState(0)).fit(X, y)
+    path = save(model, tmp_path / "m.skd")
+    assert read_header(path)["dropped_params"] == ["random_state"]
+    loaded = load(path)
+    assert loaded.random_state is None
+    assert loaded.hidden_layer_sizes == (8,)
+    np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+
+
+def test_regressor_round_trip(tmp_path):
+    DistilledRegressor = getattr(skdistill, "DistilledRegressor", None)
+    if DistilledRegressor is None:
+        pytest.skip("DistilledRegressor is not in this tree yet")
+    X, y = load_diabetes(return_X_y=True)
+    model = DistilledRegressor(teachers=[("ridge", Ridge())], cv=2, max_epochs=3,
+                               random_state=0).fit(X, y)
+    loaded = load(save(model, tmp_path / "r.skd"))
+    assert type(loaded) is DistilledRegressor
+    assert read_header(tmp_path / "r.skd")["task"] == "regression"
+    assert not hasattr(loaded, "classes_")
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+    assert loaded.predict(X).ndim == 1
+
+
+@pytest.mark.parametrize("damage", ["flip_byte", "truncate", "not_a_zip", "empty"])
+def test_corrupt_files_are_refused(saved, tmp_path, damage):
+    data = bytearray(saved.read_bytes())
+    if damage == "flip_byte":
+        data[len(data) // 2] ^= 0xFF
+    elif damage == "truncate":
+        data = data[: len(data) // 2]
+    elif damage == "not_a_zip":
+        data = b"this is not a model"
+    else:
+        data = b""
+    bad = tmp_path / "bad.skd"
+    bad.write_bytes(bytes(data))
+    with pytest.raises(ModelFormatError):
+        load(bad)
+
+
+def test_tampered_weights_fail_the_checksum(saved, tmp_path):
+    def zero_bias(members):
+        buf = bytearray(members["arrays/intercept_0.npy"])
+        buf[-4:] = b"\0\0\0\0"
+        members["arrays/intercept_0.npy"] = bytes(buf)
+
+    bad = _rewrite(saved, tmp_path / "bad.skd", edit_members=zero_bias, keep_checksum=True)
+    with pytest.raises(ModelFormatError, match="checksum"):
+        load(bad)
+
+
+def test_incompatible_format_version_is_refused(saved, tmp_path):
+    def bump(header):
+        header["format_version"] = FORMAT_VERSION + 1
+
+    bad = _rewrite(saved, tmp_path / "future.skd", edit_header=bump)
+    with pytest.raises(ModelFormatError, match="format version"):
+        load(bad)
+
+
+def test_crafted_header_cannot_name_a_class_or_method(saved, tmp_path):
+    def other_class(header):
+        header["estimator"] = "os.system"
+
+    with pytest.raises(ModelFormatError, match="does not know"):
+        load(_rewrite(saved, tmp_path / "a.skd", edit_header=other_class))
+
+    def shadow_method(header):
+        header["fitted"]["predict"] = 1
+
+    with pytest.raises(ModelFormatError, match="invalid fitted attribute"):
+        load(_rewrite(saved, tmp_path / "b.skd", edit_header=shadow_method))
+
+
+def test_missing_file_and_wrong_objects(tmp_path, clf):
+    with pytest.raises(FileNotFoundError):
+        load(tmp_path / "nothing.skd")
+    with pytest.raises(TypeError, match="DistilledClassifier"):
+        save(LogisticRegression(), tmp_path / "lr.skd")
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        save(DistilledClassifier(), tmp_path / "unfitted.skd")
+    with pytest.raises(TypeError, match="JSON"):
+        save(clf, tmp_path / "meta.skd", metadata={"f": object()})
+
+
+def test_checksum_covers_every_member(saved):
+    with zipfile.ZipFile(saved) as zf:
+        names = set(zf.namelist())
+        digest = zf.read("SHA256").decode()
+        members = {n: zf.read(n) for n in names - {"SHA256"}}
+    assert digest == _digest(members)
+    assert len(digest) == len(hashlib.sha256().hexdigest())
+
+
+def test_pickle_is_compact(clf, iris):
+    """A default-architecture model pickles to at most 1.5x its raw float32 weights."""
+    blob = pickle.dumps(clf, protocol=pickle.HIGHEST_PROTOCOL)
+    assert len(blob) <= 1.5 * clf.student_.nbytes
+    clone = pickle.loads(blob)
+    np.testing.assert_array_equal(clone.predict_proba(iris[0]), clf.predict_proba(iris[0]))
+
+    # The worst case of the defaults: a full max_epochs=200 history, the largest piece of
+    # metadata, on a 4-feature input (the smallest weights). Simulated to keep this fast.
+    rng = np.random.RandomState(0)
+    keys = list(clf.history_[0])
+    clone.history_ = [{k: (i + 1 if k == "epoch" else float(rng.rand())) for k in keys}
+                      for i in range(200)]
+    assert len(pickle.dumps(clone, protocol=pickle.HIGHEST_PROTOCOL)) <= 1.5 * clf.student_.nbytes
