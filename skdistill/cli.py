@@ -62,14 +62,18 @@ def _cmd_demo(args):
 
 
 # -- fit ------------------------------------------------------------------------------
-def _teachers(names, task, n_estimators, random_state):
-    from ._teachers import default_regression_teachers, default_teachers
-
+def _teacher_names(names):
     wanted = [n.strip() for n in names.split(",") if n.strip()]
     unknown = [n for n in wanted if n not in TEACHER_NAMES]
     if unknown or not wanted:
         raise CLIError(f"unknown teacher(s) {unknown or names!r}; choose from "
                        f"{','.join(TEACHER_NAMES)} (comma-separated).")
+    return wanted
+
+
+def _teachers(wanted, task, n_estimators, random_state):
+    from ._teachers import default_regression_teachers, default_teachers
+
     make = default_teachers if task == "classification" else default_regression_teachers
     teachers = [(n, est) for n, est in make(random_state=random_state) if n in wanted]
     if n_estimators is not None:
@@ -87,6 +91,9 @@ def _cmd_fit(args):
     from ._persist import save
     from ._tabular import TableEncoder, detect_task, encode_target, read_csv
 
+    wanted = _teacher_names(args.teachers)  # fail before any slow step
+    if not 0 <= args.holdout < 1:
+        raise CLIError(f"--holdout must lie in [0, 1); got {args.holdout}.")
     frame = read_csv(args.train)
     if args.target not in frame.columns:
         raise CLIError(f"target column {args.target!r} is not in {args.train!r}; its columns "
@@ -115,7 +122,7 @@ def _cmd_fit(args):
     else:
         X_train, y_train, X_test, y_test = X, y, None, None
 
-    teachers = _teachers(args.teachers, task, args.n_estimators, args.random_state)
+    teachers = _teachers(wanted, task, args.n_estimators, args.random_state)
     params = dict(teachers=teachers, cv=args.cv, max_epochs=args.max_epochs,
                   keep_teachers=X_test is not None, random_state=args.random_state,
                   verbose=0 if args.quiet else 1)

@@ -1,0 +1,215 @@
+"""The command line end to end, on small CSV files: fit, predict, info, export, errors."""
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pd = pytest.importorskip("pandas")
+
+from skdistill import load  # noqa: E402
+from skdistill._tabular import ColumnError, TableEncoder, detect_task, read_csv  # noqa: E402
+from skdistill.cli import main  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+
+# Tiny teachers and few epochs: these tests check the plumbing, not accuracy.
+FAST = ["--teachers", "rf", "--n-estimators", "5", "--cv", "2", "--max-epochs", "3", "--quiet"]
+
+
+def _table(n=160, seed=0):
+    rng = np.random.RandomState(seed)
+    df = pd.DataFrame({
+        "age": rng.randint(18, 80, n).astype(float),
+        "income": rng.lognormal(10, 1, n).round(2),
+        "city": rng.choice(["Paris", "Oslo", "Rome"], n),
+        "plan": rng.choice(["basic", "pro"], n),
+    })
+    df["churn"] = np.where((df.age > 50) ^ (df.city == "Oslo"), "yes", "no")
+    df["spend"] = df.age * 3.1 + (df.city == "Rome") * 20 + rng.randn(n)
+    df.loc[3, "age"] = np.nan  # an empty numeric cell: filled with the training median
+    return df
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cli")
+    df = _table()
+    df.drop(columns="spend").to_csv(d / "train.csv", index=False)
+    df.drop(columns="churn").to_csv(d / "reg.csv", index=False)
+    new = _table(12, seed=1).drop(columns=["spend"])
+    new.drop(columns="churn").to_csv(d / "new.csv", index=False)
+    new.to_csv(d / "new_with_target.csv", index=False)
+    df[["age", "income", "churn"]].to_csv(d / "numeric.csv", index=False)
+    return d
+
+
+@pytest.fixture(scope="module")
+def model_path(files):
+    path = files / "churn.skd"
+    assert main(["fit", str(files / "train.csv"), "--target", "churn", "-o", str(path)]
+                + FAST) == 0
+    return path
+
+
+def _error(capsys, argv):
+    """Run argv, expecting one clean error line and a non-zero exit."""
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code != 0
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("skdistill: error: "), err
+    return lines[0]
+
+
+def test_fit_prints_summary_and_saves_encoding(model_path, files):
+    model, metadata = load(model_path, return_metadata=True)
+    assert list(model.classes_) == ["no", "yes"]
+    assert metadata["target"] == "churn"
+    kinds = {c["name"]: c["kind"] for c in metadata["tabular"]["columns"]}
+    assert kinds == {"age": "numeric", "income": "numeric", "city": "categorical",
+                     "plan": "categorical"}
+    summary = metadata["summary"]
+    assert summary["metric"] == "accuracy" and 0 <= summary["fidelity"] <= 1
+    assert summary["teacher_bytes"] > 0 and summary["student_latency_s"] > 0
+    assert not hasattr(model, "teachers_")
+
+
+def test_fit_summary_table(files, tmp_path, capsys):
+    out = tmp_path / "m.skd"
+    assert main(["fit", str(files / "numeric.csv"), "--target", "churn", "-o", str(out)]
+                + FAST) == 0
+    printed = capsys.readouterr().out
+    for word in ("held-out accuracy", "fidelity", "size", "single-row latency", "Saved"):
+        assert word in printed
+
+
+def test_predict_raw_rows(model_path, files, capsys, tmp_path):
+    assert main(["predict", str(model_path), str(files / "new.csv"), "--proba"]) == 0
+    out = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    assert list(out.columns) == ["predicted_churn", "proba_no", "proba_yes"]
+    assert len(out) == 12 and set(out.predicted_churn) <= {"no", "yes"}
+    np.testing.assert_allclose(out[["proba_no", "proba_yes"]].sum(axis=1), 1.0)
+
+    # Same rows through the Python API with the stored encoding.
+    model, metadata = load(model_path, return_metadata=True)
+    X = TableEncoder.from_dict(metadata["tabular"]).transform(read_csv(files / "new.csv"))
+    np.testing.assert_allclose(out[["proba_no", "proba_yes"]], model.predict_proba(X),
+                               rtol=0, atol=1e-12)
+
+    # The target column may be present in the data: it is ignored. -o writes a file.
+    dest = tmp_path / "preds.csv"
+    assert main(["predict", str(model_path), str(files / "new_with_target.csv"),
+                 "-o", str(dest)]) == 0
+    written = pd.read_csv(dest)
+    assert list(written.predicted_churn) == list(out.predicted_churn)
+
+
+def test_info(model_path, capsys):
+    assert main(["info", str(model_path)]) == 0
+    text = capsys.readouterr().out
+    assert "DistilledClassifier (classification)" in text
+    assert "Classes (2): no, yes" in text
+    assert "city: categorical, 3 categories" in text
+    assert "age: numeric" in text
+    assert "held-out accuracy" in text
+
+
+def test_export_refuses_categorical_then_encodes(model_path, files, tmp_path, capsys):
+    ort = pytest.importorskip("onnxruntime")
+    onnx_path = tmp_path / "m.onnx"
+    line = _error(capsys, ["export", str(model_path), "--onnx", str(onnx_path)])
+    assert "categorical" in line and "--encoded-input" in line
+    assert not onnx_path.exists()
+
+    assert main(["export", str(model_path), "--onnx", str(onnx_path), "--encoded-input"]) == 0
+    model, metadata = load(model_path, return_metadata=True)
+    encoder = TableEncoder.from_dict(metadata["tabular"])
+    X = encoder.transform(read_csv(files / "new.csv"))
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    proba, _ = session.run(None, {"X": X.astype(np.float32)})
+    assert np.abs(proba - model.predict_proba(X)).max() <= 1e-5
+    props = session.get_modelmeta().custom_metadata_map
+    assert json.loads(props["feature_names"]) == encoder.feature_names
+
+
+def test_regression_is_detected(files, tmp_path, capsys):
+    import skdistill
+
+    if not hasattr(skdistill, "DistilledRegressor"):
+        pytest.skip("DistilledRegressor is not in this tree yet")
+    path = tmp_path / "spend.skd"
+    assert main(["fit", str(files / "reg.csv"), "--target", "spend", "-o", str(path)]
+                + FAST) == 0
+    assert "held-out r2" in capsys.readouterr().out
+    model = load(path)
+    assert type(model).__name__ == "DistilledRegressor"
+    assert main(["predict", str(path), str(files / "new.csv")]) == 0
+    out = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    assert out["predicted_spend"].dtype == np.float64 and len(out) == 12
+    line = _error(capsys, ["predict", str(path), str(files / "new.csv"), "--proba"])
+    assert "--proba" in line
+
+
+def test_user_errors_are_one_line(model_path, files, tmp_path, capsys):
+    line = _error(capsys, ["fit", str(files / "train.csv"), "--target", "nope"] + FAST)
+    assert "'nope'" in line and "churn" in line
+
+    df = read_csv(files / "new.csv")
+    df.assign(extra=1).to_csv(tmp_path / "unknown.csv", index=False)
+    line = _error(capsys, ["predict", str(model_path), str(tmp_path / "unknown.csv")])
+    assert "unknown column" in line and "'extra'" in line
+
+    df.drop(columns="city").to_csv(tmp_path / "missing.csv", index=False)
+    line = _error(capsys, ["predict", str(model_path), str(tmp_path / "missing.csv")])
+    assert "missing column" in line and "'city'" in line
+
+    df.assign(age="old").to_csv(tmp_path / "text.csv", index=False)
+    line = _error(capsys, ["predict", str(model_path), str(tmp_path / "text.csv")])
+    assert "'age' must hold numbers" in line
+
+    corrupt = tmp_path / "corrupt.skd"
+    data = bytearray(model_path.read_bytes())
+    corrupt.write_bytes(bytes(data[: len(data) // 2]))
+    for command in (["predict", str(corrupt), str(files / "new.csv")], ["info", str(corrupt)]):
+        assert "not a readable skdistill model" in _error(capsys, command)
+
+    line = _error(capsys, ["predict", str(model_path), str(tmp_path / "none.csv")])
+    assert "none.csv" in line
+    line = _error(capsys, ["fit", str(files / "train.csv"), "--target", "churn",
+                           "--teachers", "rf,svm", "-o", str(tmp_path / "x.skd")])
+    assert "svm" in line
+
+
+@pytest.mark.parametrize("command", [[], ["demo"], ["fit"], ["predict"], ["info"], ["export"]])
+def test_help(command, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(command + ["--help"])
+    assert exc.value.code == 0
+    assert "usage: skdistill" in capsys.readouterr().out
+
+
+def test_console_exit_code_and_no_traceback(tmp_path):
+    bad = tmp_path / "bad.skd"
+    bad.write_bytes(b"garbage")
+    result = subprocess.run([sys.executable, "-m", "skdistill", "info", str(bad)],
+                            capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert result.returncode == 1
+    assert result.stderr.startswith("skdistill: error: ") and "Traceback" not in result.stderr
+
+
+def test_encoder_rules():
+    enc = TableEncoder.fit(pd.DataFrame({"n": ["1", None, "3"], "c": ["a", "b", None]}))
+    assert [c["kind"] for c in enc.columns] == ["numeric", "categorical"]
+    X = enc.transform(pd.DataFrame({"n": [None, "5"], "c": ["unseen", None]}))
+    np.testing.assert_array_equal(X, [[2.0, 0, 0], [5.0, 0, 0]])  # median fill; zeros
+    assert TableEncoder.from_dict(enc.to_dict()).feature_names == enc.feature_names
+    with pytest.raises(ColumnError, match="must hold numbers"):
+        enc.transform(pd.DataFrame({"n": ["x"], "c": ["a"]}))
+    assert detect_task(pd.Series([str(i) for i in range(30)])) == "regression"
+    assert detect_task(pd.Series(["1", "2", "3"] * 5)) == "classification"
