@@ -308,7 +308,8 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
         -------
         y : ndarray of shape (n_samples,)
         """
-        return self.classes_[np.argmax(self._student_output(X), axis=1)]
+        output = self._student_output(X)  # checks fitted state before classes_ is read
+        return self.classes_[np.argmax(output, axis=1)]
 
     def teacher_predict_proba(self, X):
         """The kept teacher ensemble's averaged probabilities, columns as ``classes_``.

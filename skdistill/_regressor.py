@@ -1,0 +1,222 @@
+"""DistilledRegressor: the scikit-learn face of regression distillation."""
+
+import numpy as np
+from sklearn.base import RegressorMixin, _fit_context
+
+from ._base import _BaseDistiller
+from ._teachers import default_regression_teachers
+
+
+class DistilledRegressor(RegressorMixin, _BaseDistiller):
+    """Distill a regression ensemble into a small, fast MLP regressor.
+
+    ``fit`` trains the teacher ensemble, labels every training row with the
+    ensemble's averaged prediction (out-of-fold by default), and trains a compact
+    PyTorch MLP student on a mix of those predictions and the true targets. Targets
+    are standardized for training and the scale is folded back into the student's
+    last layer, so ``predict`` is one numpy forward pass that returns target units.
+
+    Parameters
+    ----------
+    teachers : list of (str, estimator) or None, default=None
+        The teacher ensemble. ``None`` uses :func:`default_regression_teachers`
+        (random forest, extra trees, XGBoost, LightGBM and an MLP). Any regressor
+        works; wrap an already fitted one in :class:`sklearn.frozen.FrozenEstimator`
+        to use it as it is (it then labels the training rows in-sample).
+    teacher_weights : array-like of shape (n_teachers,) or None, default=None
+        Weights of the teachers' average.
+    soft_targets : {"oof", "in_sample", "oob"}, default="oof"
+        How the teachers label the training rows; see :class:`DistilledClassifier`.
+    cv : int or cross-validation splitter, default=5
+        Folds for out-of-fold targets. An int gives shuffled K-fold.
+    alpha : float, default=0.9
+        Weight of the teacher term, in [0, 1]. The loss is
+        ``alpha * MSE(student, teacher) + (1 - alpha) * MSE(student, y)`` on
+        standardized targets. ``alpha=0`` trains on the true targets alone.
+    hidden_layer_sizes : tuple of int, default=(128, 64)
+    activation : {"relu", "tanh", "gelu", "silu"}, default="relu"
+    dropout : float, default=0.0
+    batch_size : int, default=256
+    learning_rate : float, default=3e-3
+    weight_decay : float, default=1e-4
+    max_epochs : int, default=200
+    early_stopping : bool, default=True
+        Stop on the validation MSE against the true targets and restore the best weights.
+    validation_fraction : float, default=0.1
+    n_iter_no_change : int, default=10
+    augmentation : {None, "munge", "auto"}, default=None
+        Synthetic transfer rows made by :func:`munge` and labelled by the teachers.
+    augment_factor : float, default=5.0
+    munge_p : float, default=0.5
+    munge_s : float, default=10.0
+    max_augment_rows : int, default=100_000
+    categorical_features : array-like or None, default=None
+    memory : str, joblib.Memory or None, default=None
+        Cache of the fitted teachers and their targets.
+    keep_teachers : bool, default=False
+    n_jobs : int or None, default=None
+    device : {"auto", "cpu", "cuda"}, default="auto"
+    random_state : int, RandomState instance or None, default=None
+    verbose : int, default=0
+
+    Attributes
+    ----------
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+    student_ : MLPStudent
+        The trained network; its output is already in target units.
+    history_ : list of dict
+    n_iter_ : int
+    fit_info_ : dict
+    teachers_ : list of estimators
+        Only with ``keep_teachers=True``.
+    named_teachers_ : dict
+
+    See Also
+    --------
+    DistilledClassifier : The same distillation for classification.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_diabetes
+    >>> from sklearn.ensemble import RandomForestRegressor
+    >>> from sklearn.linear_model import Ridge
+    >>> from skdistill import DistilledRegressor
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> model = DistilledRegressor(
+    ...     teachers=[("rf", RandomForestRegressor(n_estimators=50, random_state=0)),
+    ...               ("ridge", Ridge())],
+    ...     random_state=0,
+    ... ).fit(X, y)
+    >>> model.predict(X[:3]).shape
+    (3,)
+    """
+
+    _task = "regression"
+
+    def __init__(
+        self,
+        *,
+        teachers=None,
+        teacher_weights=None,
+        soft_targets="oof",
+        cv=5,
+        alpha=0.9,
+        hidden_layer_sizes=(128, 64),
+        activation="relu",
+        dropout=0.0,
+        batch_size=256,
+        learning_rate=3e-3,
+        weight_decay=1e-4,
+        max_epochs=200,
+        early_stopping=True,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        augmentation=None,
+        augment_factor=5.0,
+        munge_p=0.5,
+        munge_s=10.0,
+        max_augment_rows=100_000,
+        categorical_features=None,
+        memory=None,
+        keep_teachers=False,
+        n_jobs=None,
+        device="auto",
+        random_state=None,
+        verbose=0,
+    ):
+        self.teachers = teachers
+        self.teacher_weights = teacher_weights
+        self.soft_targets = soft_targets
+        self.cv = cv
+        self.alpha = alpha
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.dropout = dropout
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.max_epochs = max_epochs
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.augmentation = augmentation
+        self.augment_factor = augment_factor
+        self.munge_p = munge_p
+        self.munge_s = munge_s
+        self.max_augment_rows = max_augment_rows
+        self.categorical_features = categorical_features
+        self.memory = memory
+        self.keep_teachers = keep_teachers
+        self.n_jobs = n_jobs
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y, sample_weight=None, X_unlabeled=None):
+        """Fit the teachers, then distill them into the student.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+            A single continuous target.
+        sample_weight : array-like of shape (n_samples,), default=None
+        X_unlabeled : array-like of shape (n_unlabeled, n_features), default=None
+            Extra rows without targets, labelled by the fitted teachers.
+
+        Returns
+        -------
+        self : DistilledRegressor
+        """
+        if np.ndim(y) == 2 and np.shape(y)[1] > 1:
+            raise ValueError(
+                f"DistilledRegressor supports a single target; got y of shape {np.shape(y)}. "
+                "Fit one model per target, e.g. with sklearn.multioutput.MultiOutputRegressor."
+            )
+        return self._fit(X, y, sample_weight, X_unlabeled)
+
+    def _default_teachers(self, random_state):
+        return default_regression_teachers(random_state=random_state)
+
+    def _encode_target(self, y):
+        y = np.asarray(y, dtype=np.float64)
+        self._y_mean = float(y.mean())
+        std = float(y.std())
+        self._y_scale = std if std > 1e-12 else 1.0
+        return y, 1
+
+    def _standardize_target(self, values):
+        return ((np.asarray(values, dtype=np.float64).reshape(-1, 1) - self._y_mean)
+                / self._y_scale).astype(np.float32)
+
+    def _student_targets(self, soft_targets, y_enc):
+        true = None if y_enc is None else self._standardize_target(y_enc)
+        return self._standardize_target(soft_targets), true
+
+    def _finish_student(self, coefs, intercepts):
+        # Fold the target scale into the last layer: predict is then one forward pass
+        # that returns target units, in numpy, ONNX and the safe format alike.
+        coefs = list(coefs)
+        intercepts = list(intercepts)
+        coefs[-1] = coefs[-1] * np.float32(self._y_scale)
+        intercepts[-1] = intercepts[-1] * np.float32(self._y_scale) + np.float32(self._y_mean)
+        return coefs, intercepts
+
+    def predict(self, X):
+        """Predictions of the student alone.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,), float64
+        """
+        return self._student_output(X)[:, 0].astype(np.float64)
+
+    def teacher_predict(self, X):
+        """The kept teacher ensemble's averaged prediction (needs ``keep_teachers=True``)."""
+        return self.teacher_predict_output(X)[:, 0]
