@@ -4,8 +4,17 @@ The public API lives here; modules starting with ``_`` are private.
 """
 
 from ._classifier import DistilledClassifier
+from ._metrics import (
+    expected_calibration_error,
+    fidelity_score,
+    fidelity_scorer,
+    neg_ece_scorer,
+    neg_kl_scorer,
+    teacher_student_kl,
+)
 from ._onnx import to_onnx
 from ._persist import load, save
+from ._report import DistillationReport
 from ._student import MLPStudent
 from ._teachers import default_regression_teachers, default_teachers
 
@@ -16,6 +25,13 @@ __all__ = [
     "MLPStudent",
     "default_regression_teachers",
     "default_teachers",
+    "DistillationReport",
+    "expected_calibration_error",
+    "fidelity_score",
+    "fidelity_scorer",
+    "neg_ece_scorer",
+    "neg_kl_scorer",
+    "teacher_student_kl",
     "load",
     "save",
     "to_onnx",

@@ -1,0 +1,124 @@
+"""model.report(X, y): the structured teacher-vs-student report."""
+
+import json
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_classification, make_regression
+from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.metrics import accuracy_score
+
+from skdistill import DistillationReport, DistilledClassifier, DistilledRegressor
+from skdistill._report import build_report
+
+
+@pytest.fixture(scope="module")
+def split():
+    X, y = make_classification(n_samples=400, n_features=6, n_informative=4, n_classes=3,
+                               random_state=0)
+    labels = np.array(["ant", "bee", "cat"])[y]
+    return X[:300], labels[:300], X[300:], labels[300:]
+
+
+def _fit(split, **kw):
+    X, y, _, _ = split
+    return DistilledClassifier(teachers=[("lr", LogisticRegression())], max_epochs=5,
+                               random_state=0, **kw).fit(X, y)
+
+
+@pytest.fixture(scope="module")
+def report(split):
+    model = _fit(split, keep_teachers=True)
+    return model, build_report(model, split[2], split[3], n_latency_calls=5,
+                               n_teacher_latency_calls=3)
+
+
+def test_classification_contents(report, split):
+    model, r = report
+    X_test, y_test = split[2], split[3]
+    assert isinstance(r, DistillationReport)
+    assert r.task == "classification" and r.teachers_kept and r.n_samples == 100
+    assert r.metrics["accuracy"]["student"] == pytest.approx(model.score(X_test, y_test))
+    teacher_pred = model.classes_[model.teacher_predict_proba(X_test).argmax(1)]
+    assert r.metrics["accuracy"]["teacher"] == pytest.approx(accuracy_score(y_test, teacher_pred))
+    for name in ("log_loss", "ece"):
+        assert r.metrics[name]["teacher"] >= 0 and r.metrics[name]["student"] >= 0
+    assert r.fidelity == pytest.approx(np.mean(model.predict(X_test) == teacher_pred))
+    assert r.kl_divergence >= 0
+    assert [c["class"] for c in r.per_class_fidelity] == ["ant", "bee", "cat"]
+    assert sum(c["teacher_support"] for c in r.per_class_fidelity) == 100
+    assert r.sizes["student_bytes"] > 0 and r.sizes["teacher_bytes"] > 0
+    # The student's size is the model as shipped, without the kept teachers.
+    assert r.sizes["student_bytes"] < len(pickle.dumps(model))
+    assert r.latency["student_seconds"] > 0 and r.latency["teacher_seconds"] > 0
+
+
+def test_disagreements_are_sorted_by_total_variation(report, split):
+    model, r = report
+    X_test = split[2]
+    tvd = 0.5 * np.abs(model.teacher_predict_proba(X_test) - model.predict_proba(X_test)).sum(1)
+    assert len(r.disagreements) == 10
+    assert [d["row"] for d in r.disagreements] == list(np.argsort(-tvd, kind="stable")[:10])
+    top = r.disagreements[0]
+    assert top["total_variation"] == pytest.approx(tvd.max())
+    assert top["student_pred"] == model.predict(X_test[top["row"]:top["row"] + 1])[0]
+
+
+def test_text_dict_and_frame_forms(report):
+    _, r = report
+    text = str(r)
+    for word in ("accuracy", "log-loss", "ECE", "Fidelity", "latency", "size", "disagreements"):
+        assert word in text
+    d = r.to_dict()
+    json.dumps(d)  # plain Python values only
+    assert d["metrics"]["accuracy"] == r.metrics["accuracy"]
+    frame = r.to_frame()
+    assert list(frame.columns) == ["teacher", "student"]
+    assert {"accuracy", "fidelity", "size_bytes", "latency_seconds"} <= set(frame.index)
+    assert len(r.to_frame("disagreements")) == 10
+    assert list(r.to_frame("per_class")["class"]) == ["ant", "bee", "cat"]
+    with pytest.raises(ValueError, match="part must be"):
+        r.to_frame("nope")
+
+
+def test_student_only_when_teachers_not_kept(split):
+    model = _fit(split)
+    r = model.report(split[2], split[3])
+    assert not r.teachers_kept and r.fidelity is None and r.disagreements == []
+    assert r.metrics["accuracy"]["teacher"] is None
+    assert r.sizes["teacher_bytes"] is None and r.latency["teacher_seconds"] is None
+    assert "not kept" in str(r) and "keep_teachers=True" in r.notes[0]
+
+
+def test_dataframe_index_is_reported(report, split):
+    pd = pytest.importorskip("pandas")
+    model, _ = report
+    X_test = pd.DataFrame(split[2], index=np.arange(1000, 1100))
+    r = build_report(model, X_test, split[3], n_latency_calls=3, n_teacher_latency_calls=3)
+    assert all(d["index"] == 1000 + d["row"] for d in r.disagreements)
+
+
+def test_unknown_labels_and_bad_lengths_are_clear_errors(report, split):
+    model, _ = report
+    with pytest.raises(ValueError, match="never saw"):
+        build_report(model, split[2][:3], np.array(["ant", "dog", "cat"]))
+    with pytest.raises(ValueError, match="rows but y has"):
+        build_report(model, split[2][:3], split[3][:2])
+
+
+def test_regression_report():
+    X, y = make_regression(n_samples=300, n_features=5, noise=1.0, random_state=0)
+    model = DistilledRegressor(teachers=[("lin", LinearRegression())], keep_teachers=True,
+                               max_epochs=20, random_state=0).fit(X[:200], y[:200])
+    r = build_report(model, X[200:], y[200:], n_latency_calls=5, n_teacher_latency_calls=3)
+    assert r.task == "regression" and set(r.metrics) == {"r2", "rmse"}
+    assert r.metrics["r2"]["teacher"] > 0.99
+    gap = np.abs(model.predict(X[200:]) - model.teacher_predict(X[200:]))
+    assert r.disagreements[0]["abs_difference"] == pytest.approx(gap.max())
+    assert "R2 of student vs teacher" in str(r)
+    json.dumps(r.to_dict())
+    student_only = DistilledRegressor(teachers=[("lin", LinearRegression())], max_epochs=5,
+                                      random_state=0).fit(X[:200], y[:200])
+    r2 = student_only.report(X[200:], y[200:])
+    assert r2.fidelity is None and r2.metrics["rmse"]["teacher"] is None
