@@ -83,7 +83,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--dataset", default="spambase")
-    parser.add_argument("--output", default=str(Path(__file__).parent / "results" / "predict_speed.md"))
+    parser.add_argument("--output",
+                        default=str(Path(__file__).parent / "results" / "predict_speed.md"))
     args = parser.parse_args()
 
     name, X, y = load_data(args.dataset)

@@ -36,7 +36,8 @@ def read_csv(path):
     except FileNotFoundError:
         raise FileNotFoundError(f"No such CSV file: {str(path)!r}.") from None
     except pd.errors.EmptyDataError:
-        raise ValueError(f"{str(path)!r} is empty: expected a CSV file with a header row.") from None
+        raise ValueError(
+            f"{str(path)!r} is empty: expected a CSV file with a header row.") from None
     except pd.errors.ParserError as exc:
         raise ValueError(f"{str(path)!r} is not a readable CSV file: {exc}") from None
 
