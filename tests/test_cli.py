@@ -87,6 +87,10 @@ def test_fit_summary_table(files, tmp_path, capsys):
     printed = capsys.readouterr().out
     for word in ("held-out accuracy", "fidelity", "size", "single-row latency", "Saved"):
         assert word in printed
+    # Numeric columns only: the graph takes the CSV's columns as they are.
+    pytest.importorskip("onnx")
+    assert main(["export", str(out), "--onnx", str(tmp_path / "m.onnx")]) == 0
+    assert (tmp_path / "m.onnx").exists()
 
 
 def test_predict_raw_rows(model_path, files, capsys, tmp_path):
