@@ -441,6 +441,14 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         return args.func(args)
+    except BrokenPipeError:
+        # The reader went away (`skdistill info m.skd | head`): not an error to report.
+        # Point stdout at devnull so that the interpreter's final flush stays quiet.
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return 1
     except (CLIError, ModelFormatError, ColumnError, FileNotFoundError, ValueError,
             OSError, ImportError) as exc:
         if os.environ.get("SKDISTILL_DEBUG"):
