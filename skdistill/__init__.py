@@ -3,6 +3,7 @@
 The public API lives here; modules starting with ``_`` are private.
 """
 
+from ._augment import munge
 from ._classifier import DistilledClassifier
 from ._metrics import (
     expected_calibration_error,
@@ -12,6 +13,7 @@ from ._metrics import (
     neg_kl_scorer,
     teacher_student_kl,
 )
+from ._pipeline import DistillationPipeline
 from ._onnx import to_onnx
 from ._persist import load, save
 from ._report import DistillationReport
@@ -21,6 +23,7 @@ from ._teachers import default_regression_teachers, default_teachers
 __version__ = "0.1.0"
 
 __all__ = [
+    "DistillationPipeline",
     "DistilledClassifier",
     "MLPStudent",
     "default_regression_teachers",
@@ -33,6 +36,7 @@ __all__ = [
     "neg_kl_scorer",
     "teacher_student_kl",
     "load",
+    "munge",
     "save",
     "to_onnx",
     "__version__",
