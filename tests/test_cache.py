@@ -1,0 +1,123 @@
+"""The teacher cache (``memory=``): a grid search over student settings fits the
+teachers once per training split, and any change to the teachers' inputs misses."""
+
+import numpy as np
+import pytest
+from joblib import Memory
+from sklearn.datasets import make_classification
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV
+
+from skdistill import DistilledClassifier
+
+
+class CountingLR(LogisticRegression):
+    """LogisticRegression that counts its fits in a class attribute.
+
+    The counter lives on the class, not the instance, so it is not part of the
+    instance's pickle and cannot change the cache key that joblib hashes.
+    """
+
+    n_fits = 0
+
+    def fit(self, X, y, sample_weight=None):
+        CountingLR.n_fits += 1
+        return super().fit(X, y, sample_weight=sample_weight)
+
+
+GRID = {
+    "temperature": [1.0, 2.0, 4.0],
+    "alpha": [0.5, 0.9],  # alpha=0 would skip the teachers altogether
+    "hidden_layer_sizes": [(4,), (8,)],
+}
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_classification(n_samples=240, n_features=5, n_informative=3, random_state=0)
+
+
+def _model(memory, **kw):
+    # in_sample soft targets: one teacher fit per call of fit_teachers, so the counter
+    # reads directly as "teacher-ensemble fits".
+    params = dict(teachers=[("lr", CountingLR())], soft_targets="in_sample", max_epochs=2,
+                  batch_size=64, memory=memory, random_state=0)
+    params.update(kw)
+    return DistilledClassifier(**params)
+
+
+def _grid_search_fits(data, memory, **kw):
+    CountingLR.n_fits = 0
+    search = GridSearchCV(_model(memory, **kw), GRID, cv=3).fit(*data)
+    assert len(search.cv_results_["params"]) == 12
+    return CountingLR.n_fits
+
+
+def test_grid_search_fits_teachers_once_per_fold_plus_refit(data, tmp_path):
+    assert _grid_search_fits(data, None) == 12 * 3 + 1
+    assert _grid_search_fits(data, str(tmp_path)) == 3 + 1
+    # A second search with the same cache fits nothing new. (joblib stores a str
+    # location under "<location>/joblib" but a Path one directly, so pass a str.)
+    assert _grid_search_fits(data, Memory(str(tmp_path), verbose=0)) == 0
+
+
+def test_cross_fitted_soft_targets_are_cached_too(data, tmp_path):
+    # Out-of-fold soft targets with cv=2: two fits per ensemble fit.
+    assert _grid_search_fits(data, str(tmp_path), soft_targets="oof", cv=2) == (3 + 1) * 2
+
+
+def test_cached_fit_gives_the_same_model(data, tmp_path):
+    X, y = data
+    first = _model(str(tmp_path)).fit(X, y)
+    CountingLR.n_fits = 0
+    second = _model(str(tmp_path)).fit(X, y)
+    assert CountingLR.n_fits == 0
+    np.testing.assert_array_equal(first.predict_proba(X), second.predict_proba(X))
+    # n_jobs and verbose are not part of the key.
+    _model(str(tmp_path), n_jobs=2, verbose=0).fit(X, y)
+    assert CountingLR.n_fits == 0
+
+
+@pytest.mark.parametrize("change", ["data", "sample_weight", "teacher_param", "cv_seed"])
+def test_changes_to_the_teachers_inputs_miss(data, tmp_path, change):
+    X, y = data
+    _model(str(tmp_path)).fit(X, y)
+    CountingLR.n_fits = 0
+    fit_params, model = {}, _model(str(tmp_path))
+    if change == "data":
+        X = X.copy()
+        X[0, 0] += 1e-3
+    elif change == "sample_weight":
+        fit_params["sample_weight"] = np.linspace(0.5, 1.5, len(y))
+    elif change == "teacher_param":
+        model.set_params(teachers=[("lr", CountingLR(C=0.5))])
+    else:
+        model.set_params(random_state=1)
+    model.fit(X, y, **fit_params)
+    assert CountingLR.n_fits == 1
+
+
+def test_student_settings_hit(data, tmp_path):
+    X, y = data
+    _model(str(tmp_path)).fit(X, y)
+    CountingLR.n_fits = 0
+    _model(str(tmp_path), hidden_layer_sizes=(3,), temperature=5.0, alpha=0.3,
+           learning_rate=1e-2, max_epochs=1).fit(X, y)
+    assert CountingLR.n_fits == 0
+
+
+def test_default_teachers_are_cacheable_with_a_fixed_random_state(data, tmp_path,
+                                                                monkeypatch):
+    # teachers=None seeds the default ensemble from random_state. Stand in a one-member
+    # "default ensemble" seeded the same way, to keep the test fast.
+    monkeypatch.setattr(DistilledClassifier, "_default_teachers",
+                        lambda self, seed: [("lr", CountingLR(random_state=seed))])
+    X, y = data
+    CountingLR.n_fits = 0
+    for hidden in [(4,), (8,)]:
+        _model(str(tmp_path), teachers=None, hidden_layer_sizes=hidden).fit(X, y)
+    assert CountingLR.n_fits == 1
+    # With random_state=None every fit draws new seeds, so nothing can be reused.
+    for _ in range(2):
+        _model(str(tmp_path), teachers=None, random_state=None).fit(X, y)
+    assert CountingLR.n_fits == 3
