@@ -57,10 +57,11 @@ def test_classifier_graph_matches_predict_proba(cancer, activation, tmp_path):
 @pytest.mark.slow
 def test_real_dataset_max_difference(real_dataset):
     X, y = real_dataset("spambase")
+    # Train on a slice to stay fast; compare on every held-out row.
     X_train, X_test, y_train, _ = train_test_split(X, y, test_size=0.25, random_state=0)
     model = DistilledClassifier(teachers=[("lr", _scaled_logreg())], cv=2,
-                                max_epochs=3, activation="gelu", random_state=0)
-    model.fit(X_train, y_train)
+                                max_epochs=2, activation="gelu", random_state=0)
+    model.fit(X_train[:1200], y_train[:1200])
     proba, _ = _run(to_onnx(model), X_test)
     assert np.abs(proba - model.predict_proba(X_test)).max() <= 1e-5
 
