@@ -361,7 +361,25 @@ def load(path, *, return_metadata=False):
 
     Examples
     --------
-    See :func:`save`.
+    >>> import os, tempfile
+    >>> from sklearn.datasets import load_wine
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from skdistill import DistilledClassifier, load, save
+    >>> X, y = load_wine(return_X_y=True)
+    >>> teacher = make_pipeline(StandardScaler(), LogisticRegression())
+    >>> model = DistilledClassifier(teachers=[("lr", teacher)], max_epochs=3,
+    ...                             random_state=0).fit(X, y)
+    >>> path = save(model, os.path.join(tempfile.mkdtemp(), "wine.skd"),
+    ...             metadata={"owner": "me"})
+    >>> loaded, metadata = load(path, return_metadata=True)
+    >>> metadata
+    {'owner': 'me'}
+    >>> loaded.teachers is None  # the teacher list is not stored
+    True
+    >>> bool((loaded.predict(X) == model.predict(X)).all())
+    True
     """
     from ._student import ACTIVATIONS, MLPStudent
 
