@@ -109,7 +109,7 @@ class _BaseDistiller(_BaseComposition, BaseEstimator):
             self, X, y, reset=True, dtype=_FLOAT_DTYPES,
             # ensure_all_finite=True: teachers and the student cannot use NaN; sklearn's
             # message points users to SimpleImputer in a Pipeline.
-            ensure_all_finite=True, y_numeric=regression, multi_output=regression,
+            ensure_all_finite=True, y_numeric=regression,
         )
         y_enc, n_outputs = self._encode_target(y)
         if sample_weight is not None:
@@ -146,11 +146,12 @@ class _BaseDistiller(_BaseComposition, BaseEstimator):
             # alpha=0 is the hard-label baseline: no teacher output is used, so none is fitted.
             fitted, soft = None, np.zeros((X.shape[0], n_outputs))
         else:
-            fit_fn = check_memory(self.memory).cache(fit_teachers, ignore=["n_jobs"])
+            fit_fn = check_memory(self.memory).cache(fit_teachers, ignore=["n_jobs", "progress"])
             fitted, soft = fit_fn(
                 teachers, X, y_enc, sample_weight, n_outputs=n_outputs, task=self._task,
                 method=self.soft_targets, cv=self.cv, refit=needs_teachers,
                 random_state=split_seed, n_jobs=self.n_jobs, weights=weights,
+                progress=self._progress_printer("teachers") if self.verbose else None,
             )
         teacher_time = time.perf_counter() - start
 
@@ -207,7 +208,7 @@ class _BaseDistiller(_BaseComposition, BaseEstimator):
             weight_decay=self.weight_decay, max_epochs=self.max_epochs,
             n_iter_no_change=self.n_iter_no_change, temperature=getattr(self, "temperature", 1.0),
             alpha=self.alpha, device=self.device, seed=torch_seed,
-            progress=self._progress_printer() if self.verbose else None,
+            progress=self._progress_printer("student") if self.verbose else None,
         )
         student_time = time.perf_counter() - start
         coefs, intercepts = self._finish_student(result["coefs"], result["intercepts"])
@@ -341,15 +342,12 @@ class _BaseDistiller(_BaseComposition, BaseEstimator):
                 "unweighted. The student's loss is still weighted.", UserWarning, stacklevel=4,
             )
 
-    def _progress_printer(self):
-        def report(record):
-            parts = [f"epoch {record['epoch']:4d}", f"train_loss {record['train_loss']:.4f}"]
-            if "valid_loss" in record:
-                parts.append(f"valid_loss {record['valid_loss']:.4f}")
-            if "valid_accuracy" in record:
-                parts.append(f"valid_accuracy {record['valid_accuracy']:.4f}")
-            print(" | ".join(parts), flush=True)
-        return report
+    def _progress_printer(self, stage="student"):
+        """Progress reporter for ``verbose > 0``: tqdm bars, or plain lines when not a TTY."""
+        from ._progress import make_progress
+
+        return make_progress(stage, verbose=int(self.verbose),
+                             total=self.max_epochs if stage == "student" else None)
 
     # -- predict ------------------------------------------------------------------------
     def __sklearn_is_fitted__(self):

@@ -268,7 +268,7 @@ def make_splits(n_rows, y, cv, random_state, classification):
 
 
 def fit_teachers(teachers, X, y, sample_weight, *, n_outputs, task, method, cv, refit,
-                 random_state, n_jobs, weights):
+                 random_state, n_jobs, weights, progress=None):
     """Fit the teachers and label the training rows with their weighted average.
 
     Parameters
@@ -284,6 +284,8 @@ def fit_teachers(teachers, X, y, sample_weight, *, n_outputs, task, method, cv, 
     refit : bool
         Whether teachers fitted on all rows are needed afterwards (to label more rows
         or to keep). In-sample and OOB fits give them anyway.
+    progress : TeacherProgress or None
+        Reports each finished job (see ``_progress.py``). Not part of the cache key.
 
     Returns
     -------
@@ -309,11 +311,18 @@ def fit_teachers(teachers, X, y, sample_weight, *, n_outputs, task, method, cv, 
             if refit:
                 jobs.append((i, None, None, "refit"))
 
-    results = Parallel(n_jobs=n_jobs)(
+    tasks = (
         delayed(_fit_predict)(teachers[i][0], teachers[i][1], X, y, sample_weight, train, test,
                               n_outputs, classification, kind)
         for i, train, test, kind in jobs
     )
+    if progress is None:
+        results = Parallel(n_jobs=n_jobs)(tasks)
+    else:
+        # A generator hands back each job's result as it finishes (in order), so the
+        # progress bar moves per teacher and fold, not once at the end.
+        results = list(progress.track(Parallel(n_jobs=n_jobs, return_as="generator")(tasks),
+                                      [(teachers[i][0], kind) for i, _, _, kind in jobs]))
 
     per_teacher = [np.zeros((n, n_outputs)) for _ in teachers]
     full_fits = [None] * len(teachers)

@@ -1,0 +1,215 @@
+"""Progress output for ``verbose > 0``: teacher fits and student epochs.
+
+Where a person watches (a terminal, or a Jupyter notebook), progress is a tqdm bar from
+``tqdm.auto``, which draws a widget in notebooks and text in terminals. Where nobody
+watches live (output piped to a file or a CI log), bars would write hundreds of
+carriage-return updates, so progress becomes a few plain lines on stdout instead. tqdm
+is optional: without it, progress is always plain lines.
+
+The training code only sees two small interfaces:
+
+- teachers: ``progress.track(results, labels)`` wraps the iterator of finished jobs;
+- student: ``progress(record)`` is called with each epoch's history record.
+"""
+
+import sys
+import time
+
+__all__ = ["make_progress"]
+
+_PREFIX = "[skdistill]"
+
+
+def _bar_class(stream):
+    """tqdm's class when bars make sense on ``stream``, else None (plain lines)."""
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return None
+    if _in_notebook():
+        return tqdm
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return tqdm if isatty is not None and isatty() else None
+    except ValueError:  # a closed stream
+        return None
+
+
+def _in_notebook():
+    # tqdm.auto has already asked IPython whether a notebook frontend runs; its choice
+    # shows in which tqdm class autonotebook picked.
+    try:
+        from tqdm import autonotebook
+    except ImportError:  # pragma: no cover
+        return False
+    return autonotebook.tqdm.__module__.startswith("tqdm.notebook")
+
+
+def make_progress(stage, *, verbose=1, total=None, stream=None):
+    """A progress reporter for one phase of ``fit``.
+
+    Parameters
+    ----------
+    stage : {"teachers", "student"}
+    verbose : int, default=1
+        1: bars, or plain lines at a modest rate (every teacher job; the first, every
+        10th and the last epoch). 2 or more: plain lines also for every epoch.
+    total : int, optional
+        Epochs at most (``max_epochs``), for the student's bar.
+    stream : file-like, optional
+        Where bars go (default ``sys.stderr``, tqdm's default); its ``isatty`` decides
+        between bars and plain lines. Plain lines always go to stdout, like
+        scikit-learn's own ``verbose`` output.
+
+    Returns
+    -------
+    TeacherProgress or StudentProgress
+
+    Examples
+    --------
+    >>> import io
+    >>> from skdistill._progress import make_progress
+    >>> progress = make_progress("student", total=3, stream=io.StringIO())
+    >>> progress({"epoch": 1, "train_loss": 0.5, "valid_loss": 0.4, "valid_accuracy": 0.9})
+    [skdistill] student epoch 1/3 | train_loss 0.5000 | valid_loss 0.4000 | valid_accuracy 0.9000
+    >>> progress.close()
+    [skdistill] student stopped after epoch 1; best valid_loss 0.4000 at epoch 1
+    """
+    stream = sys.stderr if stream is None else stream
+    bar = _bar_class(stream)
+    if stage == "teachers":
+        return TeacherProgress(bar, stream, verbose)
+    if stage == "student":
+        return StudentProgress(bar, stream, verbose, total)
+    raise ValueError(f"stage must be 'teachers' or 'student'; got {stage!r}.")
+
+
+def _print(line):
+    print(f"{_PREFIX} {line}", flush=True)
+
+
+def _job_names(labels):
+    """Readable job names from ``(teacher name, kind)`` pairs, folds numbered per teacher."""
+    n_folds = {}
+    for name, kind in labels:
+        if kind == "fold":
+            n_folds[name] = n_folds.get(name, 0) + 1
+    seen = {}
+    names = []
+    for name, kind in labels:
+        if kind == "fold":
+            seen[name] = seen.get(name, 0) + 1
+            names.append(f"{name} fold {seen[name]}/{n_folds[name]}")
+        elif kind == "refit":
+            names.append(f"{name} refit on all rows")
+        elif kind == "oob":
+            names.append(f"{name} (out-of-bag)")
+        else:
+            names.append(f"{name}")
+    return names
+
+
+class TeacherProgress:
+    """Reports each finished teacher job (one teacher on one fold, or a refit)."""
+
+    def __init__(self, bar_class, stream, verbose):
+        self.bar_class = bar_class
+        self.stream = stream
+        self.verbose = verbose
+
+    def track(self, results, labels):
+        """Yield ``results`` unchanged, reporting each one as it arrives.
+
+        Parameters
+        ----------
+        results : iterable
+            The jobs' results in the order of ``labels`` (joblib's ``return_as="generator"``
+            yields each one as soon as it and all before it are done).
+        labels : list of (str, str)
+            ``(teacher name, kind)`` per job, kind being ``"fold"``, ``"refit"``,
+            ``"oob"`` or ``"full"``.
+        """
+        names = _job_names(labels)
+        total = len(names)
+        start = time.perf_counter()
+        bar = None
+        if self.bar_class is not None:
+            bar = self.bar_class(total=total, desc="teachers", unit="fit", file=self.stream,
+                                 leave=True, dynamic_ncols=True)
+        try:
+            for done, (name, result) in enumerate(zip(names, results), start=1):
+                if bar is not None:
+                    bar.set_postfix_str(name, refresh=False)
+                    bar.update(1)
+                else:
+                    _print(f"teachers {done}/{total}: {name} done "
+                           f"({time.perf_counter() - start:.1f}s)")
+                yield result
+        finally:
+            if bar is not None:
+                bar.close()
+
+
+class StudentProgress:
+    """Called after every student epoch with its history record."""
+
+    def __init__(self, bar_class, stream, verbose, total):
+        self.bar_class = bar_class
+        self.stream = stream
+        self.verbose = verbose
+        self.total = total
+        self._bar = None
+        self._last = None
+        self._last_printed = None
+        self._best = None
+
+    def __call__(self, record):
+        self._last = record
+        metric = record.get("valid_loss", record.get("train_loss"))
+        if metric is not None and (self._best is None or metric < self._best[1]):
+            self._best = (record["epoch"], metric)
+        if self.bar_class is not None:
+            if self._bar is None:
+                self._bar = self.bar_class(total=self.total, desc="student", unit="epoch",
+                                           file=self.stream, leave=True, dynamic_ncols=True)
+            self._bar.set_postfix(_postfix(record), refresh=False)
+            self._bar.update(1)
+            return
+        epoch = record["epoch"]
+        if self.verbose >= 2 or epoch == 1 or epoch % 10 == 0 or epoch == self.total:
+            self._print(record)
+
+    def _print(self, record):
+        self._last_printed = record["epoch"]
+        of = f"/{self.total}" if self.total else ""
+        parts = [f"student epoch {record['epoch']}{of}"]
+        parts += [f"{k} {v:.4f}" for k, v in _postfix(record).items()]
+        _print(" | ".join(parts))
+
+    def close(self):
+        """Finish the bar, or print the last epoch and where the best one was.
+
+        The training loop has no end-of-training hook, so this also runs when the
+        reporter is garbage-collected, right after ``train_student`` returns.
+        """
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+        elif self._last is not None and self._last_printed != self._last["epoch"]:
+            self._print(self._last)
+        if self._last is not None and self.bar_class is None and self._best is not None:
+            monitored = "valid_loss" if "valid_loss" in self._last else "train_loss"
+            _print(f"student stopped after epoch {self._last['epoch']}; best {monitored} "
+                   f"{self._best[1]:.4f} at epoch {self._best[0]}")
+        self._last = None
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # pragma: no cover - never raise from a finalizer
+            pass
+
+
+def _postfix(record):
+    keys = ("train_loss", "valid_loss", "valid_accuracy")
+    return {k: record[k] for k in keys if k in record}
