@@ -1,0 +1,185 @@
+"""Pieces shared by the benchmark harness (``run.py``) and the ablations (``ablate.py``).
+
+Splits, subsampling, metrics, thread limits and the machine description: every
+benchmark number is produced by the same few functions.
+"""
+
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+if str(REPO_ROOT) not in sys.path:  # `python benchmarks/run.py` as well as `-m benchmarks.run`
+    sys.path.insert(0, str(REPO_ROOT))
+
+#: Datasets with fewer rows than this get several seeds; larger ones one seed.
+SMALL_DATASET_ROWS = 5000
+
+
+def limit_threads():
+    """One thread for torch and the OpenMP/BLAS pools; returns the threadpoolctl handle.
+
+    On this 2-core machine, shared with other jobs, torch's default of one intra-op
+    thread per core made the student's mini-batch training about 7x slower (41.6 s vs
+    6.0 s for the same fit on phoneme) and LightGBM's OpenMP pool about 9x slower
+    (6.3 s vs 0.7 s): threads that wait for busy cores cost far more than they give on
+    tiny matrices. Forests keep their own joblib ``n_jobs=-1``. The benchmark is the
+    application here, so it may set the process-wide torch thread count.
+    """
+    # threadpoolctl only reaches the OpenMP/BLAS runtimes already loaded, so load the
+    # teachers' libraries first; OMP_NUM_THREADS covers any runtime loaded later.
+    import lightgbm  # noqa: F401
+    import torch
+    import xgboost  # noqa: F401
+    from sklearn.neural_network import MLPClassifier  # noqa: F401
+    from threadpoolctl import threadpool_limits
+
+    torch_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    limits = threadpool_limits(limits=1)
+
+    def restore():
+        """Undo the limits (the smoke test runs the harness inside pytest)."""
+        limits.restore_original_limits()
+        torch.set_num_threads(torch_threads)
+
+    return restore
+
+
+def classification_datasets():
+    from skdistill._datasets import DATASETS
+
+    return [name for name, (task, _) in DATASETS.items() if task == "classification"]
+
+
+def _stratify_or_none(y):
+    _, counts = np.unique(y, return_counts=True)
+    return y if counts.min() >= 2 else None
+
+
+def make_split(X, y, seed, test_size=0.25, max_train=None, max_test=None):
+    """A stratified train/test split, then stratified subsamples of each side.
+
+    Every method of a run sees this same split. Returns
+    ``(X_train, X_test, y_train, y_test, info)``; ``info`` records the sizes.
+    """
+    from sklearn.model_selection import train_test_split
+
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=test_size, stratify=_stratify_or_none(y), random_state=seed)
+    n_train_full, n_test_full = len(y_train), len(y_test)
+    if max_train and len(y_train) > max_train:
+        X_train, _, y_train, _ = train_test_split(
+            X_train, y_train, train_size=max_train, stratify=_stratify_or_none(y_train),
+            random_state=seed)
+    if max_test and len(y_test) > max_test:
+        X_test, _, y_test, _ = train_test_split(
+            X_test, y_test, train_size=max_test, stratify=_stratify_or_none(y_test),
+            random_state=seed)
+    info = {"n_train": len(y_train), "n_test": len(y_test),
+            "n_train_before_subsample": n_train_full, "n_test_before_subsample": n_test_full,
+            "subsampled": len(y_train) < n_train_full or len(y_test) < n_test_full}
+    return X_train, X_test, y_train, y_test, info
+
+
+# -- metrics ------------------------------------------------------------------------------
+def _label_index(classes, y):
+    """Column of each true label in ``classes``; -1 for a label the model never saw."""
+    classes = np.asarray(classes)
+    order = np.argsort(classes)
+    pos = np.searchsorted(classes[order], y)
+    pos = np.clip(pos, 0, len(classes) - 1)
+    idx = order[pos]
+    idx[classes[idx] != y] = -1
+    return idx
+
+
+def accuracy(classes, proba, y):
+    return float(np.mean(np.asarray(classes)[np.argmax(proba, axis=1)] == y))
+
+
+def log_loss(classes, proba, y, eps=1e-15):
+    """Mean negative log-probability of the true class (a never-seen class gets ``eps``)."""
+    idx = _label_index(classes, y)
+    p = np.where(idx >= 0, proba[np.arange(len(y)), np.maximum(idx, 0)], 0.0)
+    return float(-np.mean(np.log(np.clip(p, eps, 1.0))))
+
+
+def expected_calibration_error(classes, proba, y, n_bins=15):
+    """Top-label ECE: confidence vs accuracy gap, averaged over equal-width bins."""
+    metrics = _library_metrics()
+    if metrics is not None and hasattr(metrics, "expected_calibration_error"):
+        try:
+            return float(metrics.expected_calibration_error(
+                y, proba, classes=np.asarray(classes), n_bins=n_bins))
+        except TypeError:  # a different signature than expected: use ours
+            pass
+    conf = proba.max(axis=1)
+    correct = np.asarray(classes)[proba.argmax(axis=1)] == y
+    bins = np.minimum((conf * n_bins).astype(int), n_bins - 1)
+    ece = 0.0
+    for b in range(n_bins):
+        mask = bins == b
+        if mask.any():
+            ece += mask.mean() * abs(conf[mask].mean() - correct[mask].mean())
+    return float(ece)
+
+
+def _library_metrics():
+    try:
+        from skdistill import _metrics
+    except ImportError:
+        return None
+    return _metrics
+
+
+def fidelity(pred_a, pred_b):
+    return float(np.mean(np.asarray(pred_a) == np.asarray(pred_b)))
+
+
+def gain_retained(student, teacher, hard):
+    """(student - hard) / (teacher - hard); NaN when the teacher does not beat hard labels."""
+    gap = teacher - hard
+    if not np.isfinite(gap) or abs(gap) < 1e-12:
+        return float("nan")
+    return float((student - hard) / gap)
+
+
+# -- environment ----------------------------------------------------------------------------
+def environment(command):
+    from importlib.metadata import PackageNotFoundError, version
+
+    import skdistill
+
+    versions = {"skdistill": skdistill.__version__}
+    for dist in ("numpy", "scikit-learn", "torch", "xgboost", "lightgbm", "lleaves",
+                 "llvmlite", "pandas", "matplotlib"):
+        try:
+            versions[dist] = version(dist)
+        except PackageNotFoundError:
+            versions[dist] = "not installed"
+    cpu = platform.processor() or ""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    try:
+        load = os.getloadavg()
+    except OSError:
+        load = None
+    return {
+        "command": command,
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, {cpu}",
+        "python": platform.python_version(),
+        "versions": versions,
+        "load_average_at_start": load,
+    }

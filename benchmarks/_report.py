@@ -1,0 +1,307 @@
+"""Turn benchmark rows into the committed results: CSV, markdown, summary and plots."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+#: The issue's targets, checked by every full or quick run.
+TARGETS = {
+    "median_retention": 0.995,
+    "share_student_ge_teacher": 1 / 3,
+    "share_beats_hard": 0.80,
+    "median_fidelity": 0.97,
+    "median_latency_ratio": 100.0,
+    "median_size_ratio": 100.0,
+}
+
+_ANALYSIS_MARK = "<!-- analysis: kept when the harness rewrites this file -->"
+
+
+def per_dataset(df):
+    """Mean over seeds per dataset and method; speed columns from the measured seed."""
+    import pandas as pd
+
+    metrics = ["accuracy", "log_loss", "ece", "fidelity", "fit_seconds",
+               "teacher_fit_seconds", "student_fit_seconds", "latency_s",
+               "throughput_rows_s", "pickle_bytes", "compile_seconds"]
+    agg = df.groupby(["dataset", "method"], sort=False)[metrics].mean()
+    meta = df.groupby("dataset", sort=False)[["n_rows", "n_train", "n_test", "n_features",
+                                              "n_classes", "subsampled"]].first()
+    meta["n_seeds"] = df.groupby("dataset", sort=False)["seed"].nunique()
+    member = df[df.method == "best_member"].groupby("dataset")["member"].agg(
+        lambda s: "/".join(sorted(set(s))))
+    meta["best_member"] = member
+    return agg, meta, pd
+
+
+def summarize(df):
+    agg, meta, pd = per_dataset(df)
+    acc = agg["accuracy"].unstack()
+    lat = agg["latency_s"].unstack()
+    size = agg["pickle_bytes"].unstack()
+    fid = agg["fidelity"].unstack()
+    datasets = list(meta.index)
+    n = len(datasets)
+    retention = acc["distilled"] / acc["teacher"]
+    gap = acc["teacher"] - acc["hard_label"]
+    gain = ((acc["distilled"] - acc["hard_label"]) / gap).where(gap.abs() > 1e-12)
+    beats = int((acc["distilled"] > acc["hard_label"] + 1e-12).sum())
+    ties = int(((acc["distilled"] - acc["hard_label"]).abs() <= 1e-12).sum())
+    ge_teacher = int((acc["distilled"] >= acc["teacher"] - 1e-12).sum())
+    lat_ratio = lat["teacher"] / lat["distilled"]
+    size_ratio = size["teacher"] / size["distilled"]
+    s = {
+        "n_datasets": n,
+        "median_retention": float(retention.median()),
+        "min_retention": float(retention.min()),
+        "n_student_ge_teacher": ge_teacher,
+        "share_student_ge_teacher": ge_teacher / n if n else float("nan"),
+        "n_beats_hard": beats,
+        "n_ties_hard": ties,
+        "share_beats_hard": beats / n if n else float("nan"),
+        "median_gain_retained": float(gain.median()),
+        "median_fidelity": float(fid["distilled"].median()),
+        "median_fidelity_hard_label": float(fid["hard_label"].median()),
+        "median_latency_ratio": float(lat_ratio.median()),
+        "median_size_ratio": float(size_ratio.median()),
+        "median_student_latency_us": float(lat["distilled"].median() * 1e6),
+        "max_student_bytes": float(size["distilled"].max()),
+        "median_accuracy_delta_vs_teacher": float((acc["distilled"] - acc["teacher"]).median()),
+    }
+    if "lgbm_lleaves" in lat:
+        compiled = lat["lgbm_lleaves"].dropna()
+        if len(compiled):
+            s["median_lleaves_latency_us"] = float(compiled.median() * 1e6)
+            s["median_student_latency_us_same_datasets"] = float(
+                lat.loc[compiled.index, "distilled"].median() * 1e6)
+    checks = []
+    for key, target in TARGETS.items():
+        value = s[key]
+        met = bool(np.isfinite(value) and value >= target)
+        checks.append((key, value, target, met))
+    s["checks"] = [dict(metric=k, value=v, target=t, met=m) for k, v, t, m in checks]
+    s["per_dataset"] = {
+        "retention": retention.to_dict(), "gain_retained": gain.to_dict(),
+        "latency_ratio": lat_ratio.to_dict(), "size_ratio": size_ratio.to_dict(),
+    }
+    return s, agg, meta, acc
+
+
+def _fmt_check(key, value, target):
+    if key.startswith("share"):
+        return f"{value:.0%}", f">= {target:.0%}"
+    if "ratio" in key:
+        return f"{value:.0f}x", f">= {target:.0f}x"
+    return f"{value:.2%}", f">= {target:.1%}"
+
+
+def summary_text(s, title):
+    lines = [f"Summary ({title}, {s['n_datasets']} datasets)"]
+    labels = {
+        "median_retention": "median accuracy retention (student/teacher)",
+        "share_student_ge_teacher": f"student >= teacher ({s['n_student_ge_teacher']}/{s['n_datasets']} datasets)",
+        "share_beats_hard": f"distillation beats hard labels ({s['n_beats_hard']}/{s['n_datasets']}, {s['n_ties_hard']} ties)",
+        "median_fidelity": "median fidelity (student agrees with teacher)",
+        "median_latency_ratio": "median single-row latency ratio teacher/student",
+        "median_size_ratio": "median pickle size ratio teacher/student",
+    }
+    for c in s["checks"]:
+        v, t = _fmt_check(c["metric"], c["value"], c["target"])
+        status = "MET" if c["met"] else "MISSED"
+        lines.append(f"  {labels[c['metric']]:<62} {v:>8}  target {t:<8} {status}")
+    lines.append(f"  {'median gain retained (student-hard)/(teacher-hard)':<62} "
+                 f"{s['median_gain_retained']:>8.2f}")
+    lines.append(f"  {'median fidelity of the hard-label student':<62} "
+                 f"{s['median_fidelity_hard_label']:>8.2%}")
+    lines.append(f"  {'median student single-row latency':<62} "
+                 f"{s['median_student_latency_us']:>6.0f} us")
+    if "median_lleaves_latency_us" in s:
+        lines.append(f"  {'median lleaves-compiled LightGBM latency (same datasets)':<62} "
+                     f"{s['median_lleaves_latency_us']:>6.0f} us (student "
+                     f"{s['median_student_latency_us_same_datasets']:.0f} us)")
+    lines.append(f"  {'largest student pickle':<62} {s['max_student_bytes'] / 1024:>6.0f} KB")
+    return "\n".join(lines)
+
+
+def _fmt_time(s):
+    if not np.isfinite(s):
+        return "-"
+    return f"{s * 1e6:.0f} us" if s < 1e-3 else f"{s * 1e3:.1f} ms"
+
+
+def _fmt_bytes(b):
+    if not np.isfinite(b):
+        return "-"
+    return f"{b / 1024:.0f} KB" if b < 1024 ** 2 else f"{b / 1024 ** 2:.1f} MB"
+
+
+def markdown(s, agg, meta, acc, env, skipped, tag):
+    lines = [f"# Benchmark results: `{tag}`", ""]
+    if not env.get("complete", True):
+        lines += [f"**PARTIAL RESULTS: {env.get('progress', '')} finished when this file was "
+                  "written.**", ""]
+    lines += [
+        f"- Command: `{env['command']}` (from the repository root)",
+        f"- Date: {env['date']}; wall time {env.get('wall_seconds', float('nan')) / 60:.1f} min"
+        + (f" (the longest of {env['shards']} shards run in parallel)" if env.get("shards") else ""),
+        f"- Machine: {env['machine']}; load average at start "
+        f"{', '.join(f'{x:.1f}' for x in env['load_average_at_start'] or [])} "
+        "(shared with other jobs: timings are noisy, so latencies are medians of "
+        f"{env['latency_calls']} calls and every ratio is measured side by side in this run)",
+        f"- Threads: {env['threads']}",
+        "- Versions: " + ", ".join(f"{k} {v}" for k, v in env["versions"].items()),
+        f"- Protocol: stratified 75/25 split per seed, the same for every method; several "
+        f"seeds below {env.get('small_below', 5000)} rows, else 1; training sets above {env['max_train_rows']} rows and test "
+        f"sets above {env['max_test_rows']} rows subsampled (stratified); accuracies are means "
+        "over seeds, speed and size from seed 0.",
+        f"- Data: `{env['data_dir']}`",
+    ]
+    for msg in skipped:
+        lines.append(f"- Skipped: {msg}")
+    lines += ["", "## Summary against the targets", "", "```", summary_text(s, tag), "```", ""]
+
+    lines += ["## Accuracy per dataset", "",
+              "| dataset | train / test rows | seeds | teacher | distilled | hard-label | "
+              "sklearn MLP | best member | fidelity | gain retained |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
+    gain = s["per_dataset"]["gain_retained"]
+    fid = agg["fidelity"].unstack()
+    for d, m in meta.iterrows():
+        rows = f"{int(m.n_train)} / {int(m.n_test)}" + (" (sub)" if m.subsampled else "")
+        g = gain.get(d, float("nan"))
+        lines.append(
+            f"| {d} | {rows} | {int(m.n_seeds)} | {acc.loc[d, 'teacher']:.4f} | "
+            f"{acc.loc[d, 'distilled']:.4f} | {acc.loc[d, 'hard_label']:.4f} | "
+            f"{acc.loc[d, 'sklearn_mlp']:.4f} | {acc.loc[d, 'best_member']:.4f} "
+            f"({m.best_member}) | {fid.loc[d, 'distilled']:.4f} | "
+            f"{'-' if not np.isfinite(g) else f'{g:.2f}'} |")
+    lines += ["", "Best member: the ensemble member with the best *test* accuracy, an "
+              "optimistic (oracle) pick.", ""]
+
+    ll = agg["log_loss"].unstack()
+    ece = agg["ece"].unstack()
+    lines += ["## Log-loss and calibration (ECE, 15 bins)", "",
+              "| dataset | teacher log-loss | distilled | hard-label | sklearn MLP | "
+              "teacher ECE | distilled | hard-label | sklearn MLP |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    for d in meta.index:
+        lines.append(
+            f"| {d} | " + " | ".join(f"{ll.loc[d, mth]:.4f}" for mth in
+                                      ("teacher", "distilled", "hard_label", "sklearn_mlp"))
+            + " | " + " | ".join(f"{ece.loc[d, mth]:.4f}" for mth in
+                                 ("teacher", "distilled", "hard_label", "sklearn_mlp")) + " |")
+
+    lat = agg["latency_s"].unstack()
+    size = agg["pickle_bytes"].unstack()
+    thr = agg["throughput_rows_s"].unstack()
+    fit = agg["fit_seconds"].unstack()
+    lines += ["", "## Speed, size and fit time (seed 0)", "",
+              "| dataset | teacher 1-row | student 1-row | ratio | LightGBM 1-row | "
+              "lleaves 1-row | teacher size | student size | ratio | teacher rows/s | "
+              "student rows/s | teacher fit | student fit |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for d in meta.index:
+        ll_lat = lat.loc[d, "lgbm_lleaves"] if "lgbm_lleaves" in lat else float("nan")
+        lines.append(
+            f"| {d} | {_fmt_time(lat.loc[d, 'teacher'])} | {_fmt_time(lat.loc[d, 'distilled'])} | "
+            f"{lat.loc[d, 'teacher'] / lat.loc[d, 'distilled']:.0f}x | "
+            f"{_fmt_time(lat.loc[d, 'lgbm_member']) if 'lgbm_member' in lat else '-'} | "
+            f"{_fmt_time(ll_lat)} | {_fmt_bytes(size.loc[d, 'teacher'])} | "
+            f"{_fmt_bytes(size.loc[d, 'distilled'])} | "
+            f"{size.loc[d, 'teacher'] / size.loc[d, 'distilled']:.0f}x | "
+            f"{thr.loc[d, 'teacher']:,.0f} | {thr.loc[d, 'distilled']:,.0f} | "
+            f"{fit.loc[d, 'teacher']:.1f} s | {fit.loc[d, 'distilled']:.1f} s |")
+    lines += ["", "Teacher fit time includes the 5-fold cross-fitting of the soft targets "
+              "and the refit on all rows (kept for the comparison). lleaves: the ensemble's "
+              "LightGBM member compiled with lleaves (binary datasets only: LLVM compile time "
+              "grows with the number of trees; the compile seconds are in the CSV).", ""]
+    return "\n".join(lines)
+
+
+def plots(df, agg, meta, acc, out_dir, tag):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    lat = agg["latency_s"].unstack()
+    datasets = list(meta.index)
+    style = {"teacher": ("tab:red", "s"), "distilled": ("tab:blue", "o"),
+             "hard_label": ("tab:gray", "^"), "sklearn_mlp": ("tab:green", "v"),
+             "lgbm_member": ("tab:orange", "D")}
+    ncol = min(4, len(datasets))
+    nrow = int(np.ceil(len(datasets) / ncol))
+    fig, axes = plt.subplots(nrow, ncol, figsize=(3.2 * ncol, 2.6 * nrow), squeeze=False)
+    for ax, d in zip(axes.ravel(), datasets):
+        for mth, (color, marker) in style.items():
+            if mth in lat and np.isfinite(lat.loc[d, mth]):
+                ax.scatter(lat.loc[d, mth] * 1e3, acc.loc[d, mth], c=color, marker=marker,
+                           s=36, label=mth)
+        if "lgbm_lleaves" in lat and np.isfinite(lat.loc[d, "lgbm_lleaves"]):
+            ax.scatter(lat.loc[d, "lgbm_lleaves"] * 1e3, acc.loc[d, "lgbm_member"],
+                       facecolors="none", edgecolors="tab:orange", marker="D", s=36,
+                       label="lgbm (lleaves)")
+        ax.set_xscale("log")
+        ax.set_title(d, fontsize=9)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+    for ax in axes.ravel()[len(datasets):]:
+        ax.axis("off")
+    handles, labels = [], []
+    for ax in axes.ravel():
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            if lab not in labels:
+                handles.append(h)
+                labels.append(lab)
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8)
+    fig.supxlabel("single-row predict_proba latency (ms, log scale)", fontsize=9, y=0.04)
+    fig.supylabel("test accuracy", fontsize=9)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    fig.savefig(out_dir / f"{tag}_accuracy_vs_latency.png", dpi=80)
+    plt.close(fig)
+
+    methods = [m for m in ("distilled", "hard_label", "sklearn_mlp", "best_member",
+                           "lgbm_member") if m in acc]
+    fig, ax = plt.subplots(figsize=(7, 0.35 * len(datasets) + 1.4))
+    ypos = np.arange(len(datasets))
+    colors = {"distilled": "tab:blue", "hard_label": "tab:gray", "sklearn_mlp": "tab:green",
+              "best_member": "tab:purple", "lgbm_member": "tab:orange"}
+    for j, mth in enumerate(methods):
+        delta = (acc.loc[datasets, mth] - acc.loc[datasets, "teacher"]) * 100
+        ax.scatter(delta, ypos + (j - len(methods) / 2) * 0.12, c=colors[mth], s=18, label=mth)
+    ax.axvline(0, color="tab:red", lw=1, label="teacher")
+    ax.set_yticks(ypos)
+    ax.set_yticklabels([f"{d} ({acc.loc[d, 'teacher']:.3f})" for d in datasets], fontsize=8)
+    ax.set_xlabel("test accuracy minus the teacher's (percentage points); "
+                  "teacher accuracy in brackets", fontsize=8)
+    ax.legend(fontsize=7, loc="lower left")
+    ax.grid(alpha=0.3, axis="x")
+    fig.tight_layout()
+    fig.savefig(out_dir / f"{tag}_accuracy.png", dpi=80)
+    plt.close(fig)
+
+
+def write_outputs(rows, env, skipped, out_dir, tag, plots=True):
+    import pandas as pd
+
+    out_dir = Path(out_dir)
+    df = pd.DataFrame(rows)
+    df.to_csv(out_dir / f"{tag}.csv", index=False, float_format="%.6g")
+    s, agg, meta, acc = summarize(df)
+    text = summary_text(s, tag)
+    md_path = out_dir / f"{tag}.md"
+    analysis = ""
+    if md_path.exists():
+        old = md_path.read_text()
+        if _ANALYSIS_MARK in old:
+            analysis = old[old.index(_ANALYSIS_MARK):]
+    md = markdown(s, agg, meta, acc, env, skipped, tag)
+    md_path.write_text(md + ("\n" + analysis if analysis else ""))
+    summary = {k: v for k, v in s.items()}
+    summary["environment"] = env
+    (out_dir / f"{tag}_summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    if plots:
+        globals()["plots"](df, agg, meta, acc, out_dir, tag)
+    summary["text"] = text
+    return summary

@@ -1,0 +1,229 @@
+"""Ablations behind DistilledClassifier's defaults.
+
+One parameter changes at a time, everything else at the defaults, on the quick suite's
+five datasets. The teachers are fitted once per split and soft-target method: every
+variant passes the same ``memory=joblib.Memory(...)`` and ``random_state``, so the
+cached teacher fit is reused and only the student is retrained.
+
+Groups: ``soft_targets`` (oof, in_sample, oob), ``temperature`` (1, 2, 4, 8), ``alpha``
+(0 = hard labels, 0.5, 0.8, 0.9, 1.0), student width and depth, and ``learning_rate``.
+
+Usage (from the repository root)::
+
+    python -m benchmarks.ablate
+    python -m benchmarks.ablate --datasets diabetes vehicle --groups temperature alpha
+
+Writes ``benchmarks/results/ablation.csv`` and ``ablation.md``.
+"""
+
+import argparse
+import shlex
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    __package__ = "benchmarks"
+
+from benchmarks._common import (  # noqa: E402
+    accuracy,
+    environment,
+    expected_calibration_error,
+    fidelity,
+    limit_threads,
+    log_loss,
+    make_split,
+)
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+DATASETS = ["diabetes", "vehicle", "kr_vs_kp", "phoneme", "satimage"]
+#: Below this many rows a dataset gets more seeds (its test set is small and noisy).
+MANY_SEEDS_BELOW = 1500
+SEEDS_SMALL = 2
+
+GROUPS = {
+    "soft_targets": [{"soft_targets": v} for v in ("oof", "in_sample", "oob")],
+    "temperature": [{"temperature": v} for v in (1.0, 2.0, 4.0, 8.0)],
+    "alpha": [{"alpha": v} for v in (0.0, 0.5, 0.8, 0.9, 1.0)],
+    "architecture": [{"hidden_layer_sizes": v}
+                     for v in ((64,), (128, 64), (256, 128), (256, 256, 128))],
+    "learning_rate": [{"learning_rate": v} for v in (1e-3, 3e-3, 1e-2)],
+}
+
+# The reference every variant differs from in one parameter only. Written out, not read
+# from DistilledClassifier, so the ablation stays the same after the defaults change.
+REFERENCE = dict(soft_targets="oof", cv=5, temperature=2.0, alpha=0.9,
+                 hidden_layer_sizes=(128, 64), learning_rate=3e-3)
+
+
+def _label(params):
+    (k, v), = params.items()
+    return f"{k}={v}"
+
+
+def run_dataset(name, X, y, seed, groups, memory, latency_calls, max_train, n_jobs, log=print):
+    from skdistill import DistilledClassifier
+    from skdistill._measure import pickled_size, single_row_latency
+
+    X_train, X_test, y_train, y_test, info = make_split(X, y, seed, max_train=max_train,
+                                                        max_test=5_000)
+    # The teachers' own test predictions, for fidelity: in-sample teachers are the ones
+    # fitted on all training rows, the same models every method's refit would give.
+    ref = DistilledClassifier(**dict(REFERENCE, soft_targets="in_sample"), keep_teachers=True,
+                              memory=memory, random_state=seed, n_jobs=n_jobs).fit(X_train, y_train)
+    teacher_proba = ref.teacher_predict_proba(X_test)
+    teacher_pred = ref.classes_[teacher_proba.argmax(axis=1)]
+    teacher_acc = accuracy(ref.classes_, teacher_proba, y_test)
+
+    seen = {}
+    rows = []
+    for group in groups:
+        for change in GROUPS[group]:
+            params = dict(REFERENCE, **change)
+            key = tuple(sorted((k, str(v)) for k, v in params.items()))
+            if key not in seen:
+                start = time.perf_counter()
+                model = DistilledClassifier(**params, memory=memory, random_state=seed,
+                                            n_jobs=n_jobs)
+                model.fit(X_train, y_train)
+                wall = time.perf_counter() - start
+                proba = model.predict_proba(X_test)
+                pred = model.classes_[proba.argmax(axis=1)]
+                seen[key] = dict(
+                    accuracy=accuracy(model.classes_, proba, y_test),
+                    log_loss=log_loss(model.classes_, proba, y_test),
+                    ece=expected_calibration_error(model.classes_, proba, y_test),
+                    fidelity=fidelity(pred, teacher_pred),
+                    student_fit_seconds=model.fit_info_["student_fit_seconds"],
+                    teacher_fit_seconds=model.fit_info_["teacher_fit_seconds"],
+                    wall_seconds=wall, n_iter=model.n_iter_,
+                    latency_s=single_row_latency(model.predict_proba, X_test,
+                                                 n_calls=latency_calls),
+                    pickle_bytes=pickled_size(model),
+                )
+                log(f"    {name} seed {seed} {_label(change):<38} acc "
+                    f"{seen[key]['accuracy']:.4f} logloss {seen[key]['log_loss']:.4f} "
+                    f"({wall:.1f} s)")
+            rows.append(dict(dataset=name, seed=seed, group=group, variant=_label(change),
+                             is_reference=all(params[k] == REFERENCE[k] for k in change),
+                             teacher_accuracy=teacher_acc, n_train=info["n_train"],
+                             n_test=info["n_test"], **seen[key]))
+    return rows
+
+
+def write_outputs(rows, env, out_dir, complete):
+    import pandas as pd
+
+    df = pd.DataFrame(rows)
+    df.to_csv(out_dir / "ablation.csv", index=False, float_format="%.6g")
+    per = df.groupby(["group", "variant", "dataset"], sort=False).mean(numeric_only=True)
+    lines = ["# Ablations of DistilledClassifier's defaults", ""]
+    if not complete:
+        lines += [f"**PARTIAL RESULTS: {env.get('progress', '')}.**", ""]
+    lines += [
+        f"- Command: `{env['command']}` (from the repository root)",
+        f"- Date: {env['date']}; wall time {env.get('wall_seconds', float('nan')) / 60:.1f} min",
+        f"- Machine: {env['machine']} (shared; timings are noisy)",
+        "- Versions: " + ", ".join(f"{k} {v}" for k, v in env["versions"].items()),
+        "- Reference: " + ", ".join(f"{k}={v}" for k, v in REFERENCE.items())
+        + f"; each variant changes one of these. Seeds: {SEEDS_SMALL} below "
+          f"{MANY_SEEDS_BELOW} rows, else 1; stratified 75/25 split per seed; training "
+          f"sets subsampled to {env.get('max_train_rows')} rows.",
+        "- Columns: means over datasets of the per-dataset mean over seeds. "
+        "'Δ acc' and 'Δ log-loss' are against the reference on the same split; "
+        "'wins' counts datasets where the variant's accuracy beats the reference's "
+        "(ties not counted). Fidelity: agreement with the teachers fitted on all "
+        "training rows.", "",
+    ]
+    for group in df.group.unique():
+        g = per.loc[group]
+        ref_variant = df[(df.group == group) & df.is_reference].variant.iloc[0]
+        ref = g.loc[ref_variant]
+        lines += [f"## {group}", "",
+                  "| variant | accuracy | Δ acc (pp) | wins | log-loss | Δ log-loss | ECE | "
+                  "fidelity | student fit | 1-row latency | pickle |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|"]
+        for variant in df[df.group == group].variant.unique():
+            v = g.loc[variant]
+            d_acc = (v.accuracy - ref.accuracy.reindex(v.index)) * 100
+            d_ll = v.log_loss - ref.log_loss.reindex(v.index)
+            wins = int((d_acc > 1e-9).sum())
+            mark = " (reference)" if variant == ref_variant else ""
+            lines.append(
+                f"| {variant}{mark} | {v.accuracy.mean():.4f} | {d_acc.mean():+.2f} | "
+                f"{wins}/{len(v)} | {v.log_loss.mean():.4f} | {d_ll.mean():+.4f} | "
+                f"{v.ece.mean():.4f} | {v.fidelity.mean():.4f} | "
+                f"{v.student_fit_seconds.mean():.1f} s | {v.latency_s.median() * 1e6:.0f} us | "
+                f"{v.pickle_bytes.max() / 1024:.0f} KB |")
+        acc_table = g["accuracy"].unstack()
+        lines += ["", "Accuracy per dataset:", "",
+                  "| variant | " + " | ".join(acc_table.columns) + " |",
+                  "|---|" + "---|" * len(acc_table.columns)]
+        for variant in df[df.group == group].variant.unique():
+            lines.append(f"| {variant} | " + " | ".join(
+                f"{x:.4f}" for x in acc_table.loc[variant]) + " |")
+        lines.append("")
+    teach = df.groupby("dataset", sort=False).teacher_accuracy.mean()
+    lines += ["Teacher accuracy (ensemble fitted on all training rows): "
+              + ", ".join(f"{d} {a:.4f}" for d, a in teach.items()), ""]
+    md_path = out_dir / "ablation.md"
+    md_path.write_text("\n".join(lines))
+    return md_path
+
+
+def main(argv=None):
+    import joblib
+
+    from skdistill._datasets import default_data_dir, load_dataset
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--datasets", nargs="+", default=DATASETS)
+    parser.add_argument("--groups", nargs="+", default=list(GROUPS), choices=list(GROUPS))
+    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--seeds", type=int, default=None,
+                        help=f"seeds per dataset (default: 3 below {MANY_SEEDS_BELOW} rows, "
+                             "else 1)")
+    parser.add_argument("--latency-calls", type=int, default=200)
+    parser.add_argument("--max-train-rows", type=int, default=1500,
+                        help="subsample larger training sets (stratified) to this many rows")
+    parser.add_argument("--n-jobs", type=int, default=2)
+    parser.add_argument("--out-dir", default=str(RESULTS_DIR))
+    args = parser.parse_args(argv)
+
+    data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
+    out_dir = Path(args.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    command = "python -m benchmarks.ablate " + " ".join(
+        shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+    env = environment(command)
+    env["max_train_rows"] = args.max_train_rows
+    limit_threads()
+    rows = []
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="skdistill-ablate-") as cache_dir:
+        memory = joblib.Memory(cache_dir, verbose=0)
+        for i, name in enumerate(args.datasets):
+            data = load_dataset(name, data_dir)
+            if data is None:
+                print(f"{name}: not in {data_dir} and not fetchable; skipped", flush=True)
+                continue
+            X, y = data
+            n_seeds = args.seeds or (SEEDS_SMALL if len(y) < MANY_SEEDS_BELOW else 1)
+            print(f"[{i + 1}/{len(args.datasets)}] {name}: {len(y)} rows, seeds {n_seeds}",
+                  flush=True)
+            for seed in range(n_seeds):
+                rows.extend(run_dataset(name, X, y, seed, args.groups, memory,
+                                        args.latency_calls, args.max_train_rows, args.n_jobs,
+                                        log=lambda m: print(m, flush=True)))
+            env["wall_seconds"] = time.perf_counter() - start
+            env["progress"] = f"{i + 1} of {len(args.datasets)} datasets"
+            write_outputs(rows, env, out_dir, complete=i == len(args.datasets) - 1)
+    print((out_dir / "ablation.md").read_text(), flush=True)
+
+
+if __name__ == "__main__":
+    main()

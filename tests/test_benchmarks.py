@@ -1,0 +1,44 @@
+"""Smoke run of the benchmark harness: one small dataset, tiny teachers, a few epochs.
+
+Checks that the harness runs end to end and writes sane files; it measures nothing.
+"""
+
+import json
+import math
+
+import pytest
+
+from skdistill._datasets import load_dataset
+
+pytest.importorskip("pandas")
+
+
+def test_smoke_suite_writes_results(tmp_path, data_dir):
+    if load_dataset("diabetes", data_dir, allow_download=False) is None:
+        pytest.skip(f"dataset 'diabetes' is not in {data_dir}; pass --data-dir")
+    import pandas as pd
+
+    from benchmarks.run import main
+
+    summary = main(["--suite", "smoke", "--data-dir", str(data_dir), "--no-download",
+                    "--out-dir", str(tmp_path), "--no-plots"])
+
+    df = pd.read_csv(tmp_path / "smoke.csv")
+    assert {"teacher", "distilled", "hard_label", "sklearn_mlp", "best_member"} <= set(df.method)
+    assert df.accuracy.between(0.5, 1.0).all()  # diabetes: 65% majority class
+    assert (df.log_loss > 0).all() and df.ece.between(0, 1).all()
+    assert df.fidelity.between(0, 1).all()
+    assert (df.loc[df.method == "teacher", "fidelity"] == 1).all()
+    speed = df[df.method.isin(["teacher", "distilled"])]
+    assert (speed.latency_s > 0).all() and (speed.pickle_bytes > 0).all()
+    assert (speed.throughput_rows_s > 0).all()
+
+    md = (tmp_path / "smoke.md").read_text()
+    assert "Summary against the targets" in md and "diabetes" in md
+    assert "python -m benchmarks.run --suite smoke" in md
+    saved = json.loads((tmp_path / "smoke_summary.json").read_text())
+    assert saved["n_datasets"] == 1
+    assert 0 < saved["median_retention"] < 2 and 0 <= saved["median_fidelity"] <= 1
+    assert saved["median_latency_ratio"] > 0 and saved["median_size_ratio"] > 0
+    assert len(saved["checks"]) == 6
+    assert math.isclose(summary["median_fidelity"], saved["median_fidelity"])
