@@ -248,6 +248,10 @@ def _cmd_predict(args):
     if np.isnan(X).any():
         raise CLIError("the data has empty cells and the model stores no fill values; "
                        "fill them before predicting.")
+    names = getattr(model, "feature_names_in_", None)
+    if names is not None:
+        # A model fitted on a DataFrame in Python checks column names at predict time.
+        X = pd.DataFrame(X, columns=list(names))
     out = pd.DataFrame(index=frame.index)
     name = f"predicted_{target}" if target else "prediction"
     out[name] = model.predict(X)

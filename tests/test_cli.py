@@ -217,3 +217,24 @@ def test_encoder_rules():
         enc.transform(pd.DataFrame({"n": ["x"], "c": ["a"]}))
     assert detect_task(pd.Series([str(i) for i in range(30)])) == "regression"
     assert detect_task(pd.Series(["1", "2", "3"] * 5)) == "classification"
+
+
+def test_predict_with_a_model_saved_from_python(tmp_path, capsys):
+    """A model saved with skdistill.save (no CSV encoding) takes its own feature names."""
+    import warnings
+
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    from skdistill import DistilledClassifier, save
+
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    model = DistilledClassifier(teachers=[("lr", LogisticRegression(max_iter=500))], cv=2,
+                                hidden_layer_sizes=(8,), max_epochs=2, random_state=0).fit(X, y)
+    save(model, tmp_path / "iris.skd")
+    X.head(5).to_csv(tmp_path / "iris.csv", index=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "X does not have valid feature names" warning
+        assert main(["predict", str(tmp_path / "iris.skd"), str(tmp_path / "iris.csv")]) == 0
+    out = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    np.testing.assert_array_equal(out["prediction"], model.predict(X.head(5)))
