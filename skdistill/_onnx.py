@@ -25,7 +25,7 @@ def _import_onnx():
     return onnx, TensorProto, helper, numpy_helper
 
 
-def to_onnx(model, path=None, *, input_name="X", doc_string=None):
+def to_onnx(model, path=None, *, input_name="X", doc_string=None, metadata=None):
     """Export a fitted model's student as a single ONNX graph.
 
     The graph takes a float32 matrix of shape ``(n_samples, n_features)`` and computes
@@ -54,6 +54,10 @@ def to_onnx(model, path=None, *, input_name="X", doc_string=None):
         Name of the graph's input.
     doc_string : str, optional
         Stored as the graph's documentation.
+    metadata : dict of str to str, optional
+        Extra entries for the model's metadata (``metadata_props``), next to ``task``,
+        ``estimator``, ``activation``, ``n_features``, ``classes`` and ``feature_names``,
+        which it may override.
 
     Returns
     -------
@@ -154,7 +158,8 @@ def to_onnx(model, path=None, *, input_name="X", doc_string=None):
     names = getattr(model, "feature_names_in_", None)
     if names is not None:
         meta["feature_names"] = json.dumps([str(n) for n in names])
-    helper.set_model_props(proto, {k: str(v) for k, v in meta.items()})
+    meta.update(metadata or {})
+    helper.set_model_props(proto, {str(k): str(v) for k, v in meta.items()})
     onnx.checker.check_model(proto)
     if path is not None:
         onnx.save_model(proto, str(path))

@@ -8,6 +8,7 @@ set ``SKDISTILL_DEBUG=1`` to see the traceback anyway.
 
 import argparse
 import contextlib
+import json
 import os
 import sys
 import time
@@ -324,17 +325,9 @@ def _cmd_export(args):
             f"the {len(encoder.feature_names)} one-hot encoded features instead; their names "
             "are stored in the graph's metadata (feature_names)."
         )
-    proto = to_onnx(model, None)
-    from onnx import helper, save_model
-
-    props = {p.key: p.value for p in proto.metadata_props}
-    import json
-
-    props["feature_names"] = json.dumps(encoder.feature_names)
-    props["input_columns"] = json.dumps(encoder.input_columns)
-    del proto.metadata_props[:]
-    helper.set_model_props(proto, props)
-    save_model(proto, args.onnx)
+    # The graph's input is the encoded matrix: record which columns it holds, in order.
+    to_onnx(model, args.onnx, metadata={"feature_names": json.dumps(encoder.feature_names),
+                                        "input_columns": json.dumps(encoder.input_columns)})
     print(f"Wrote {args.onnx}: input X float32 [n, {len(encoder.feature_names)}] in the order "
           f"of the feature_names metadata.", file=sys.stderr)
     return 0
