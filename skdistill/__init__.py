@@ -14,6 +14,7 @@ from ._metrics import (
     teacher_student_kl,
 )
 from ._pipeline import DistillationPipeline
+from ._regressor import DistilledRegressor
 from ._onnx import to_onnx
 from ._persist import load, save
 from ._report import DistillationReport
@@ -25,6 +26,7 @@ __version__ = "0.1.0"
 __all__ = [
     "DistillationPipeline",
     "DistilledClassifier",
+    "DistilledRegressor",
     "MLPStudent",
     "default_regression_teachers",
     "default_teachers",

@@ -14,7 +14,6 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.metaestimators import _BaseComposition
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, check_memory, validate_data
 
 from ._student import ACTIVATIONS, MLPStudent
@@ -32,7 +31,7 @@ _FLOAT_DTYPES = [np.float64, np.float32]
 _FAST_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
 
 
-class _BaseDistiller(_BaseComposition, BaseEstimator):
+class _BaseDistiller(BaseEstimator):
     """Shared fit and predict machinery. Not part of the public API."""
 
     _task = None  # "classification" or "regression", set by subclasses
@@ -67,12 +66,44 @@ class _BaseDistiller(_BaseComposition, BaseEstimator):
         "verbose": ["verbose"],
     }
 
-    # -- nested parameters: teachers__<name>__<param>, as in VotingClassifier ----------
+    # -- nested parameters: teachers__<name> and teachers__<name>__<param> ----------------
+    # VotingClassifier exposes members as <name>__<param>; here they live under the
+    # teachers__ prefix so that they can never clash with the distiller's own parameters.
     def get_params(self, deep=True):
-        return self._get_params("teachers", deep=deep)
+        out = super().get_params(deep=False)
+        if deep and isinstance(self.teachers, (list, tuple)):
+            for name, est in self.teachers:
+                out[f"teachers__{name}"] = est
+                if hasattr(est, "get_params"):
+                    for key, value in est.get_params(deep=True).items():
+                        out[f"teachers__{name}__{key}"] = value
+        return out
 
     def set_params(self, **params):
-        self._set_params("teachers", **params)
+        if "teachers" in params:
+            super().set_params(teachers=params.pop("teachers"))
+        nested = {}
+        for key in [k for k in params if k.startswith("teachers__")]:
+            name, _, sub = key[len("teachers__"):].partition("__")
+            nested.setdefault(name, {})[sub] = params.pop(key)
+        if nested:
+            names = [n for n, _ in self.teachers] if isinstance(self.teachers, (list, tuple)) \
+                else []
+            teachers = list(self.teachers or [])
+            for name, sub_params in nested.items():
+                if name not in names:
+                    raise ValueError(
+                        f"No teacher named {name!r}; the teachers are {names}. With "
+                        "teachers=None, pass teachers=default_teachers() to tune its members."
+                    )
+                i = names.index(name)
+                if "" in sub_params:  # teachers__<name>=estimator replaces the member
+                    teachers[i] = (name, sub_params.pop(""))
+                if sub_params:
+                    teachers[i][1].set_params(**sub_params)
+            super().set_params(teachers=teachers)
+        if params:
+            super().set_params(**params)
         return self
 
     # -- hooks the subclasses fill in ---------------------------------------------------

@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 from joblib import Parallel, delayed
 from sklearn.base import clone, is_classifier
+from sklearn.compose import TransformedTargetRegressor
 from sklearn.ensemble import (
     ExtraTreesClassifier,
     ExtraTreesRegressor,
@@ -111,8 +112,12 @@ def default_regression_teachers(random_state=None):
         ("lgbm", LGBMRegressor(n_estimators=300, learning_rate=0.05, num_leaves=31,
                                subsample=0.8, subsample_freq=1, colsample_bytree=0.8,
                                random_state=s[3], verbose=-1)),
-        ("mlp", make_pipeline(StandardScaler(), MLPRegressor(
-            hidden_layer_sizes=(128,), early_stopping=True, max_iter=300, random_state=s[4]))),
+        # The MLP also needs a standardized target: raw prices or counts stall its SGD.
+        ("mlp", TransformedTargetRegressor(
+            regressor=make_pipeline(StandardScaler(), MLPRegressor(
+                hidden_layer_sizes=(128,), early_stopping=True, max_iter=300,
+                random_state=s[4])),
+            transformer=StandardScaler())),
     ]
 
 

@@ -1,0 +1,169 @@
+"""DistilledRegressor on the regression datasets: R², RMSE, speed and size vs the teacher.
+
+For each regression dataset in the data folder (537_houses, 197_cpu_act, 225_puma8NH)
+and each seed, on one shared 75/25 split:
+
+- ``teacher``: the default regression ensemble (``default_regression_teachers()``),
+  fitted by ``DistilledRegressor(keep_teachers=True)`` and measured through
+  ``teacher_predict``;
+- ``distilled``: ``DistilledRegressor()`` with its defaults, measured without teachers;
+- ``true_targets``: the same student trained on the true targets alone (``alpha=0``).
+
+Targets (issue 7): median student R² at least 99 % of the teacher's, and single-row
+predict at least 100x faster.
+
+Run from the repository root::
+
+    python -m benchmarks.regression                     # all three, 1 seed
+    python -m benchmarks.regression --seeds 0 1 2 --max-train 10000
+"""
+
+import argparse
+import sys
+import time
+
+import numpy as np
+
+from benchmarks._common import REPO_ROOT, environment, limit_threads
+
+RESULTS = REPO_ROOT / "benchmarks" / "results"
+DATASETS = ["537_houses", "197_cpu_act", "225_puma8NH"]
+
+
+def _split(X, y, seed, max_train):
+    from sklearn.model_selection import train_test_split
+
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, random_state=seed)
+    if max_train and len(y_train) > max_train:
+        X_train, y_train = X_train[:max_train], y_train[:max_train]
+    return X_train, X_test, y_train, y_test
+
+
+def run_split(name, X, y, seed, max_train, log=print):
+    from sklearn.metrics import mean_squared_error, r2_score
+
+    from skdistill import DistilledRegressor
+    from skdistill._measure import pickled_size, single_row_latency
+
+    X_train, X_test, y_train, y_test = _split(X, y, seed, max_train)
+    model = DistilledRegressor(keep_teachers=True, random_state=seed).fit(X_train, y_train)
+    hard = DistilledRegressor(alpha=0.0, random_state=seed).fit(X_train, y_train)
+    deployed = DistilledRegressor(**model.get_params())
+    deployed.__dict__.update({k: v for k, v in model.__dict__.items()
+                              if k not in ("teachers_", "named_teachers_", "_teacher_columns")})
+
+    preds = {"teacher": model.teacher_predict(X_test), "distilled": deployed.predict(X_test),
+             "true_targets": hard.predict(X_test)}
+    rows = []
+    latency = {"teacher": single_row_latency(model.teacher_predict, X_test),
+               "distilled": single_row_latency(deployed.predict, X_test),
+               "true_targets": single_row_latency(hard.predict, X_test)}
+    size = {"teacher": pickled_size(model.teachers_), "distilled": pickled_size(deployed),
+            "true_targets": pickled_size(hard)}
+    for method, pred in preds.items():
+        rows.append({
+            "dataset": name, "seed": seed, "method": method, "n_train": len(y_train),
+            "n_test": len(y_test), "r2": r2_score(y_test, pred),
+            "rmse": float(np.sqrt(mean_squared_error(y_test, pred))),
+            "agreement_r2": r2_score(preds["teacher"], pred),
+            "latency_s": latency[method], "size_bytes": size[method],
+            "teacher_fit_s": model.fit_info_["teacher_fit_seconds"],
+            "student_fit_s": model.fit_info_["student_fit_seconds"],
+        })
+        log(f"{name} seed={seed} {method:13s} R2={rows[-1]['r2']:.4f} "
+            f"RMSE={rows[-1]['rmse']:.4g} latency={latency[method] * 1e6:.0f}us "
+            f"size={size[method]}")
+    return rows
+
+
+def summarize(df):
+    wide = df.pivot_table(index=["dataset", "seed"], columns="method",
+                          values=["r2", "latency_s", "size_bytes"])
+    retention = wide["r2"]["distilled"] / wide["r2"]["teacher"]
+    speedup = wide["latency_s"]["teacher"] / wide["latency_s"]["distilled"]
+    smaller = wide["size_bytes"]["teacher"] / wide["size_bytes"]["distilled"]
+    beats = wide["r2"]["distilled"] > wide["r2"]["true_targets"]
+    return {
+        "median_r2_retention": float(retention.median()),
+        "median_latency_ratio": float(speedup.median()),
+        "median_size_ratio": float(smaller.median()),
+        "distillation_beats_true_targets": f"{int(beats.sum())}/{len(beats)}",
+    }
+
+
+def write_markdown(df, summary, env, path):
+    agg = df.groupby(["dataset", "method"]).agg(
+        r2=("r2", "mean"), rmse=("rmse", "mean"), agreement_r2=("agreement_r2", "mean"),
+        latency_us=("latency_s", lambda s: 1e6 * s.median()),
+        size_kb=("size_bytes", lambda s: s.median() / 1024)).reset_index()
+    lines = [
+        "# DistilledRegressor on the regression datasets", "",
+        f"Command: `{env['command']}`  ",
+        f"Date: {env['date']}  ",
+        f"Machine: {env['machine']}; load average at start {env['load_average_at_start']}  ",
+        "Versions: " + ", ".join(f"{k} {v}" for k, v in env["versions"].items()), "",
+        "Teacher: the default regression ensemble (RF, ET, XGBoost, LightGBM, MLP). "
+        "`distilled`: `DistilledRegressor()` defaults, measured without its teachers. "
+        "`true_targets`: the same student with `alpha=0`. Latency: median single-row "
+        "`predict` through the public API; size: pickled bytes. Threads limited to one "
+        "per pool as in `run.py`.", "",
+        "| dataset | method | R² | RMSE | R² vs teacher's predictions | latency (µs) | size (KB) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in agg.itertuples():
+        lines.append(f"| {r.dataset} | {r.method} | {r.r2:.4f} | {r.rmse:.4g} | "
+                     f"{r.agreement_r2:.4f} | {r.latency_us:.0f} | {r.size_kb:.1f} |")
+    lines += ["", "## Summary vs targets", "",
+              f"- median student R² / teacher R²: **{summary['median_r2_retention']:.4f}** "
+              "(target ≥ 0.99)",
+              f"- median single-row speed-up over the teacher: "
+              f"**{summary['median_latency_ratio']:.0f}x** (target ≥ 100x)",
+              f"- median size ratio teacher/student: **{summary['median_size_ratio']:.0f}x**",
+              f"- distillation beats the same student on true targets: "
+              f"{summary['distillation_beats_true_targets']} dataset-seeds", ""]
+    path.write_text("\n".join(lines))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--datasets", nargs="+", default=DATASETS)
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
+    parser.add_argument("--max-train", type=int, default=10000,
+                        help="cap on training rows (first rows of the shuffled split)")
+    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--out-dir", default=str(RESULTS))
+    args = parser.parse_args(argv)
+
+    import pandas as pd
+    from pathlib import Path
+
+    from skdistill._datasets import load_dataset
+
+    command = "python -m benchmarks.regression " + " ".join(argv if argv is not None
+                                                            else sys.argv[1:])
+    env = environment(command.strip())
+    restore = limit_threads()
+    rows, start = [], time.perf_counter()
+    try:
+        for name in args.datasets:
+            data = load_dataset(name, args.data_dir)
+            if data is None:
+                print(f"skipping {name}: not in the data folder and not downloadable")
+                continue
+            for seed in args.seeds:
+                rows.extend(run_split(name, *data, seed, args.max_train))
+    finally:
+        restore()
+    df = pd.DataFrame(rows)
+    out = Path(args.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    df.to_csv(out / "regression.csv", index=False)
+    summary = summarize(df)
+    env["elapsed_s"] = time.perf_counter() - start
+    write_markdown(df, summary, env, out / "regression.md")
+    print(summary)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
