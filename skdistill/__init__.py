@@ -5,6 +5,7 @@ The public API lives here; modules starting with ``_`` are private.
 
 from ._augment import munge
 from ._classifier import DistilledClassifier
+from ._frontier import distillation_frontier
 from ._metrics import (
     expected_calibration_error,
     fidelity_score,
@@ -30,6 +31,7 @@ __all__ = [
     "MLPStudent",
     "default_regression_teachers",
     "default_teachers",
+    "distillation_frontier",
     "DistillationReport",
     "expected_calibration_error",
     "fidelity_score",

@@ -1,0 +1,228 @@
+"""The accuracy-latency frontier: one teacher ensemble, several student sizes.
+
+Choosing a student is a trade: a wider network follows its teachers more closely and
+costs more per prediction. :func:`distillation_frontier` fits the teachers once (through
+a teacher cache) and trains one student per size (and temperature), measuring each on
+the same held-out rows, so that the whole curve costs one teacher fit.
+"""
+
+import tempfile
+import time
+
+import numpy as np
+from joblib import Memory
+from sklearn.base import clone
+
+from ._measure import pickled_size, single_row_latency
+from ._metrics import final_distiller, fidelity_score
+
+__all__ = ["distillation_frontier"]
+
+_TEACHER_ATTRIBUTES = ("teachers_", "named_teachers_", "_teacher_columns")
+
+
+def _distiller_prefix(estimator):
+    """``set_params`` prefix of the distiller inside a (nested) Pipeline, or ""."""
+    from sklearn.pipeline import Pipeline
+
+    prefix = ""
+    while isinstance(estimator, Pipeline):
+        name, estimator = estimator.steps[-1]
+        prefix += name + "__"
+    if not hasattr(estimator, "teacher_predict_output"):
+        raise TypeError(
+            f"distillation_frontier needs a DistilledClassifier or DistilledRegressor (or a "
+            f"Pipeline ending with one); got {type(estimator).__name__}."
+        )
+    return prefix, estimator
+
+
+def distillation_frontier(estimator, X_train, y_train, X_test, y_test, *,
+                          hidden_layer_sizes=((16,), (64,), (128, 64), (256, 128)),
+                          temperatures=None, include_teachers=True, return_estimators=False,
+                          n_latency_calls=200):
+    """Train students of several sizes from one teacher fit; measure each.
+
+    The teachers are fitted once: the estimator is cloned with a temporary
+    :class:`joblib.Memory` as ``memory`` (or keeps the one it has) and a fixed
+    ``random_state``, so every later fit finds the teachers and their soft targets in
+    the cache and trains only a student.
+
+    Parameters
+    ----------
+    estimator : DistilledClassifier, DistilledRegressor or Pipeline
+        An unfitted template (it is cloned, never changed). A Pipeline whose last step
+        is a distiller works: its other steps are refitted with each student (cheap for
+        a scaler or an encoder), while the teachers come from the cache.
+    X_train, y_train : array-like
+        Training rows.
+    X_test, y_test : array-like
+        Held-out rows on which every student is measured.
+    hidden_layer_sizes : sequence of tuple of int, default=((16,), (64,), (128, 64), (256, 128))
+        The student sizes to train.
+    temperatures : sequence of float or None, default=None
+        Distillation temperatures to cross with the sizes (classification only).
+        ``None`` keeps the estimator's own temperature.
+    include_teachers : bool, default=True
+        Add a first entry with the teacher ensemble's accuracy, latency and size, the
+        reference point of the curve.
+    return_estimators : bool, default=False
+        Add each fitted student model under ``"estimator"``. Its teachers are dropped
+        unless the template itself had ``keep_teachers=True``.
+    n_latency_calls : int, default=200
+        Single-row calls timed per student (the median is reported).
+
+    Returns
+    -------
+    list of dict
+        One dict per student (and one for the teachers, first), ready for
+        ``pandas.DataFrame(result)`` or :func:`skdistill.plotting.plot_frontier`:
+        ``model`` ("teachers" or "student"), ``hidden_layer_sizes``, ``temperature``,
+        ``n_parameters``, ``score`` (accuracy, or R² for a regressor), ``fidelity``
+        (agreement with the teachers, or R² against their predictions),
+        ``latency_seconds`` (median single-row ``predict``), ``size_bytes`` (the
+        model's pickle, without teachers) and ``fit_seconds``.
+
+    See Also
+    --------
+    skdistill.plotting.plot_frontier : Plot the result.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from skdistill import DistilledClassifier, distillation_frontier
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> model = DistilledClassifier(teachers=[("lr", LogisticRegression(max_iter=5000))],
+    ...                             max_epochs=5, random_state=0)
+    >>> rows = distillation_frontier(model, X[::2], y[::2], X[1::2], y[1::2],
+    ...                              hidden_layer_sizes=[(4,), (32,)], n_latency_calls=5)
+    >>> [(r["model"], r["hidden_layer_sizes"]) for r in rows]
+    [('teachers', None), ('student', (4,)), ('student', (32,))]
+    >>> sorted(rows[1])  # doctest: +NORMALIZE_WHITESPACE
+    ['fidelity', 'fit_seconds', 'hidden_layer_sizes', 'latency_seconds', 'model',
+     'n_parameters', 'score', 'size_bytes', 'temperature']
+    """
+    prefix, template = _distiller_prefix(estimator)
+    sizes = [tuple(int(h) for h in s) for s in hidden_layer_sizes]
+    if not sizes:
+        raise ValueError("hidden_layer_sizes must list at least one student size, e.g. [(64,)].")
+    regression = template._task == "regression"
+    if temperatures is not None and regression:
+        raise ValueError("temperatures apply to classification only; a regressor has none.")
+    temps = [None] if temperatures is None else [float(t) for t in temperatures]
+
+    base = clone(estimator)
+    params = {f"{prefix}keep_teachers": True}
+    if template.random_state is None or isinstance(template.random_state,
+                                                   np.random.RandomState):
+        # Teacher seeds and folds derive from random_state; the cache can only hit if
+        # every fit draws the same ones.
+        params[f"{prefix}random_state"] = int(
+            np.random.RandomState(template.random_state).randint(np.iinfo(np.int32).max))
+    keep_original = template.keep_teachers
+
+    with tempfile.TemporaryDirectory(prefix="skdistill-frontier-") as tmp:
+        if template.memory is None:
+            params[f"{prefix}memory"] = Memory(tmp, verbose=0)
+        base.set_params(**params)
+        results = []
+        teacher_entry_done = not include_teachers
+        for temperature in temps:
+            for size in sizes:
+                model = clone(base).set_params(**{f"{prefix}hidden_layer_sizes": size})
+                if temperature is not None:
+                    model.set_params(**{f"{prefix}temperature": temperature})
+                start = time.perf_counter()
+                model.fit(X_train, y_train)
+                fit_seconds = time.perf_counter() - start
+                distiller, Xt = final_distiller(model, X_test)
+                if not teacher_entry_done:
+                    results.append(_teacher_entry(distiller, Xt, y_test, regression,
+                                                  n_latency_calls))
+                    teacher_entry_done = True
+                entry = _student_entry(model, distiller, Xt, X_test, y_test, regression,
+                                       n_latency_calls, keep_original, prefix)
+                entry.update(hidden_layer_sizes=size,
+                             temperature=None if regression else distiller.temperature,
+                             fit_seconds=fit_seconds)
+                if return_estimators:
+                    # The temporary cache is deleted on return: hand models back with
+                    # the template's own memory, so that a refit does not recreate it.
+                    model.set_params(**{f"{prefix}memory": template.memory})
+                    entry["estimator"] = model
+                results.append(entry)
+    return results
+
+
+def _n_parameters(distiller):
+    student = distiller.student_
+    return int(sum(c.size + b.size for c, b in zip(student.coefs, student.intercepts)))
+
+
+def _teacher_entry(distiller, Xt, y, regression, n_latency_calls):
+    from sklearn.metrics import accuracy_score, r2_score
+
+    rows = np.asarray(Xt) if not hasattr(distiller, "feature_names_in_") else Xt
+    out = distiller.teacher_predict_output(Xt)
+    if regression:
+        score = r2_score(np.asarray(y, dtype=np.float64), out[:, 0])
+    else:
+        score = accuracy_score(y, distiller.classes_[out.argmax(axis=1)])
+    return {
+        "model": "teachers", "hidden_layer_sizes": None, "temperature": None,
+        "n_parameters": None, "score": float(score), "fidelity": 1.0,
+        # Teachers are slow per call; a tenth of the calls gives a stable median.
+        "latency_seconds": single_row_latency(distiller.teacher_predict_output, rows,
+                                              n_calls=max(5, n_latency_calls // 10),
+                                              warmup=3),
+        "size_bytes": pickled_size(distiller.teachers_), "fit_seconds": None,
+    }
+
+
+def _student_entry(model, distiller, Xt, X_test, y, regression, n_latency_calls,
+                   keep_original, prefix):
+    from sklearn.metrics import r2_score
+
+    teacher = distiller.teacher_predict_output(Xt)
+    if not keep_original:
+        # Measure (and hand back) the model as it would ship: without its teachers.
+        for name in _TEACHER_ATTRIBUTES:
+            distiller.__dict__.pop(name, None)
+        model.set_params(**{f"{prefix}keep_teachers": False})
+    rows = X_test if hasattr(model, "feature_names_in_") else np.asarray(X_test)
+    if regression:
+        pred = distiller.predict(Xt)
+        score = model.score(X_test, y)
+        fidelity = r2_score(teacher[:, 0], pred)
+        call = model.predict
+    else:
+        score = model.score(X_test, y)
+        fidelity = fidelity_score(teacher, distiller.predict_proba(Xt))
+        call = model.predict_proba
+    size_model = model
+    if keep_original:
+        size_model = _without_teachers(model)
+    return {
+        "model": "student", "n_parameters": _n_parameters(distiller), "score": float(score),
+        "fidelity": float(fidelity),
+        "latency_seconds": single_row_latency(call, rows, n_calls=n_latency_calls),
+        "size_bytes": pickled_size(size_model),
+    }
+
+
+def _without_teachers(model):
+    import copy
+
+    from sklearn.pipeline import Pipeline
+
+    if isinstance(model, Pipeline):
+        steps = list(model.steps)
+        steps[-1] = (steps[-1][0], _without_teachers(steps[-1][1]))
+        out = copy.copy(model)
+        out.steps = steps
+        return out
+    out = copy.copy(model)
+    for name in _TEACHER_ATTRIBUTES:
+        out.__dict__.pop(name, None)
+    return out
