@@ -395,7 +395,8 @@ def _format_report(r):
         lines.append("Fidelity per teacher-predicted class: " + ", ".join(parts))
     if r.disagreements:
         if r.task == "regression":
-            lines.append(f"Largest disagreements (|student - teacher|), top {len(r.disagreements)}:")
+            lines.append("Largest disagreements (|student - teacher|), "
+                         f"top {len(r.disagreements)}:")
             lines.append(f"  {'row':>6s} {'y_true':>12s} {'teacher':>12s} {'student':>12s} "
                          f"{'|diff|':>10s}")
             for d in r.disagreements:
