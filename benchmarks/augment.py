@@ -146,7 +146,7 @@ def summarize(df):
     return out
 
 
-def write_markdown(df, summary, path, command, elapsed, categorical):
+def write_markdown(df, summary, path, command, elapsed, categorical, header=None):
     lines = [
         "# MUNGE transfer set: fidelity and accuracy on small tables",
         "",
@@ -165,11 +165,40 @@ def write_markdown(df, summary, path, command, elapsed, categorical):
         f"Splits: stratified 75/25, seeds {sorted(df['seed'].unique().tolist())}; "
         f"teachers fitted once per split and shared by all settings. Total time {elapsed / 60:.1f} min.",
         "",
+    ]
+    if header is not None:  # rewriting from the CSV: keep the recorded run's setup as it was
+        lines = [lines[0], "", *header, ""]
+    lines += [
         "Gap closed = (acc_munge - acc_none) / (acc_teacher - acc_none) on the means over seeds; "
         "blank where the teachers lead the student without MUNGE by less than one test row "
         "(there, the student already matches or beats its teachers).",
         "",
     ]
+    lines += [
+        "## All settings at a glance",
+        "",
+        "| setting | median fidelity (none -> munge) | datasets where fidelity rises / ties / falls "
+        "| median gap closed | pooled gap closed | median retention (none -> munge) "
+        "| median student fit s |",
+        "|---|---|---|---:|---:|---|---:|",
+    ]
+    none_seconds = df.loc[df["setting"] == "none", "student_seconds"].median() \
+        if "student_seconds" in df else np.nan
+    for setting, s in summary.items():
+        has_gap = s["gap_closed"].notna()
+        pooled = ((s["student_accuracy"] - s["student_accuracy_none"])[has_gap].sum()
+                  / (s["teacher_accuracy"] - s["student_accuracy_none"])[has_gap].sum())
+        diff = s["fidelity"] - s["fidelity_none"]
+        seconds = df.loc[df["setting"] == setting, "student_seconds"].median() \
+            if "student_seconds" in df else np.nan
+        lines.append(
+            f"| {setting} | {s['fidelity_none'].median():.4f} -> {s['fidelity'].median():.4f} "
+            # The CSV keeps 6 significant digits: closer than 1e-5 is the same count of rows.
+            f"| {(diff > 1e-5).sum()} / {(diff.abs() <= 1e-5).sum()} / {(diff < -1e-5).sum()} "
+            f"| {s['gap_closed'].median():+.2f} | {pooled:+.2f} "
+            f"| {s['retention_none'].median():.4f} -> {s['retention'].median():.4f} "
+            f"| {'' if np.isnan(seconds) else f'{seconds:.1f} (none: {none_seconds:.1f})'} |")
+    lines += [""]
     for setting, s in summary.items():
         lines += [
             f"## {setting}",
@@ -217,10 +246,8 @@ def main():
         df = pd.read_csv(args.out + ".csv")
         text = Path(args.out + ".md").read_text()
         header = text.split("\n\n")[1].splitlines()  # the recorded run's command and setup
-        command = header[0].removeprefix("Command: `").removesuffix("`  ")
-        minutes = float(header[-1].split("Total time ")[1].split(" min")[0])
-        write_markdown(df, summarize(df), args.out + ".md", command, minutes * 60,
-                       not args.no_categorical)
+        write_markdown(df, summarize(df), args.out + ".md", None, 0.0, not args.no_categorical,
+                       header=header)
         print(Path(args.out + ".md").read_text())
         return
 
