@@ -199,7 +199,9 @@ class _BaseDistiller(BaseEstimator):
         if X_extra_given is not None and len(X_extra_given):
             extra.append(X_extra_given)
         if augment:
-            extra.append(self._synthesize(X[train_idx], categorical, augment_seed))
+            synthetic = self._synthesize(X[train_idx], categorical, augment_seed)
+            if len(synthetic):  # teachers' predict_proba refuses zero rows
+                extra.append(synthetic)
         n_extra = 0
         target_parts = [teacher_target[train_idx]]
         if extra:
@@ -332,6 +334,12 @@ class _BaseDistiller(BaseEstimator):
         from ._augment import munge
 
         n_samples = int(min(round(self.augment_factor * X.shape[0]), self.max_augment_rows))
+        if X.shape[0] < 2:
+            # MUNGE needs a neighbour for every row; a one-row training part (tiny data,
+            # scikit-learn's common checks) simply gets no synthetic rows.
+            n_samples = 0
+        if n_samples == 0:
+            return X[:0]
         return munge(X, n_samples=n_samples, p=self.munge_p, s=self.munge_s,
                      categorical_features=categorical, random_state=seed)
 

@@ -11,6 +11,8 @@ from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.neighbors import NearestNeighbors
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.tree import DecisionTreeClassifier
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skdistill import DistillationPipeline, DistilledClassifier, munge
 from skdistill import _augment
@@ -181,6 +183,35 @@ def test_classifier_records_synthetic_and_unlabeled_rows():
     auto = _tiny_model(augmentation="auto", augment_factor=1.0).fit(X, y)
     assert auto.fit_info_["n_transfer_rows"] == n_real  # 200 rows is "small"
     assert model.predict_proba(X).shape == (200, 2)
+
+
+def test_too_few_rows_for_munge_means_no_synthetic_rows():
+    X, y = make_classification(n_samples=60, n_features=4, random_state=0)
+    model = _tiny_model(augmentation="munge", augment_factor=0.001).fit(X, y)
+    assert model.fit_info_["n_transfer_rows"] == 0
+
+
+# MUNGE on: the whole transfer-set path must keep the estimator scikit-learn compatible
+# (determinism, float32, n_features_in_, tiny inputs that leave one training row, ...).
+_MUNGE_CLASSIFIER = DistilledClassifier(
+    teachers=[("lr", LogisticRegression()),
+              ("tree", DecisionTreeClassifier(max_depth=4, random_state=0))],
+    augmentation="munge", augment_factor=1.0, max_augment_rows=200,
+    cv=2, hidden_layer_sizes=(16,), max_epochs=30, batch_size=64, random_state=0,
+)
+
+
+@parametrize_with_checks([_MUNGE_CLASSIFIER], expected_failed_checks=lambda est: {
+    "check_sample_weight_equivalence_on_dense_data": (
+        "Weighting a row by k cannot equal repeating it k times under mini-batch SGD, and "
+        "repeated rows also change MUNGE's neighbours (a duplicate is a row's nearest)."),
+    # Parameter handling, not the transfer set: tests/test_common.py owns this check.
+    "check_do_not_raise_errors_in_init_or_set_params": (
+        "get_params with nonsense teachers is the shared base's concern, checked in "
+        "tests/test_common.py; nothing here depends on augmentation."),
+})
+def test_sklearn_checks_with_munge(estimator, check):
+    check(estimator)
 
 
 def test_classifier_augmentation_is_deterministic_and_uses_categorical_features():
