@@ -44,7 +44,8 @@ def munge(X, n_samples=None, *, p=0.5, s=10.0, categorical_features=None, random
 
     Each synthetic row starts as a copy of a real row ``e``. Let ``e'`` be the nearest
     other row of ``X`` to ``e`` (Euclidean distance on standardized continuous columns;
-    each categorical column adds 1 to the squared distance when the two rows differ).
+    each categorical column adds 1 to the squared distance when the two rows differ; one
+    with more than 64 levels enters as its standardized code instead, to bound the width).
     Then every attribute ``a``, independently with probability ``p``, is replaced:
 
     - a continuous value by a draw from ``N(e'_a, |e_a - e'_a| / s)``;
