@@ -72,7 +72,10 @@ class _BaseDistiller(BaseEstimator):
     def get_params(self, deep=True):
         out = super().get_params(deep=False)
         if deep and isinstance(self.teachers, (list, tuple)):
-            for name, est in self.teachers:
+            # Only well-formed pairs; fit() explains what is wrong with the others.
+            pairs = [t for t in self.teachers
+                     if isinstance(t, (list, tuple)) and len(t) == 2 and isinstance(t[0], str)]
+            for name, est in pairs:
                 out[f"teachers__{name}"] = est
                 if hasattr(est, "get_params"):
                     for key, value in est.get_params(deep=True).items():
@@ -87,7 +90,7 @@ class _BaseDistiller(BaseEstimator):
             name, _, sub = key[len("teachers__"):].partition("__")
             nested.setdefault(name, {})[sub] = params.pop(key)
         if nested:
-            names = [n for n, _ in self.teachers] if isinstance(self.teachers, (list, tuple)) \
+            names = [t[0] for t in self.teachers] if isinstance(self.teachers, (list, tuple)) \
                 else []
             teachers = list(self.teachers or [])
             for name, sub_params in nested.items():
@@ -182,6 +185,7 @@ class _BaseDistiller(BaseEstimator):
                 teachers, X, y_enc, sample_weight, n_outputs=n_outputs, task=self._task,
                 method=self.soft_targets, cv=self.cv, refit=needs_teachers,
                 random_state=split_seed, n_jobs=self.n_jobs, weights=weights,
+                classes=getattr(self, "classes_", None),
                 progress=self._progress_printer("teachers") if self.verbose else None,
             )
         teacher_time = time.perf_counter() - start

@@ -191,9 +191,29 @@ class FittedTeacher:
         return np.asarray(self.estimator.predict(X), dtype=np.float64).reshape(X.shape[0], -1)
 
 
-def _fit_one(name, estimator, X, y, sample_weight, classification):
+def frozen_columns(name, estimator, classes):
+    """Class indices of a prefit teacher's ``predict_proba`` columns within ``classes``.
+
+    A frozen teacher was fitted by the user on the original labels, not on our encoded
+    ones, so its columns are matched to ``classes_`` by label value.
+    """
+    own = np.asarray(estimator.classes_)
+    classes = np.asarray(classes)
+    idx = np.clip(np.searchsorted(classes, own), 0, len(classes) - 1)
+    unknown = classes[idx] != own
+    if np.any(unknown):
+        raise ValueError(
+            f"Prefit teacher {name!r} predicts classes {own[unknown].tolist()} that do not "
+            f"occur in y (classes {classes.tolist()}). Distill it on data with the same "
+            "labels it was fitted on."
+        )
+    return idx
+
+
+def _fit_one(name, estimator, X, y, sample_weight, classification, classes=None):
     if isinstance(estimator, FrozenEstimator):
-        return FittedTeacher(name, estimator, None)
+        columns = frozen_columns(name, estimator, classes) if classification else None
+        return FittedTeacher(name, estimator, columns)
     est = clone(estimator)
     fit_params = _sample_weight_params(est, sample_weight) or {}
     if classification:
@@ -208,7 +228,7 @@ def _fit_one(name, estimator, X, y, sample_weight, classification):
 
 
 def _fit_predict(name, estimator, X, y, sample_weight, train, test, n_outputs, classification,
-                 kind):
+                 kind, classes=None):
     """Run one job; return (teacher fitted on all rows or None, predictions or None).
 
     ``kind`` is ``"fold"`` (fit on ``train``, predict ``test``), ``"full"`` (fit on all
@@ -221,7 +241,7 @@ def _fit_predict(name, estimator, X, y, sample_weight, train, test, n_outputs, c
         return None, teacher.predict_target(X[test], n_outputs, classification)
     if kind == "oob":
         estimator = clone(estimator).set_params(oob_score=True)
-    teacher = _fit_one(name, estimator, X, y, sample_weight, classification)
+    teacher = _fit_one(name, estimator, X, y, sample_weight, classification, classes)
     if kind == "oob":
         return teacher, _oob_targets(teacher, X, n_outputs, classification)
     if kind == "full":
@@ -273,7 +293,7 @@ def make_splits(n_rows, y, cv, random_state, classification):
 
 
 def fit_teachers(teachers, X, y, sample_weight, *, n_outputs, task, method, cv, refit,
-                 random_state, n_jobs, weights, progress=None):
+                 random_state, n_jobs, weights, classes=None, progress=None):
     """Fit the teachers and label the training rows with their weighted average.
 
     Parameters
@@ -289,6 +309,9 @@ def fit_teachers(teachers, X, y, sample_weight, *, n_outputs, task, method, cv, 
     refit : bool
         Whether teachers fitted on all rows are needed afterwards (to label more rows
         or to keep). In-sample and OOB fits give them anyway.
+    classes : ndarray or None
+        The original class labels (classification), to align prefit (frozen)
+        teachers, which predict in terms of the labels they were fitted on.
     progress : TeacherProgress or None
         Reports each finished job (see ``_progress.py``). Not part of the cache key.
 
@@ -318,7 +341,7 @@ def fit_teachers(teachers, X, y, sample_weight, *, n_outputs, task, method, cv, 
 
     tasks = (
         delayed(_fit_predict)(teachers[i][0], teachers[i][1], X, y, sample_weight, train, test,
-                              n_outputs, classification, kind)
+                              n_outputs, classification, kind, classes)
         for i, train, test, kind in jobs
     )
     if progress is None:

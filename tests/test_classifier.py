@@ -27,7 +27,7 @@ from skdistill._teachers import fit_teachers
 def small(**params):
     """A fast configuration: two light teachers and a tiny student."""
     defaults = dict(
-        teachers=[("lr", LogisticRegression(max_iter=1000)),
+        teachers=[("lr", make_pipeline(StandardScaler(), LogisticRegression())),
                   ("rf", RandomForestClassifier(n_estimators=20, random_state=0))],
         cv=3, hidden_layer_sizes=(32,), max_epochs=60, random_state=0,
     )
@@ -149,7 +149,7 @@ def test_many_classes():
     X, y = make_classification(n_samples=2600, n_features=20, n_informative=15, n_classes=26,
                                n_clusters_per_class=1, class_sep=2.0, random_state=0)
     letters = np.array(list("abcdefghijklmnopqrstuvwxyz"))
-    model = small(teachers=[("lr", LogisticRegression(max_iter=2000))]).fit(X, letters[y])
+    model = small(teachers=[("lr", LogisticRegression())]).fit(X, letters[y])
     assert len(model.classes_) == 26
     assert model.score(X, letters[y]) > 0.7
 
@@ -289,7 +289,7 @@ def test_frozen_prefit_teacher_is_used_as_is(cancer):
 def test_other_soft_target_methods(cancer, method):
     X_train, X_test, y_train, y_test = cancer
     rf = RandomForestClassifier(n_estimators=30, random_state=0)
-    model = small(teachers=[("rf", rf), ("lr", LogisticRegression(max_iter=1000))],
+    model = small(teachers=[("rf", rf), ("lr", make_pipeline(StandardScaler(), LogisticRegression()))],
                   soft_targets=method).fit(X_train, y_train)
     assert model.score(X_test, y_test) > 0.9
 
