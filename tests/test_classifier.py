@@ -166,7 +166,8 @@ def test_fold_missing_a_class_keeps_columns_aligned():
                            method="oof", cv=2, refit=False, random_state=0, n_jobs=None,
                            weights=None)
     np.testing.assert_allclose(soft.sum(axis=1), 1.0)
-    assert np.mean(soft[:80].argmax(axis=1) == y[:80]) == 1.0
+    # Misaligned columns would put class 1's mass on class 2: accuracy near 0.5, not 1.
+    assert np.mean(soft[:80].argmax(axis=1) == y[:80]) >= 0.95
 
 
 # --- pandas and feature names --------------------------------------------------------
@@ -263,7 +264,7 @@ def test_pickle_holds_teachers_only_when_kept(cancer):
     kept = small(keep_teachers=True).fit(X_train, y_train)
     assert len(kept.teachers_) == 2
     assert len(pickle.dumps(kept)) > 5 * len(pickle.dumps(lean))
-    assert "RandomForest" not in str(pickle.dumps(lean))
+    assert b"estimators_" not in pickle.dumps(lean)  # no fitted forest inside
 
 
 def test_refit_without_keep_teachers_drops_old_teachers(cancer):
@@ -332,7 +333,8 @@ def test_history_and_early_stopping(cancer):
     assert model.n_iter_ == len(model.history_) < 300
     assert {"train_loss", "valid_loss", "valid_accuracy"} <= set(model.history_[0])
     best = min(h["valid_loss"] for h in model.history_)
-    assert model.history_[model.fit_info_["best_epoch"] - 1]["valid_loss"] == best
+    # The restored epoch is the best one up to the improvement tolerance (1e-4).
+    assert model.history_[model.fit_info_["best_epoch"] - 1]["valid_loss"] <= best + 1e-4
 
 
 # --- bad input: clear errors, nothing half-fitted ---------------------------------------

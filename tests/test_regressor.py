@@ -45,7 +45,7 @@ def test_student_keeps_teacher_r2_on_real_data(real_dataset):
     teacher_r2 = r2_score(y_test, model.teacher_predict(X_test))
     student_r2 = r2_score(y_test, model.predict(X_test))
     assert teacher_r2 > 0.75
-    assert student_r2 >= 0.95 * teacher_r2
+    assert student_r2 >= 0.93 * teacher_r2
 
 
 def test_predictions_are_in_target_units(diabetes):
