@@ -49,7 +49,7 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
         Folds for ``"oof"`` soft targets. An int gives shuffled stratified folds.
     temperature : float, default=2.0
         Softening temperature T > 0 for the distillation term.
-    alpha : float, default=0.9
+    alpha : float, default=0.5
         Weight of the distillation term, in [0, 1]. The loss is
         ``alpha * T**2 * KL(teacher_T || student_T) + (1 - alpha) * CE(y, student)``.
         ``alpha=0`` trains the same network on the labels alone.
@@ -178,7 +178,7 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
         soft_targets="oof",
         cv=5,
         temperature=2.0,
-        alpha=0.9,
+        alpha=0.5,
         hidden_layer_sizes=(128, 64),
         activation="relu",
         dropout=0.0,
