@@ -22,27 +22,12 @@ OPTIONAL = {
     "pipeline_grid_search.py": ["pandas"],
 }
 
-# Scripts that fail because of a known bug in the package, with the reason. strict=True:
-# once the bug is fixed, the script passes, the test reports XPASS as a failure, and the
-# entry must be removed.
-KNOWN_FAILURES = {
-    "custom_and_prefit_teachers.py": (
-        "FrozenEstimator classification teachers fail in fit: _teachers._fit_one gives a "
-        "frozen teacher columns=None, so predict_target's out[:, None] = proba cannot "
-        "broadcast (tests/test_classifier.py::test_frozen_prefit_teacher_is_used_as_is "
-        "fails the same way)"
-    ),
-}
-
-
 def test_examples_exist():
     assert len(EXAMPLES) >= 6, [p.name for p in EXAMPLES]
 
 
 @pytest.mark.parametrize("script", EXAMPLES, ids=[p.name for p in EXAMPLES])
-def test_example_runs(script, tmp_path, request):
-    if script.name in KNOWN_FAILURES:
-        request.applymarker(pytest.mark.xfail(reason=KNOWN_FAILURES[script.name], strict=True))
+def test_example_runs(script, tmp_path):
     for module in OPTIONAL.get(script.name, []):
         pytest.importorskip(module)
     env = dict(os.environ)
