@@ -10,7 +10,8 @@ Every method on a dataset sees the same stratified 75/25 split per seed:
 - ``lgbm_member``  the ensemble's LightGBM member as it is, and ``lgbm_lleaves``, the same
   model compiled with lleaves: "compile instead of distill", for latency
 
-The teachers are fitted once, by ``DistilledClassifier(keep_teachers=True)``: the teacher
+The teachers (``default_teachers(seed)`` with the boosters on one thread, see
+``benchmark_teachers``) are fitted once, by ``DistilledClassifier(keep_teachers=True)``: the teacher
 side is ``teacher_predict_proba`` and ``teachers_``; the student is measured on a copy
 without the teachers, as a user would ship it.
 
@@ -43,6 +44,7 @@ if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
 from benchmarks._common import (  # noqa: E402
     SMALL_DATASET_ROWS,
     accuracy,
+    benchmark_teachers,
     classification_datasets,
     environment,
     expected_calibration_error,
@@ -65,9 +67,10 @@ SUITES = {
     "quick": dict(datasets=["diabetes", "vehicle", "kr_vs_kp", "phoneme", "satimage"],
                   n_seeds_small=3, n_seeds_large=1, tiny=False, max_train=2_000,
                   max_test=2_000, latency_calls=200, compile=True),
-    # Every classification dataset, training sets capped as in quick.
+    # Every classification dataset; training sets capped at 3,000 rows so that four
+    # shards finish in under 50 minutes on the shared 2-core machine.
     "full": dict(datasets=None, n_seeds_small=3, n_seeds_large=1, tiny=False,
-                 max_train=2_000, max_test=2_000, latency_calls=200, compile=True),
+                 max_train=3_000, max_test=2_000, latency_calls=200, compile=True),
 }
 
 METHODS = ["teacher", "distilled", "hard_label", "sklearn_mlp", "best_member",
@@ -80,7 +83,7 @@ def tiny_teachers(seed):
 
     return [("rf", RandomForestClassifier(n_estimators=10, max_depth=6, random_state=seed)),
             ("lgbm", LGBMClassifier(n_estimators=10, num_leaves=7, random_state=seed,
-                                    verbose=-1))]
+                                    n_jobs=1, verbose=-1))]
 
 
 def _member_proba(est, columns, X, n_classes):
@@ -135,14 +138,21 @@ def run_split(name, X, y, seed, cfg, measure_speed, log=print):
     extra = {}
     if cfg["tiny"]:
         extra = dict(teachers=tiny_teachers(seed), max_epochs=5, cv=2)
+    teachers = extra.pop("teachers", None) or benchmark_teachers(seed)
 
     start = time.perf_counter()
-    model = DistilledClassifier(keep_teachers=True, random_state=seed, n_jobs=cfg["n_jobs"],
-                                **extra).fit(
+    model = DistilledClassifier(teachers=teachers, keep_teachers=True, random_state=seed,
+                                n_jobs=cfg["n_jobs"], **extra).fit(
         X_train, y_train)
     log(f"  [{name} seed {seed}] teachers {model.fit_info_['teacher_fit_seconds']:.1f} s, "
         f"student {model.fit_info_['student_fit_seconds']:.1f} s "
         f"({time.perf_counter() - start:.1f} s)")
+    # Predict on one thread: for single rows, the forests' default n_jobs=-1 only adds a
+    # thread-pool dispatch per call (0.3-0.6 s per call on the loaded machine), which
+    # would inflate the teacher's latency; a service would run them on one thread.
+    for est in model.teachers_:
+        if "n_jobs" in est.get_params(deep=False):
+            est.set_params(n_jobs=1)
     classes = model.classes_
     k = len(classes)
     teacher_proba = model.teacher_predict_proba(X_test)
@@ -283,6 +293,9 @@ def main(argv=None):
     parser.add_argument("--merge", action="store_true",
                         help="combine the <tag>_shard*.csv files of earlier --shard runs into "
                              "<tag>.csv, .md, summary and plots, without fitting anything")
+    parser.add_argument("--from-tag", default=None,
+                        help="with --merge: read the shards of another run (e.g. full) and "
+                             "keep only this suite's datasets")
     args = parser.parse_args(argv)
 
     cfg = dict(SUITES[args.suite])
@@ -302,7 +315,8 @@ def main(argv=None):
     command = "python -m benchmarks.run " + " ".join(
         shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
     if args.merge:
-        return merge_shards(out_dir, tag, datasets, command, plots=not args.no_plots)
+        return merge_shards(out_dir, tag, datasets, command, plots=not args.no_plots,
+                            source=args.from_tag)
     if args.shard:
         index, count = (int(x) for x in args.shard.split("/"))
         datasets = datasets[index::count]
@@ -311,7 +325,8 @@ def main(argv=None):
     env.update(suite=args.suite, small_below=cfg["small_below"], data_dir=str(data_dir), max_train_rows=cfg["max_train"],
                max_test_rows=cfg["max_test"], latency_calls=cfg["latency_calls"],
                threads=f"torch 1 thread, OpenMP/BLAS limited to 1 (threadpoolctl); "
-                       f"forests n_jobs=-1; teacher/fold fits DistilledClassifier("
+                       f"forests n_jobs=-1, LightGBM and XGBoost n_jobs=1; "
+                       f"teacher/fold fits DistilledClassifier("
                        f"n_jobs={cfg['n_jobs']})")
 
     restore_threads = limit_threads()
@@ -321,29 +336,39 @@ def main(argv=None):
         restore_threads()
 
 
-def merge_shards(out_dir, tag, datasets, command, plots=True):
-    """Combine the CSVs and environments of parallel ``--shard`` runs into one report."""
+def merge_shards(out_dir, tag, datasets, command, plots=True, source=None):
+    """Combine the CSVs and environments of parallel ``--shard`` runs into one report.
+
+    With ``source``, read that run's shards and keep only ``datasets``: a suite's report
+    taken from a larger run's measurements, fitting nothing again.
+    """
     import pandas as pd
 
     from benchmarks._report import write_outputs
 
-    parts = sorted(Path(out_dir).glob(f"{tag}_shard*.csv"))
+    source = source or tag
+    parts = sorted(Path(out_dir).glob(f"{source}_shard*.csv"))
     if not parts:
-        raise SystemExit(f"no {tag}_shard*.csv files in {out_dir}; run the shards first")
+        raise SystemExit(f"no {source}_shard*.csv files in {out_dir}; run the shards first")
     df = pd.concat([pd.read_csv(p, keep_default_na=False, na_values=[""]) for p in parts])
+    df = df[df.dataset.isin(datasets)]
+    # A dataset rerun in another shard (e.g. to rebalance a slow run) counts once.
+    df = df.drop_duplicates(subset=["dataset", "seed", "method"], keep="first")
     order = {name: i for i, name in enumerate(datasets)}
     df = df.sort_values("dataset", key=lambda s: s.map(order), kind="stable")
     envs = [json.loads(p.with_name(p.stem + "_summary.json").read_text())["environment"]
             for p in parts]
     env = dict(envs[0])
-    env["command"] = " ; ".join(e["command"] for e in envs) + f" ; then `{command}`"
+    env["command"] = " ; ".join(e["command"] for e in envs) + f" ; then {command}"
     env["wall_seconds"] = max(e.get("wall_seconds", float("nan")) for e in envs)
-    env["complete"] = all(e.get("complete", False) for e in envs)
-    env["progress"] = ", ".join(f"shard {p.stem.rsplit('shard', 1)[1]}: {e.get('progress')}"
-                                for p, e in zip(parts, envs))
     env["shards"] = len(parts)
+    if source != tag:
+        env["command"] += f" (the {source} run's measurements on this suite's datasets)"
     present = set(df.dataset)
     skipped = [f"{d}: not run (no shard produced it)" for d in datasets if d not in present]
+    # Complete when every dataset of the list is there, whichever shard ran it.
+    env["complete"] = not skipped
+    env["progress"] = f"{len(present)} of {len(datasets)} datasets"
     for e in envs:
         skipped.extend(e.get("skipped", []))
     summary = write_outputs(df.to_dict("records"), env, skipped, out_dir, tag, plots=plots)
