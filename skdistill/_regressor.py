@@ -47,7 +47,7 @@ class DistilledRegressor(RegressorMixin, _BaseDistiller):
     augmentation : {None, "munge", "auto"}, default=None
         Synthetic transfer rows made by :func:`munge` and labelled by the teachers.
     augment_factor : float, default=5.0
-    munge_p : float, default=0.5
+    munge_p : float, default=0.2
     munge_s : float, default=10.0
     max_augment_rows : int, default=100_000
     categorical_features : array-like or None, default=None
@@ -114,7 +114,7 @@ class DistilledRegressor(RegressorMixin, _BaseDistiller):
         n_iter_no_change=10,
         augmentation=None,
         augment_factor=5.0,
-        munge_p=0.5,
+        munge_p=0.2,
         munge_s=10.0,
         max_augment_rows=100_000,
         categorical_features=None,
