@@ -14,6 +14,6 @@ demo: install-torch
 
 test: install-torch
 	$(PIP) install --quiet -e ".[test]"
-	$(PYTHON) -m pytest
+	$(PYTHON) -m pytest -n 2 --durations=25
 
 .PHONY: install-torch demo test

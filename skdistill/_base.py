@@ -180,6 +180,12 @@ class _BaseDistiller(BaseEstimator):
             # alpha=0 is the hard-label baseline: no teacher output is used, so none is fitted.
             fitted, soft = None, np.zeros((X.shape[0], n_outputs))
         else:
+            if self.memory is not None and self.random_state is None:
+                warnings.warn(
+                    "memory is set but random_state=None: teacher seeds and folds are "
+                    "redrawn on every fit, so cached teachers are never reused. Set "
+                    "random_state to an int.", UserWarning, stacklevel=4,
+                )
             fit_fn = check_memory(self.memory).cache(fit_teachers, ignore=["n_jobs", "progress"])
             fitted, soft = fit_fn(
                 teachers, X, y_enc, sample_weight, n_outputs=n_outputs, task=self._task,

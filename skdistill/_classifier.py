@@ -93,7 +93,8 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
     memory : str, joblib.Memory or None, default=None
         Cache the fitted teachers and their soft targets, keyed by the teachers, the
         soft-target settings and the exact data and weights. With a cache, a grid search
-        over student settings fits the teachers once per training split.
+        over student settings fits the teachers once per training split. Needs an int
+        ``random_state``: otherwise seeds and folds change on every fit.
     keep_teachers : bool, default=False
         Keep the fitted teachers on the model as ``teachers_``. They are usually far
         larger than the student, so they are dropped by default.
@@ -106,7 +107,8 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
         Seeds default teachers, folds, the validation split, augmentation and the
         student. The global numpy and torch random states are never touched.
     verbose : int, default=0
-        Print one line per student epoch when positive.
+        Progress for teacher fits (per teacher and fold) and student epochs: tqdm bars in
+        terminals and notebooks, a few plain lines on stdout otherwise; 2 logs every epoch.
 
     Attributes
     ----------

@@ -52,12 +52,13 @@ class DistilledRegressor(RegressorMixin, _BaseDistiller):
     max_augment_rows : int, default=100_000
     categorical_features : array-like or None, default=None
     memory : str, joblib.Memory or None, default=None
-        Cache of the fitted teachers and their targets.
+        Cache of the fitted teachers and their targets. Needs an int ``random_state``.
     keep_teachers : bool, default=False
     n_jobs : int or None, default=None
     device : {"auto", "cpu", "cuda"}, default="auto"
     random_state : int, RandomState instance or None, default=None
     verbose : int, default=0
+        Progress for teacher fits and student epochs (tqdm bars, or plain lines).
 
     Attributes
     ----------
