@@ -60,6 +60,26 @@ class DistillationReport:
         label when X is a DataFrame), the true value and both outputs.
     notes : list of str
         Caveats, e.g. that the teachers were not kept.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from skdistill import DistilledClassifier, DistillationReport
+    >>> X, y = load_iris(return_X_y=True)
+    >>> model = DistilledClassifier(teachers=[("lr", LogisticRegression(max_iter=1000))],
+    ...                             keep_teachers=True, max_epochs=20, random_state=0)
+    >>> report = model.fit(X[::2], y[::2]).report(X[1::2], y[1::2])
+    >>> isinstance(report, DistillationReport)
+    True
+    >>> report.task, report.n_samples, report.teachers_kept
+    ('classification', 75, True)
+    >>> sorted(report.metrics["accuracy"])
+    ['student', 'teacher']
+    >>> sorted(report.sizes)
+    ['student_bytes', 'teacher_bytes']
+    >>> report.to_frame().columns.tolist()  # needs pandas
+    ['teacher', 'student']
     """
 
     task: str
