@@ -96,7 +96,7 @@ class DistillationPipeline(Pipeline):
     ...     ("scale", StandardScaler()),
     ...     ("model", DistilledClassifier(
     ...         teachers=[("rf", RandomForestClassifier(n_estimators=30, random_state=0))],
-    ...         max_epochs=5, random_state=0)),
+    ...         max_epochs=5, augmentation=None, random_state=0)),
     ... ])
     >>> pipe = pipe.fit(X_labeled, y_labeled, X_unlabeled=X_unlabeled)
     >>> pipe[-1].fit_info_["n_transfer_rows"]  # the unlabeled rows, scaled

@@ -171,9 +171,10 @@ class DistilledRegressor(RegressorMixin, _BaseDistiller):
         -------
         self : DistilledRegressor
         """
-        if np.ndim(y) == 2 and np.shape(y)[1] > 1:
+        shape = getattr(y, "shape", None)  # no np.shape: y may be any array-like
+        if shape is not None and len(shape) == 2 and shape[1] > 1:
             raise ValueError(
-                f"DistilledRegressor supports a single target; got y of shape {np.shape(y)}. "
+                f"DistilledRegressor supports a single target; got y of shape {shape}. "
                 "Fit one model per target, e.g. with sklearn.multioutput.MultiOutputRegressor."
             )
         return self._fit(X, y, sample_weight, X_unlabeled)

@@ -42,8 +42,9 @@ def _table(n=200, seed=0):
 
 
 def _tiny_model(**params):
+    # No synthetic rows unless a test asks for them, so transfer-row counts are exact.
     defaults = dict(teachers=[("rf", RandomForestClassifier(n_estimators=20, random_state=0))],
-                    cv=3, max_epochs=15, random_state=0)
+                    cv=3, max_epochs=15, augmentation=None, random_state=0)
     return DistilledClassifier(**{**defaults, **params})
 
 
@@ -235,7 +236,7 @@ def test_unlabeled_rows_teach_the_student_where_labels_are_missing():
     rest = np.setdiff1d(np.arange(3000), labelled)
     X_unlabeled, X_test = X[rest[:1500]], X[rest[1500:]]
     params = dict(teachers=[("lr", LogisticRegression(max_iter=1000))], cv=3, max_epochs=60,
-                  early_stopping=False, keep_teachers=True, random_state=0)
+                  early_stopping=False, keep_teachers=True, augmentation=None, random_state=0)
 
     def fidelity(model):
         teacher = model.teacher_predict_proba(X_test).argmax(axis=1)
@@ -344,7 +345,7 @@ def test_distillation_pipeline_in_grid_search():
     _RecordingClassifier.calls = []
     pipe = DistillationPipeline([("scale", StandardScaler()), ("model", _RecordingClassifier(
         teachers=[("rf", RandomForestClassifier(n_estimators=20, random_state=0))],
-        cv=3, max_epochs=15, random_state=0))])
+        cv=3, max_epochs=15, augmentation=None, random_state=0))])
     search = GridSearchCV(pipe, {"model__alpha": [0.5, 0.9]}, cv=3)
     search.fit(X, y, X_unlabeled=X_unlabeled)
     # 2 settings x 3 folds + the refit: every fit got all 300 unlabeled rows, scaled with

@@ -41,7 +41,7 @@ def _model(memory, **kw):
     # in_sample soft targets: one teacher fit per call of fit_teachers, so the counter
     # reads directly as "teacher-ensemble fits".
     params = dict(teachers=[("lr", CountingLR())], soft_targets="in_sample", max_epochs=2,
-                  batch_size=64, memory=memory, random_state=0)
+                  batch_size=64, memory=memory, augmentation=None, random_state=0)
     params.update(kw)
     return DistilledClassifier(**params)
 

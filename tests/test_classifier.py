@@ -30,6 +30,8 @@ def small(**params):
         teachers=[("lr", make_pipeline(StandardScaler(), LogisticRegression())),
                   ("rf", RandomForestClassifier(n_estimators=20, random_state=0))],
         cv=3, hidden_layer_sizes=(32,), max_epochs=60, random_state=0,
+        # Synthetic rows are tested in test_augment.py; here they would only add time.
+        augmentation=None,
     )
     defaults.update(params)
     return DistilledClassifier(**defaults)

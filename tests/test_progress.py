@@ -23,7 +23,7 @@ def data():
 
 def _model(**kw):
     params = dict(teachers=[("lr", LogisticRegression())], cv=3, max_epochs=12,
-                  n_iter_no_change=50, random_state=0)
+                  n_iter_no_change=50, augmentation=None, random_state=0)
     params.update(kw)
     return DistilledClassifier(**params)
 
