@@ -148,6 +148,11 @@ class _BaseDistiller(BaseEstimator):
         y_enc, n_outputs = self._encode_target(y)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X, ensure_non_negative=True)
+        if self.device == "cuda":
+            # Refuse a missing GPU before the (long) teacher fits, not after them.
+            from ._training import resolve_device
+
+            resolve_device(self.device)
         hidden = self._check_hidden_layer_sizes()
         weights = self._check_teacher_weights()
         categorical = self._categorical_mask(X.shape[1])

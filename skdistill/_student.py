@@ -54,7 +54,7 @@ class MLPStudent:
     Examples
     --------
     >>> import numpy as np
-    >>> from skdistill._student import MLPStudent
+    >>> from skdistill import MLPStudent
     >>> net = MLPStudent(np.zeros(2), np.ones(2), [np.eye(2, dtype=np.float32)],
     ...                  [np.zeros(2, dtype=np.float32)], "relu")
     >>> net.forward(np.array([[1.0, -1.0]]))

@@ -408,3 +408,12 @@ def test_failed_first_fit_leaves_an_unfitted_estimator(cancer):
     assert not hasattr(model, "n_features_in_")
     with pytest.raises(NotFittedError):
         model.predict(X_test)
+
+
+def test_missing_cuda_is_refused_before_the_teachers_fit(cancer, monkeypatch):
+    X_train, _, y_train, _ = cancer
+    _WeightRecorder.seen = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="device='cuda'.*device='auto'"):
+        small(teachers=[("rec", _WeightRecorder())], device="cuda").fit(X_train, y_train)
+    assert _WeightRecorder.seen == []
