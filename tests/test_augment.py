@@ -206,10 +206,6 @@ _MUNGE_CLASSIFIER = DistilledClassifier(
     "check_sample_weight_equivalence_on_dense_data": (
         "Weighting a row by k cannot equal repeating it k times under mini-batch SGD, and "
         "repeated rows also change MUNGE's neighbours (a duplicate is a row's nearest)."),
-    # Parameter handling, not the transfer set: tests/test_common.py owns this check.
-    "check_do_not_raise_errors_in_init_or_set_params": (
-        "get_params with nonsense teachers is the shared base's concern, checked in "
-        "tests/test_common.py; nothing here depends on augmentation."),
 })
 def test_sklearn_checks_with_munge(estimator, check):
     check(estimator)
