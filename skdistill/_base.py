@@ -304,36 +304,10 @@ class _BaseDistiller(BaseEstimator):
 
     def _categorical_mask(self, n_features):
         """Resolve ``categorical_features`` (indices, boolean mask or names) to a mask."""
-        spec = self.categorical_features
-        mask = np.zeros(n_features, dtype=bool)
-        if spec is None:
-            return mask
-        spec = np.asarray(spec)
-        if spec.dtype == bool:
-            if spec.shape != (n_features,):
-                raise ValueError(
-                    f"categorical_features as a boolean mask must have {n_features} entries, "
-                    f"one per feature; got {spec.shape[0]}."
-                )
-            return spec.copy()
-        if spec.dtype.kind in "iu":
-            if spec.size and (spec.min() < -n_features or spec.max() >= n_features):
-                raise ValueError(
-                    f"categorical_features indices must lie in [0, {n_features}); got {spec.tolist()}."
-                )
-            mask[spec] = True
-            return mask
-        names = getattr(self, "feature_names_in_", None)
-        if names is None:
-            raise ValueError(
-                "categorical_features was given as names, but X has no column names. Pass a "
-                "pandas DataFrame, or give column indices or a boolean mask instead."
-            )
-        missing = [str(s) for s in spec if s not in set(names)]
-        if missing:
-            raise ValueError(f"categorical_features names {missing} are not columns of X.")
-        mask[np.isin(names, spec)] = True
-        return mask
+        from ._augment import _resolve_categorical
+
+        return _resolve_categorical(self.categorical_features, n_features,
+                                    getattr(self, "feature_names_in_", None))
 
     def _augmentation_enabled(self, n_rows):
         if self.augmentation is None or self.augment_factor == 0 or self.max_augment_rows == 0:

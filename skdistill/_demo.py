@@ -6,16 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-
-def _fmt_bytes(n):
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
+from ._measure import format_bytes, format_seconds
 
 
-def _fmt_seconds(s):
-    return f"{s * 1e6:.0f} us" if s < 1e-3 else f"{s * 1e3:.2f} ms"
 
 
 def run_demo(output="skdistill-demo-student.pkl", random_state=0, out=print):
@@ -86,10 +79,10 @@ def run_demo(output="skdistill-demo-student.pkl", random_state=0, out=print):
         ("hard-label student accuracy", "", f"{r['hard_label_accuracy']:.4f}",
          f"{r['student_accuracy'] - r['hard_label_accuracy']:+.4f} from distilling"),
         ("fidelity (agrees with teacher)", "", f"{r['fidelity']:.4f}", ""),
-        ("pickle size", _fmt_bytes(r["teacher_bytes"]), _fmt_bytes(r["student_bytes"]),
+        ("pickle size", format_bytes(r["teacher_bytes"]), format_bytes(r["student_bytes"]),
          f"{r['teacher_bytes'] / r['student_bytes']:.0f}x smaller"),
-        ("single-row predict_proba", _fmt_seconds(r["teacher_latency"]),
-         _fmt_seconds(r["student_latency"]),
+        ("single-row predict_proba", format_seconds(r["teacher_latency"]),
+         format_seconds(r["student_latency"]),
          f"{r['teacher_latency'] / r['student_latency']:.0f}x faster"),
     ]
     header = ("", "teacher", "student", "ratio")
@@ -104,6 +97,6 @@ def run_demo(output="skdistill-demo-student.pkl", random_state=0, out=print):
     path = Path(output)
     with open(path, "wb") as fh:
         pickle.dump(deployed, fh, protocol=pickle.HIGHEST_PROTOCOL)
-    out(f"Saved the student to {path} ({_fmt_bytes(path.stat().st_size)}); "
+    out(f"Saved the student to {path} ({format_bytes(path.stat().st_size)}); "
         f"the whole run took {fit_seconds:.0f} s to fit.")
     return results

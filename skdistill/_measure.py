@@ -54,3 +54,16 @@ def throughput(predict, X, min_seconds=0.2, repeats=3):
                 break
         best = min(best, elapsed / calls)
     return X.shape[0] / best
+
+
+def format_bytes(n):
+    """``1536`` -> ``"1.5 KB"``: sizes as the demo and the command line print them."""
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+
+
+def format_seconds(s):
+    """Microseconds below a millisecond, else milliseconds."""
+    return f"{s * 1e6:.0f} us" if s < 1e-3 else f"{s * 1e3:.2f} ms"

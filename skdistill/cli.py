@@ -13,6 +13,8 @@ import os
 import sys
 import time
 
+from ._measure import format_bytes, format_seconds
+
 TEACHER_NAMES = ("rf", "et", "xgb", "lgbm", "mlp")
 
 
@@ -25,15 +27,6 @@ def _progress(args, message):
         print(message, file=sys.stderr, flush=True)
 
 
-def _fmt_bytes(n):
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-
-
-def _fmt_seconds(s):
-    return f"{s * 1e6:.0f} us" if s < 1e-3 else f"{s * 1e3:.2f} ms"
 
 
 def _ratio(teacher, student, better, worse):
@@ -160,7 +153,7 @@ def _cmd_fit(args):
     path = save(model, args.output, metadata=metadata)
     summary["student_file_bytes"] = path.stat().st_size
     print(_summary_table(summary))
-    print(f"Saved the student to {path} ({_fmt_bytes(path.stat().st_size)}).")
+    print(f"Saved the student to {path} ({format_bytes(path.stat().st_size)}).")
     return 0
 
 
@@ -204,10 +197,10 @@ def _summary_table(s):
         (f"held-out {s['metric']}", f"{s['teacher_score']:.4f}", f"{s['student_score']:.4f}",
          f"{s['student_score'] - s['teacher_score']:+.4f}"),
         (fid, "", f"{s['fidelity']:.4f}", ""),
-        ("size (pickled weights)", _fmt_bytes(s["teacher_bytes"]), _fmt_bytes(s["student_bytes"]),
+        ("size (pickled weights)", format_bytes(s["teacher_bytes"]), format_bytes(s["student_bytes"]),
          _ratio(s["teacher_bytes"], s["student_bytes"], "smaller", "larger")),
-        ("single-row latency", _fmt_seconds(s["teacher_latency_s"]),
-         _fmt_seconds(s["student_latency_s"]),
+        ("single-row latency", format_seconds(s["teacher_latency_s"]),
+         format_seconds(s["student_latency_s"]),
          _ratio(s["teacher_latency_s"], s["student_latency_s"], "faster", "slower")),
     ]
     title = (f"Held-out comparison on {s['n_holdout_rows']} rows "
@@ -280,9 +273,9 @@ def _cmd_info(args):
     lines = [
         f"Model: {header['estimator']} ({header['task']}), saved by skdistill "
         f"{header['skdistill_version']}, format version {header['format_version']}.",
-        f"File: {args.model}, {_fmt_bytes(os.path.getsize(args.model))}; student "
+        f"File: {args.model}, {format_bytes(os.path.getsize(args.model))}; student "
         f"{'-'.join(map(str, student.layer_sizes))}, activation {student.activation}, "
-        f"{student.n_parameters} parameters ({_fmt_bytes(student.nbytes)} of float32).",
+        f"{student.n_parameters} parameters ({format_bytes(student.nbytes)} of float32).",
     ]
     if header["task"] == "classification":
         lines.append(f"Classes ({len(model.classes_)}): "

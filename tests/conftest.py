@@ -1,4 +1,3 @@
-import numpy as np
 import pytest
 
 from skdistill._datasets import default_data_dir, load_dataset
