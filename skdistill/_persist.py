@@ -50,15 +50,9 @@ class ModelFormatError(ValueError):
 def _estimator_classes():
     # The only classes load() can build; looked up by name, never imported from the file.
     from ._classifier import DistilledClassifier
+    from ._regressor import DistilledRegressor
 
-    classes = {"DistilledClassifier": DistilledClassifier}
-    try:
-        from ._regressor import DistilledRegressor
-    except ImportError:  # a tree without the regressor yet
-        pass
-    else:
-        classes["DistilledRegressor"] = DistilledRegressor
-    return classes
+    return {"DistilledClassifier": DistilledClassifier, "DistilledRegressor": DistilledRegressor}
 
 
 # -- JSON encoding of parameters and fitted values -----------------------------------
