@@ -43,14 +43,13 @@ def run_split(name, X, y, seed, max_train, log=print):
     from sklearn.metrics import mean_squared_error, r2_score
 
     from skdistill import DistilledRegressor
+    from skdistill._base import without_teachers
     from skdistill._measure import pickled_size, single_row_latency
 
     X_train, X_test, y_train, y_test = _split(X, y, seed, max_train)
     model = DistilledRegressor(keep_teachers=True, random_state=seed).fit(X_train, y_train)
     hard = DistilledRegressor(alpha=0.0, random_state=seed).fit(X_train, y_train)
-    deployed = DistilledRegressor(**model.get_params())
-    deployed.__dict__.update({k: v for k, v in model.__dict__.items()
-                              if k not in ("teachers_", "named_teachers_", "_teacher_columns")})
+    deployed = without_teachers(model)
 
     preds = {"teacher": model.teacher_predict(X_test), "distilled": deployed.predict(X_test),
              "true_targets": hard.predict(X_test)}

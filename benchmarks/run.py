@@ -25,7 +25,6 @@ See ``benchmarks/README.md``.
 """
 
 import argparse
-import copy
 import json
 import os
 import shlex
@@ -94,11 +93,9 @@ def _member_proba(est, columns, X, n_classes):
 
 def _deployed(model):
     """A copy of the fitted model without its teachers: what a user ships."""
-    deployed = copy.copy(model)
-    deployed.__dict__ = dict(model.__dict__)
-    for name in ("teachers_", "named_teachers_", "_teacher_columns"):
-        deployed.__dict__.pop(name, None)
-    return deployed
+    from skdistill._base import without_teachers
+
+    return without_teachers(model)
 
 
 def _compile_lgbm(est, workdir):

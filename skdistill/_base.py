@@ -6,6 +6,7 @@ train the student. The estimator classes only say how their targets are encoded 
 how the student's raw output becomes a prediction.
 """
 
+import copy
 import time
 import warnings
 from numbers import Integral, Real
@@ -278,8 +279,7 @@ class _BaseDistiller(BaseEstimator):
             self._teacher_columns = [t.columns for t in fitted]
             self.named_teachers_ = dict(zip([t.name for t in fitted], self.teachers_))
         else:
-            for name in ("teachers_", "named_teachers_", "_teacher_columns"):
-                self.__dict__.pop(name, None)
+            drop_teachers(self)
         return self
 
     # -- fit helpers ------------------------------------------------------------------
@@ -435,6 +435,22 @@ class _BaseDistiller(BaseEstimator):
         tags.input_tags.allow_nan = False
         tags.input_tags.sparse = False
         return tags
+
+
+#: Fitted attributes that hold the kept teachers (``keep_teachers=True``).
+TEACHER_ATTRIBUTES = ("teachers_", "named_teachers_", "_teacher_columns")
+
+
+def drop_teachers(model):
+    """Remove the kept teachers from a fitted distiller, in place."""
+    for name in TEACHER_ATTRIBUTES:
+        model.__dict__.pop(name, None)
+    return model
+
+
+def without_teachers(model):
+    """A shallow copy of a fitted distiller without its teachers: the model a user ships."""
+    return drop_teachers(copy.copy(model))
 
 
 #: ``augmentation="auto"`` synthesizes a transfer set below this many training rows.

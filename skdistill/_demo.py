@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._base import without_teachers
 from ._measure import format_bytes, format_seconds
 
 
@@ -58,8 +59,7 @@ def run_demo(output="skdistill-demo-student.pkl", random_state=0, out=print):
     student_pred = student.predict(X_test)
     teachers = student.teachers_
     # The shipped student carries no teachers: measure the model a user would deploy.
-    deployed = pickle.loads(pickle.dumps(student))
-    del deployed.teachers_, deployed.named_teachers_, deployed._teacher_columns
+    deployed = without_teachers(student)
 
     results = {
         "teacher_accuracy": float(np.mean(teacher_pred == y_test)),

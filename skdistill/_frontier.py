@@ -13,13 +13,11 @@ import numpy as np
 from joblib import Memory
 from sklearn.base import clone
 
+from ._base import drop_teachers, without_teachers
 from ._measure import pickled_size, single_row_latency
 from ._metrics import final_distiller, fidelity_score
 
 __all__ = ["distillation_frontier"]
-
-_TEACHER_ATTRIBUTES = ("teachers_", "named_teachers_", "_teacher_columns")
-
 
 def _distiller_prefix(estimator):
     """``set_params`` prefix of the distiller inside a (nested) Pipeline, or ""."""
@@ -187,8 +185,7 @@ def _student_entry(model, distiller, Xt, X_test, y, regression, n_latency_calls,
     teacher = distiller.teacher_predict_output(Xt)
     if not keep_original:
         # Measure (and hand back) the model as it would ship: without its teachers.
-        for name in _TEACHER_ATTRIBUTES:
-            distiller.__dict__.pop(name, None)
+        drop_teachers(distiller)
         model.set_params(**{f"{prefix}keep_teachers": False})
     rows = X_test if hasattr(model, "feature_names_in_") else np.asarray(X_test)
     if regression:
@@ -222,7 +219,4 @@ def _without_teachers(model):
         out = copy.copy(model)
         out.steps = steps
         return out
-    out = copy.copy(model)
-    for name in _TEACHER_ATTRIBUTES:
-        out.__dict__.pop(name, None)
-    return out
+    return without_teachers(model)

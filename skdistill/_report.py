@@ -10,14 +10,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._base import without_teachers
 from ._measure import pickled_size, single_row_latency
 from ._metrics import expected_calibration_error, fidelity_score, teacher_student_kl
 
 __all__ = ["DistillationReport", "build_report"]
-
-# Attributes that hold the kept teachers; dropped to measure the student as shipped.
-_TEACHER_ATTRIBUTES = ("teachers_", "named_teachers_", "_teacher_columns")
-
 
 @dataclass
 class DistillationReport:
@@ -220,9 +217,7 @@ def build_report(model, X, y, *, n_disagreements=10, n_latency_calls=200,
         notes.append("The teachers were not kept, so only the student is reported. "
                       "Fit with keep_teachers=True to compare it with its teachers.")
 
-    student_model = copy.copy(model)
-    for name in _TEACHER_ATTRIBUTES:
-        student_model.__dict__.pop(name, None)
+    student_model = without_teachers(model)  # measured as shipped
     sizes = {"student_bytes": pickled_size(student_model),
              "teacher_bytes": pickled_size(model.teachers_) if kept else None}
 

@@ -13,6 +13,7 @@ import os
 import sys
 import time
 
+from ._base import drop_teachers
 from ._measure import format_bytes, format_seconds
 
 TEACHER_NAMES = ("rf", "et", "xgb", "lgbm", "mlp")
@@ -145,8 +146,7 @@ def _cmd_fit(args):
     if X_test is not None:
         summary.update(_holdout_summary(model, X_test, y_test, task,
                                         pickled_size, single_row_latency))
-        for key in ("teachers_", "named_teachers_", "_teacher_columns"):
-            model.__dict__.pop(key, None)  # the saved model never carries teachers
+        drop_teachers(model)  # the saved model never carries teachers
         model.keep_teachers = False
     metadata = {"tabular": encoder.to_dict(), "target": args.target,
                 "source": os.path.basename(args.train), "summary": summary}
