@@ -9,6 +9,7 @@ how the student's raw output becomes a prediction.
 import copy
 import time
 import warnings
+from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
@@ -17,7 +18,13 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, check_memory, validate_data
 
-from ._student import ACTIVATIONS, MLPStudent
+from ._student import (
+    ACTIVATIONS,
+    INPUT_ENCODINGS,
+    check_float32_range,
+    check_student_finite,
+    student_output,
+)
 from ._teachers import (
     SOFT_TARGET_METHODS,
     check_teachers,
@@ -30,6 +37,40 @@ _MAX_SEED = np.iinfo(np.int32).max
 # Float inputs stay in their own precision; anything else becomes float64.
 _FLOAT_DTYPES = [np.float64, np.float32]
 _FAST_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
+
+
+@dataclass
+class _FitData:
+    """The validated inputs of one fit."""
+
+    X: np.ndarray
+    y: np.ndarray
+    y_enc: np.ndarray
+    n_outputs: int
+    sample_weight: object
+    X_unlabeled: object
+    hidden: tuple
+    weights: object
+    categorical: np.ndarray
+
+    @property
+    def row_weights(self):
+        return np.ones(self.X.shape[0]) if self.sample_weight is None else self.sample_weight
+
+
+@dataclass
+class _TransferSet:
+    """The rows the student trains on, with their teacher and true targets."""
+
+    X: np.ndarray
+    target: np.ndarray
+    y: np.ndarray
+    labeled: np.ndarray
+    weight: np.ndarray
+    teacher_target: np.ndarray  # all real rows (validation rows included)
+    true_target: np.ndarray
+    n_real: int
+    n_extra: int
 
 
 class _BaseDistiller(BaseEstimator):
@@ -53,6 +94,12 @@ class _BaseDistiller(BaseEstimator):
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "validation_target": [StrOptions({"labels", "teachers"})],
+        "lr_schedule": [StrOptions({"plateau", "cosine"})],
+        "input_encoding": [StrOptions(set(INPUT_ENCODINGS))],
+        "n_bins": [Interval(Integral, 2, None, closed="left")],
+        "n_frequencies": [Interval(Integral, 1, None, closed="left")],
         "augmentation": [StrOptions({"munge", "auto"}), None],
         "augment_factor": [Interval(Real, 0, None, closed="left")],
         "munge_p": [Interval(Real, 0, 1, closed="both")],
@@ -122,9 +169,13 @@ class _BaseDistiller(BaseEstimator):
         """Arrays the training loop consumes: (teacher targets, true targets)."""
         raise NotImplementedError
 
-    def _finish_student(self, coefs, intercepts):
-        """Last chance to change the trained weights (the regressor folds its target scale)."""
-        return coefs, intercepts
+    def _finish_student(self, student):
+        """Last chance to change the trained network (the regressor folds its target scale)."""
+        return student
+
+    def _loss_params(self):
+        """Task-specific keyword arguments of the training loss (the classifier's temperature)."""
+        return {}
 
     # -- fit ------------------------------------------------------------------------------
     def _fit(self, X, y, sample_weight=None, X_unlabeled=None):
@@ -139,13 +190,26 @@ class _BaseDistiller(BaseEstimator):
             raise
 
     def _fit_impl(self, X, y, sample_weight, X_unlabeled):
-        regression = self._task == "regression"
+        data = self._check_inputs(X, y, sample_weight, X_unlabeled)
+        seeds = self._draw_seeds()
+        teachers = self._resolve_teachers(seeds["teachers"], data)
+        fitted, soft, teacher_time = self._soft_targets(teachers, data, seeds["splits"])
+        train_idx, valid_idx = self._validation_split(data.y_enc, seeds["validation"])
+        transfer = self._transfer_set(data, fitted, soft, train_idx, seeds["augment"])
+        result, student_time = self._train(data, soft, transfer, train_idx, valid_idx,
+                                           seeds["student"])
+        self._store(data, fitted, result, transfer, valid_idx, teacher_time, student_time)
+        return self
+
+    def _check_inputs(self, X, y, sample_weight, X_unlabeled):
+        """Validate everything a fit reads before any teacher is fitted."""
         X, y = validate_data(
             self, X, y, reset=True, dtype=_FLOAT_DTYPES,
             # ensure_all_finite=True: teachers and the student cannot use NaN; sklearn's
             # message points users to SimpleImputer in a Pipeline.
-            ensure_all_finite=True, y_numeric=regression,
+            ensure_all_finite=True, y_numeric=self._task == "regression",
         )
+        check_float32_range(X, "X")
         y_enc, n_outputs = self._encode_target(y)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X, ensure_non_negative=True)
@@ -154,123 +218,154 @@ class _BaseDistiller(BaseEstimator):
             from ._training import resolve_device
 
             resolve_device(self.device)
-        hidden = self._check_hidden_layer_sizes()
-        weights = self._check_teacher_weights()
-        categorical = self._categorical_mask(X.shape[1])
-
-        rng = check_random_state(self.random_state)
-        teacher_seed, split_seed, valid_seed, augment_seed, torch_seed = (
-            int(s) for s in rng.randint(_MAX_SEED, size=5)
-        )
-        teachers = (
-            self._default_teachers(teacher_seed) if self.teachers is None
-            else check_teachers(self.teachers, self._task)
-        )
-        if weights is not None and len(weights) != len(teachers):
-            raise ValueError(
-                f"teacher_weights has {len(weights)} entries but there are {len(teachers)} "
-                "teachers. Give one weight per teacher, or None for equal weights."
-            )
-        if sample_weight is not None:
-            self._warn_unweighted_teachers(teachers)
-
-        X_extra_given = None
+        X_extra = None
         if X_unlabeled is not None:
-            X_extra_given = validate_data(self, X_unlabeled, reset=False, dtype=_FLOAT_DTYPES)
-        augment = self._augmentation_enabled(X.shape[0])
-        needs_teachers = self.keep_teachers or augment or X_extra_given is not None
+            X_extra = validate_data(self, X_unlabeled, reset=False, dtype=_FLOAT_DTYPES)
+            check_float32_range(X_extra, "X_unlabeled")
+        return _FitData(X=X, y=y, y_enc=y_enc, n_outputs=n_outputs,
+                        sample_weight=sample_weight, X_unlabeled=X_extra,
+                        hidden=self._check_hidden_layer_sizes(),
+                        weights=self._check_teacher_weights(),
+                        categorical=self._categorical_mask(X.shape[1]))
 
-        # 1. Teachers and their soft targets (cached on disk when memory is set).
+    def _draw_seeds(self):
+        rng = check_random_state(self.random_state)
+        names = ("teachers", "splits", "validation", "augment", "student")
+        return dict(zip(names, (int(s) for s in rng.randint(_MAX_SEED, size=len(names)))))
+
+    def _resolve_teachers(self, seed, data):
+        teachers = (self._default_teachers(seed) if self.teachers is None
+                    else check_teachers(self.teachers, self._task))
+        if data.weights is not None and len(data.weights) != len(teachers):
+            raise ValueError(
+                f"teacher_weights has {len(data.weights)} entries but there are "
+                f"{len(teachers)} teachers. Give one weight per teacher, or None for equal weights."
+            )
+        if data.sample_weight is not None:
+            self._warn_unweighted_teachers(teachers)
+        return teachers
+
+    def _needs_teachers(self, data):
+        """Whether fitted teachers are needed after the soft targets (to label more rows)."""
+        return (self.keep_teachers or data.X_unlabeled is not None
+                or self._augmentation_enabled(data.X.shape[0]))
+
+    def _soft_targets(self, teachers, data, split_seed):
+        """Fit the teachers and label the training rows (cached on disk when memory is set)."""
         start = time.perf_counter()
+        needs_teachers = self._needs_teachers(data)
         if self.alpha == 0 and not needs_teachers:
             # alpha=0 is the hard-label baseline: no teacher output is used, so none is fitted.
-            fitted, soft = None, np.zeros((X.shape[0], n_outputs))
-        else:
-            if self.memory is not None and self.random_state is None:
-                warnings.warn(
-                    "memory is set but random_state=None: teacher seeds and folds are "
-                    "redrawn on every fit, so cached teachers are never reused. Set "
-                    "random_state to an int.", UserWarning, stacklevel=4,
-                )
-            fit_fn = check_memory(self.memory).cache(fit_teachers, ignore=["n_jobs", "progress"])
-            fitted, soft = fit_fn(
-                teachers, X, y_enc, sample_weight, n_outputs=n_outputs, task=self._task,
-                method=self.soft_targets, cv=self.cv, refit=needs_teachers,
-                random_state=split_seed, n_jobs=self.n_jobs, weights=weights,
-                classes=getattr(self, "classes_", None),
-                progress=self._progress_printer("teachers") if self.verbose else None,
+            return None, np.zeros((data.X.shape[0], data.n_outputs)), 0.0
+        if self.memory is not None and self.random_state is None:
+            warnings.warn(
+                "memory is set but random_state=None: teacher seeds and folds are "
+                "redrawn on every fit, so cached teachers are never reused. Set "
+                "random_state to an int.", UserWarning, stacklevel=5,
             )
-        teacher_time = time.perf_counter() - start
+        fit_fn = check_memory(self.memory).cache(fit_teachers, ignore=["n_jobs", "progress"])
+        fitted, soft = fit_fn(
+            teachers, data.X, data.y_enc, data.sample_weight, n_outputs=data.n_outputs,
+            task=self._task, method=self.soft_targets, cv=self.cv, refit=needs_teachers,
+            random_state=split_seed, n_jobs=self.n_jobs, weights=data.weights,
+            classes=getattr(self, "classes_", None),
+            progress=self._progress_printer("teachers") if self.verbose else None,
+        )
+        return fitted, soft, time.perf_counter() - start
 
-        # 2. Hold out labelled rows for early stopping before any row is synthesized
-        # from them, so the validation score stays honest.
-        train_idx, valid_idx = self._validation_split(y_enc, valid_seed)
-        teacher_target, true_target = self._student_targets(soft, y_enc)
-        w = np.ones(X.shape[0]) if sample_weight is None else sample_weight
+    def _transfer_set(self, data, fitted, soft, train_idx, seed):
+        """Real training rows, then unlabeled and synthetic rows labelled by the teachers.
 
-        # 3. The transfer set: real training rows, then unlabeled and synthetic rows
-        # that carry the teachers' targets and no true label.
-        X_parts = [X[train_idx]]
+        Validation rows are held out before any row is synthesized from the others, so
+        the validation score stays honest.
+        """
+        teacher_target, true_target = self._student_targets(soft, data.y_enc)
+        X_real = data.X[train_idx]
         extra = []
-        if X_extra_given is not None and len(X_extra_given):
-            extra.append(X_extra_given)
-        if augment:
-            synthetic = self._synthesize(X[train_idx], categorical, augment_seed)
+        if data.X_unlabeled is not None and len(data.X_unlabeled):
+            extra.append(data.X_unlabeled)
+        if self._augmentation_enabled(data.X.shape[0]):
+            synthetic = self._synthesize(X_real, data.categorical, seed)
             if len(synthetic):  # teachers' predict_proba refuses zero rows
                 extra.append(synthetic)
-        n_extra = 0
-        target_parts = [teacher_target[train_idx]]
+        X_parts, target_parts = [X_real], [teacher_target[train_idx]]
         if extra:
-            X_extra = np.vstack(extra).astype(X.dtype, copy=False)
-            n_extra = X_extra.shape[0]
-            extra_soft = predict_teachers(fitted, X_extra, n_outputs=n_outputs,
-                                          task=self._task, weights=weights)
+            X_extra = np.vstack(extra).astype(data.X.dtype, copy=False)
+            # Labelled in chunks: the teachers' per-row intermediates (a forest's per-tree
+            # probabilities) then stay bounded whatever the size of the transfer set.
+            extra_soft = np.vstack([
+                predict_teachers(fitted, X_extra[i:i + _LABEL_CHUNK_ROWS],
+                                 n_outputs=data.n_outputs, task=self._task, weights=data.weights)
+                for i in range(0, len(X_extra), _LABEL_CHUNK_ROWS)
+            ])
             X_parts.append(X_extra)
             target_parts.append(self._student_targets(extra_soft, None)[0])
-        X_train = np.vstack(X_parts) if n_extra else X_parts[0]
         n_real = len(train_idx)
-        labeled = np.concatenate([np.ones(n_real, bool), np.zeros(n_extra, bool)])
+        n_extra = sum(len(part) for part in X_parts[1:])
+        w = data.row_weights
         y_train = true_target[train_idx]
         if n_extra:
             filler = np.zeros((n_extra,) + y_train.shape[1:], dtype=y_train.dtype)
             y_train = np.concatenate([y_train, filler])
-        # Transfer rows weigh as much as an average real row.
-        w_train = np.concatenate([w[train_idx], np.full(n_extra, w[train_idx].mean())])
+        return _TransferSet(
+            X=np.vstack(X_parts) if n_extra else X_real,
+            target=np.concatenate(target_parts).astype(np.float32),
+            y=y_train,
+            labeled=np.concatenate([np.ones(n_real, bool), np.zeros(n_extra, bool)]),
+            # Transfer rows weigh as much as an average real row.
+            weight=np.concatenate([w[train_idx], np.full(n_extra, w[train_idx].mean())]),
+            teacher_target=teacher_target, true_target=true_target,
+            n_real=n_real, n_extra=n_extra,
+        )
 
-        # 4. The student, on inputs standardized with statistics of the real rows.
-        mean = X.mean(axis=0)
-        scale = X.std(axis=0)
-        scale[~(scale > 1e-12)] = 1.0
-        standardize = lambda A: ((A - mean) / scale).astype(np.float32)  # noqa: E731
+    def _initial_student(self, X_real, n_outputs, hidden, seed):
+        """The untrained network: input encoding fitted on the real rows, random weights."""
+        from ._student import build_student
 
+        return build_student(
+            X_real, n_outputs, hidden, activation=self.activation,
+            input_encoding=self.input_encoding, n_bins=self.n_bins,
+            n_frequencies=self.n_frequencies, random_state=seed,
+        )
+
+    def _train(self, data, soft, transfer, train_idx, valid_idx, seed):
         from ._training import train_student  # torch is imported here, not at import time
 
+        student = self._initial_student(data.X[train_idx], data.n_outputs, data.hidden, seed)
+        has_valid = len(valid_idx) > 0
+        w = data.row_weights
         start = time.perf_counter()
         result = train_student(
-            standardize(X_train), np.concatenate(target_parts).astype(np.float32), y_train,
-            labeled, w_train.astype(np.float32),
-            standardize(X[valid_idx]) if len(valid_idx) else None,
-            true_target[valid_idx] if len(valid_idx) else None,
-            w[valid_idx].astype(np.float32) if len(valid_idx) else None,
-            task=self._task, hidden_layer_sizes=hidden, activation=self.activation,
-            dropout=self.dropout, batch_size=self.batch_size, learning_rate=self.learning_rate,
-            weight_decay=self.weight_decay, max_epochs=self.max_epochs,
-            n_iter_no_change=self.n_iter_no_change, temperature=getattr(self, "temperature", 1.0),
-            alpha=self.alpha, device=self.device, seed=torch_seed,
+            student, transfer.X.astype(np.float32), transfer.target, transfer.y,
+            transfer.labeled, transfer.weight.astype(np.float32),
+            data.X[valid_idx].astype(np.float32) if has_valid else None,
+            transfer.true_target[valid_idx] if has_valid else None,
+            w[valid_idx].astype(np.float32) if has_valid else None,
+            (transfer.teacher_target[valid_idx].astype(np.float32)
+             if has_valid and self.alpha > 0 else None),
+            task=self._task, dropout=self.dropout, batch_size=self.batch_size,
+            learning_rate=self.learning_rate, weight_decay=self.weight_decay,
+            max_epochs=self.max_epochs, n_iter_no_change=self.n_iter_no_change, tol=self.tol,
+            alpha=self.alpha, validation_target=self.validation_target,
+            lr_schedule=self.lr_schedule, device=self.device, seed=seed,
             progress=self._progress_printer("student") if self.verbose else None,
+            **self._loss_params(),
         )
-        student_time = time.perf_counter() - start
-        coefs, intercepts = self._finish_student(result["coefs"], result["intercepts"])
+        return result, time.perf_counter() - start
 
-        self.student_ = MLPStudent(mean, scale, coefs, intercepts, self.activation)
+    def _store(self, data, fitted, result, transfer, valid_idx, teacher_time, student_time):
+        """Set the fitted attributes, once the student is known to compute finite outputs."""
+        student = self._finish_student(result["student"])
+        check_student_finite(student, data.X[:1000])
+        self.student_ = student
         self.history_ = result["history"]
         self.n_iter_ = result["n_iter"]
         self.fit_info_ = {
             "teacher_fit_seconds": teacher_time,
             "student_fit_seconds": student_time,
-            "n_real_rows": n_real,
+            "n_real_rows": transfer.n_real,
             "n_validation_rows": len(valid_idx),
-            "n_transfer_rows": n_extra,
+            "n_transfer_rows": transfer.n_extra,
             "best_epoch": result["best_epoch"],
             "device": result["device"],
         }
@@ -280,7 +375,6 @@ class _BaseDistiller(BaseEstimator):
             self.named_teachers_ = dict(zip([t.name for t in fitted], self.teachers_))
         else:
             drop_teachers(self)
-        return self
 
     # -- fit helpers ------------------------------------------------------------------
     def _check_hidden_layer_sizes(self):
@@ -386,7 +480,7 @@ class _BaseDistiller(BaseEstimator):
         check_is_fitted(self)
         # Fast path for the common serving call, a float ndarray: the same checks that
         # validate_data makes, minus its generic dispatch, which costs more than the
-        # network's forward pass on a single row.
+        # network's forward pass on a single row. student_output checks the float32 range.
         if not (
             type(X) is np.ndarray
             and X.ndim == 2
@@ -394,10 +488,9 @@ class _BaseDistiller(BaseEstimator):
             and X.shape[0] > 0
             and X.shape[1] == self.n_features_in_
             and not hasattr(self, "feature_names_in_")
-            and np.isfinite(X).all()
         ):
             X = validate_data(self, X, reset=False, dtype=_FLOAT_DTYPES, ensure_all_finite=True)
-        return self.student_.forward(X)
+        return student_output(self.student_, X)
 
     def teacher_predict_output(self, X):
         """The kept teacher ensemble's averaged output (probabilities or predictions).
@@ -415,7 +508,7 @@ class _BaseDistiller(BaseEstimator):
         X = validate_data(self, X, reset=False, dtype=_FLOAT_DTYPES)
         fitted = [FittedTeacher(name, est, cols) for (name, est), cols in
                   zip(self.named_teachers_.items(), self._teacher_columns)]
-        n_outputs = self.student_.coefs[-1].shape[1]
+        n_outputs = self.student_.n_outputs
         return predict_teachers(fitted, X, n_outputs=n_outputs, task=self._task,
                                 weights=self._check_teacher_weights())
 
@@ -455,3 +548,6 @@ def without_teachers(model):
 
 #: ``augmentation="auto"`` synthesizes a transfer set below this many training rows.
 _AUTO_AUGMENT_BELOW_ROWS = 5000
+
+#: Transfer rows labelled by the teachers per call.
+_LABEL_CHUNK_ROWS = 20_000

@@ -71,6 +71,30 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
         when the training loss stalls for ``n_iter_no_change`` epochs.
     validation_fraction : float, default=0.1
     n_iter_no_change : int, default=10
+    tol : float, default=1e-4
+        Minimum decrease of the monitored loss that counts as an improvement for early
+        stopping and for the plateau schedule.
+    validation_target : {"labels", "teachers"}, default="labels"
+        What the held-out rows are scored against for early stopping: ``"labels"``, the
+        true labels; ``"teachers"``, the teachers' out-of-fold outputs on those rows, so
+        that training stops where the student follows its teachers best.
+    lr_schedule : {"plateau", "cosine"}, default="plateau"
+        ``"plateau"`` halves the learning rate when the monitored loss stalls;
+        ``"cosine"`` anneals it to zero over ``max_epochs``.
+    input_encoding : {"standard", "piecewise_linear", "periodic"}, default="piecewise_linear"
+        How each numeric column enters the network, after standardization.
+        ``"standard"``: as it is. ``"piecewise_linear"``: one column per quantile bin of
+        the training rows, 0 below the bin, 1 above it and linear inside, which lets a
+        small network draw the sharp, axis-aligned steps of a tree ensemble.
+        ``"periodic"``: sines and cosines of trainable frequencies. Both are from
+        Gorishniy, Rubachev and Babenko (NeurIPS 2022). The encoding is a layer of the
+        student, so numpy predict, ONNX and saved files include it.
+    n_bins : int, default=16
+        Quantile bins per column for ``"piecewise_linear"`` (fewer on wide tables, so
+        that the encoded width stays at most 1,024; fewer where a column has fewer
+        distinct values).
+    n_frequencies : int, default=8
+        Frequencies per column for ``"periodic"`` (capped the same way).
     augmentation : {None, "munge", "auto"}, default="auto"
         Extend the transfer set with synthetic rows made by :func:`munge` and labelled
         by the teachers (Bucilua et al., 2006). ``"auto"`` does so when fewer than
@@ -195,6 +219,12 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
         early_stopping=True,
         validation_fraction=0.1,
         n_iter_no_change=10,
+        tol=1e-4,
+        validation_target="labels",
+        lr_schedule="plateau",
+        input_encoding="piecewise_linear",
+        n_bins=16,
+        n_frequencies=8,
         augmentation="auto",
         augment_factor=5.0,
         munge_p=0.2,
@@ -224,6 +254,12 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.validation_target = validation_target
+        self.lr_schedule = lr_schedule
+        self.input_encoding = input_encoding
+        self.n_bins = n_bins
+        self.n_frequencies = n_frequencies
         self.augmentation = augmentation
         self.augment_factor = augment_factor
         self.munge_p = munge_p
@@ -284,6 +320,9 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
 
     def _student_targets(self, soft_targets, y_enc):
         return soft_targets, y_enc
+
+    def _loss_params(self):
+        return {"temperature": self.temperature}
 
     def predict_proba(self, X):
         """Class probabilities from the student alone.

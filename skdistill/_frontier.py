@@ -155,7 +155,7 @@ def distillation_frontier(estimator, X_train, y_train, X_test, y_test, *,
 
 def _n_parameters(distiller):
     student = distiller.student_
-    return int(sum(c.size + b.size for c, b in zip(student.coefs, student.intercepts)))
+    return student.n_parameters
 
 
 def _teacher_entry(distiller, Xt, y, regression, n_latency_calls):

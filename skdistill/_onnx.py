@@ -1,8 +1,8 @@
-"""Export the student as one ONNX graph: standardization, the MLP, and the output head.
+"""Export the student as one ONNX graph: its layers, then the output head.
 
-Built with the ``onnx`` helper API node by node, because the graph is small and fixed:
-a converter library would add a dependency and a second source of truth for the math
-that ``_student.py`` already defines.
+Each layer type writes its own ONNX nodes (``Layer.onnx`` in ``_student.py``), next to
+its numpy and torch forward passes; this module only assembles them into a graph with
+the ``onnx`` helper API and adds the classifier's softmax or the regressor's squeeze.
 """
 
 import json
@@ -98,51 +98,32 @@ def to_onnx(model, path=None, *, input_name="X", doc_string=None, metadata=None)
             f"{type(model).__name__}."
         )
     student = model.student_
-    n_features = student.coefs[0].shape[0]
-    n_out = student.coefs[-1].shape[1]
-
-    initializers, nodes = [], []
-
-    def const(name, array):
-        initializers.append(numpy_helper.from_array(np.asarray(array), name=name))
-        return name
-
-    def node(op, inputs, output, **attrs):
-        nodes.append(helper.make_node(op, inputs, [output], name=f"{op}_{len(nodes)}", **attrs))
-        return output
-
-    # (X - mean) * inv_scale, exactly as MLPStudent.forward does it.
-    h = node("Sub", [input_name, const("mean", student.mean)], "centered")
-    h = node("Mul", [h, const("inv_scale", student.inv_scale)], "standardized")
-    last = len(student.coefs) - 1
-    for i, (W, b) in enumerate(zip(student.coefs, student.intercepts)):
-        h = node("MatMul", [h, const(f"coef_{i}", W)], f"matmul_{i}")
-        h = node("Add", [h, const(f"intercept_{i}", b)], f"layer_{i}")
-        if i < last:
-            h = _activation(node, const, student.activation, h, i)
-
+    n_features = model.n_features_in_
+    n_out = student.n_outputs
+    g = GraphBuilder(numpy_helper, helper)
+    h = student_graph(g, student, input_name)
     if task == "classification":
         outputs = [
             helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", n_out]),
             helper.make_tensor_value_info("label", TensorProto.INT64, ["N"]),
         ]
-        node("Softmax", [h], "probabilities", axis=1)
-        node("ArgMax", [h], "label", axis=1, keepdims=0)
+        g.node("Softmax", [h], axis=1, output="probabilities")
+        g.node("ArgMax", [h], axis=1, keepdims=0, output="label")
     else:
         if n_out == 1:
             # predict returns a 1-D array for a single target; so does the graph.
-            node("Squeeze", [h, const("squeeze_axes", np.array([1], dtype=np.int64))],
-                 "predictions")
+            g.node("Squeeze", [h, g.const("squeeze_axes", np.array([1], dtype=np.int64))],
+                   output="predictions")
             shape = ["N"]
         else:
-            node("Identity", [h], "predictions")
+            g.node("Identity", [h], output="predictions")
             shape = ["N", n_out]
         outputs = [helper.make_tensor_value_info("predictions", TensorProto.FLOAT, shape)]
 
     graph = helper.make_graph(
-        nodes, f"skdistill_{type(model).__name__}",
+        g.nodes, f"skdistill_{type(model).__name__}",
         [helper.make_tensor_value_info(input_name, TensorProto.FLOAT, ["N", n_features])],
-        outputs, initializer=initializers,
+        outputs, initializer=g.initializers,
         doc_string=doc_string or "skdistill student: standardize, MLP, output head",
     )
     proto = helper.make_model(
@@ -151,8 +132,8 @@ def to_onnx(model, path=None, *, input_name="X", doc_string=None, metadata=None)
     )
     # IR version 8 is what opset 17 shipped with; older runtimes refuse newer IRs.
     proto.ir_version = 8
-    meta = {"task": task, "estimator": type(model).__name__,
-            "activation": student.activation, "n_features": str(n_features)}
+    meta = {"task": task, "estimator": type(model).__name__, "activation": student.activation,
+            "input_encoding": student.encoding, "n_features": str(n_features)}
     if task == "classification":
         meta["classes"] = json.dumps(np.asarray(model.classes_).tolist())
     names = getattr(model, "feature_names_in_", None)
@@ -166,23 +147,48 @@ def to_onnx(model, path=None, *, input_name="X", doc_string=None, metadata=None)
     return proto
 
 
-def _activation(node, const, name, h, i):
-    f32 = np.float32
-    if name == "relu":
-        return node("Relu", [h], f"relu_{i}")
-    if name == "tanh":
-        return node("Tanh", [h], f"tanh_{i}")
-    if name == "silu":
-        s = node("Sigmoid", [h], f"sigmoid_{i}")
-        return node("Mul", [h, s], f"silu_{i}")
-    # gelu, tanh approximation, written as _student._gelu computes it:
-    # 0.5 * z * (1 + tanh(sqrt(2/pi) * (z + 0.044715 * z**3))). Opset 20's Gelu would
-    # do it in one node, but older runtimes lack it.
-    z3 = node("Mul", [h, node("Mul", [h, h], f"gelu_sq_{i}")], f"gelu_cube_{i}")
-    inner = node("Add", [h, node("Mul", [z3, const(f"gelu_c_{i}", f32(0.044715))],
-                                 f"gelu_cz3_{i}")], f"gelu_inner_{i}")
-    t = node("Tanh", [node("Mul", [inner, const(f"gelu_k_{i}", f32(np.sqrt(2.0 / np.pi)))],
-                           f"gelu_scaled_{i}")], f"gelu_tanh_{i}")
-    one_plus = node("Add", [t, const(f"gelu_one_{i}", f32(1.0))], f"gelu_1p_{i}")
-    half_z = node("Mul", [h, const(f"gelu_half_{i}", f32(0.5))], f"gelu_halfz_{i}")
-    return node("Mul", [half_z, one_plus], f"gelu_{i}")
+class GraphBuilder:
+    """Collects ONNX nodes and initializers under unique names.
+
+    Each student layer emits its nodes through :meth:`node` and :meth:`const`
+    (``Layer.onnx`` in ``_student.py``), so the layer math is written once per layer type.
+    """
+
+    def __init__(self, numpy_helper, helper, prefix=""):
+        self._numpy_helper = numpy_helper
+        self._helper = helper
+        self.prefix = prefix
+        self.nodes = []
+        self.initializers = []
+        self._scope = ""
+        self._count = 0
+
+    def _name(self, base):
+        self._count += 1
+        return f"{self.prefix}{self._scope}{base}_{self._count}"
+
+    def const(self, name, array):
+        """Add a constant tensor; returns its (unique) name."""
+        unique = self._name(name)
+        self.initializers.append(self._numpy_helper.from_array(np.asarray(array), name=unique))
+        return unique
+
+    def node(self, op, inputs, output=None, **attrs):
+        """Add one node with one output; returns the output's name."""
+        output = output or self._name(op.lower())
+        self.nodes.append(self._helper.make_node(op, inputs, [output],
+                                                 name=self._name(f"{op}_node"), **attrs))
+        return output
+
+    def scope(self, name):
+        self._scope = f"{name}/"
+
+
+def student_graph(g, student, input_name):
+    """Emit the student's layers into ``g``, reading ``input_name``; returns the output name."""
+    h = input_name
+    for i, layer in enumerate(student.layers):
+        g.scope(f"{i}_{layer.kind}")
+        h = layer.onnx(g, h)
+    g.scope("head")
+    return h

@@ -31,7 +31,7 @@ import numpy as np
 
 FORMAT_NAME = "skdistill"
 #: Bumped on any change a reader of the previous version could not read correctly.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 _HEADER = "skdistill.json"
 _CHECKSUM = "SHA256"
@@ -232,10 +232,7 @@ def save(model, path, *, metadata=None):
             raise TypeError(f"metadata must be JSON-able data; it holds a {exc}.") from None
 
     student = model.student_
-    arrays = {"mean": student.mean, "inv_scale": student.inv_scale}
-    for i, (W, b) in enumerate(zip(student.coefs, student.intercepts)):
-        arrays[f"coef_{i}"] = W
-        arrays[f"intercept_{i}"] = b
+    layers, arrays = student.to_state()
 
     header = {
         "format": FORMAT_NAME,
@@ -247,8 +244,9 @@ def save(model, path, *, metadata=None):
         "dropped_params": dropped,
         "teacher_names": teacher_names,
         "fitted": fitted,
-        "student": {"activation": student.activation, "n_layers": len(student.coefs),
-                    "layer_sizes": student.layer_sizes, "n_parameters": student.n_parameters},
+        "student": {"layers": layers, "encoding": student.encoding,
+                    "activation": student.activation, "layer_sizes": student.layer_sizes,
+                    "n_parameters": student.n_parameters},
         "arrays": {k: {"dtype": v.dtype.str, "shape": list(v.shape)} for k, v in arrays.items()},
         "metadata": metadata,
     }
@@ -375,8 +373,6 @@ def load(path, *, return_metadata=False):
     >>> bool((loaded.predict(X) == model.predict(X)).all())
     True
     """
-    from ._student import ACTIVATIONS, MLPStudent
-
     members = _read_members(path)
     header = _parse_header(members, path)
     try:
@@ -410,19 +406,7 @@ def load(path, *, return_metadata=False):
                 raise ModelFormatError(f"{str(path)!r}: invalid fitted attribute {key!r}.")
             setattr(model, key, _from_json(value))
 
-        n_layers = int(header["student"]["n_layers"])
-        if header["student"]["activation"] not in ACTIVATIONS:
-            raise ModelFormatError(
-                f"{str(path)!r}: unknown activation {header['student']['activation']!r}.")
-        student = MLPStudent.__new__(MLPStudent)
-        # Set the stored arrays as they are (not through __init__, which recomputes
-        # inv_scale from scale): predictions stay bit-for-bit those of the saved model.
-        student.__setstate__({
-            "mean": arrays["mean"], "inv_scale": arrays["inv_scale"],
-            "coefs": [arrays[f"coef_{i}"] for i in range(n_layers)],
-            "intercepts": [arrays[f"intercept_{i}"] for i in range(n_layers)],
-            "activation": header["student"]["activation"],
-        })
+        student = _build_student(header, arrays, path)
         model.student_ = student
     except ModelFormatError:
         raise
@@ -432,3 +416,24 @@ def load(path, *, return_metadata=False):
     if return_metadata:
         return model, _from_json(header.get("metadata"))
     return model
+
+
+def _build_student(header, arrays, path):
+    """The student from its layer list and named arrays, checked to chain from the input."""
+    from ._student import MLPStudent
+
+    try:
+        # The arrays are used as stored (no recomputation), so predictions stay bit-for-bit
+        # those of the saved model.
+        student = MLPStudent.from_state(header["student"]["layers"], arrays)
+        n_out = student.check(int(header["fitted"]["n_features_in_"]))
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        raise ModelFormatError(f"{str(path)!r}: the student's layers do not fit together "
+                               f"({type(exc).__name__}: {exc}).") from None
+    classes = header["fitted"].get("classes_")
+    if header["task"] == "classification" and classes is not None:
+        n_classes = len(_from_json(classes))
+        if n_classes != n_out:
+            raise ModelFormatError(f"{str(path)!r}: {n_classes} classes but the student has "
+                                   f"{n_out} outputs.")
+    return student

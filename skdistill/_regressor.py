@@ -4,6 +4,7 @@ import numpy as np
 from sklearn.base import RegressorMixin, _fit_context
 
 from ._base import _BaseDistiller
+from ._student import check_float32_range
 from ._teachers import default_regression_teachers
 
 
@@ -44,6 +45,30 @@ class DistilledRegressor(RegressorMixin, _BaseDistiller):
         Stop on the validation MSE against the true targets and restore the best weights.
     validation_fraction : float, default=0.1
     n_iter_no_change : int, default=10
+    tol : float, default=1e-4
+        Minimum decrease of the monitored loss that counts as an improvement for early
+        stopping and for the plateau schedule.
+    validation_target : {"labels", "teachers"}, default="labels"
+        What the held-out rows are scored against for early stopping: ``"labels"``, the
+        true labels; ``"teachers"``, the teachers' out-of-fold outputs on those rows, so
+        that training stops where the student follows its teachers best.
+    lr_schedule : {"plateau", "cosine"}, default="plateau"
+        ``"plateau"`` halves the learning rate when the monitored loss stalls;
+        ``"cosine"`` anneals it to zero over ``max_epochs``.
+    input_encoding : {"standard", "piecewise_linear", "periodic"}, default="piecewise_linear"
+        How each numeric column enters the network, after standardization.
+        ``"standard"``: as it is. ``"piecewise_linear"``: one column per quantile bin of
+        the training rows, 0 below the bin, 1 above it and linear inside, which lets a
+        small network draw the sharp, axis-aligned steps of a tree ensemble.
+        ``"periodic"``: sines and cosines of trainable frequencies. Both are from
+        Gorishniy, Rubachev and Babenko (NeurIPS 2022). The encoding is a layer of the
+        student, so numpy predict, ONNX and saved files include it.
+    n_bins : int, default=16
+        Quantile bins per column for ``"piecewise_linear"`` (fewer on wide tables, so
+        that the encoded width stays at most 1,024; fewer where a column has fewer
+        distinct values).
+    n_frequencies : int, default=8
+        Frequencies per column for ``"periodic"`` (capped the same way).
     augmentation : {None, "munge", "auto"}, default=None
         Synthetic transfer rows made by :func:`munge` and labelled by the teachers.
     augment_factor : float, default=5.0
@@ -113,6 +138,12 @@ class DistilledRegressor(RegressorMixin, _BaseDistiller):
         early_stopping=True,
         validation_fraction=0.1,
         n_iter_no_change=10,
+        tol=1e-4,
+        validation_target="labels",
+        lr_schedule="plateau",
+        input_encoding="piecewise_linear",
+        n_bins=16,
+        n_frequencies=8,
         augmentation=None,
         augment_factor=5.0,
         munge_p=0.2,
@@ -141,6 +172,12 @@ class DistilledRegressor(RegressorMixin, _BaseDistiller):
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.validation_target = validation_target
+        self.lr_schedule = lr_schedule
+        self.input_encoding = input_encoding
+        self.n_bins = n_bins
+        self.n_frequencies = n_frequencies
         self.augmentation = augmentation
         self.augment_factor = augment_factor
         self.munge_p = munge_p
@@ -184,6 +221,7 @@ class DistilledRegressor(RegressorMixin, _BaseDistiller):
 
     def _encode_target(self, y):
         y = np.asarray(y, dtype=np.float64)
+        check_float32_range(y.reshape(-1, 1), "y")
         self._y_mean = float(y.mean())
         std = float(y.std())
         self._y_scale = std if std > 1e-12 else 1.0
@@ -197,14 +235,14 @@ class DistilledRegressor(RegressorMixin, _BaseDistiller):
         true = None if y_enc is None else self._standardize_target(y_enc)
         return self._standardize_target(soft_targets), true
 
-    def _finish_student(self, coefs, intercepts):
+    def _finish_student(self, student):
         # Fold the target scale into the last layer: predict is then one forward pass
         # that returns target units, in numpy, ONNX and the safe format alike.
-        coefs = list(coefs)
-        intercepts = list(intercepts)
-        coefs[-1] = coefs[-1] * np.float32(self._y_scale)
-        intercepts[-1] = intercepts[-1] * np.float32(self._y_scale) + np.float32(self._y_mean)
-        return coefs, intercepts
+        last = student.layers[-1]
+        scale, mean = np.float32(self._y_scale), np.float32(self._y_mean)
+        student.layers[-1] = last.with_arrays({"weight": last.weight * scale,
+                                               "bias": last.bias * scale + mean})
+        return student
 
     def predict(self, X):
         """Predictions of the student alone.

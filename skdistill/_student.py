@@ -1,123 +1,582 @@
-"""The trained student network as plain numpy arrays.
+"""The student network: one description, read by training, numpy, ONNX and the file format.
 
-This module is the whole prediction path: it imports numpy and nothing else, so a
-fitted model unpickles and predicts on a machine without torch. Training lives in
-``_training.py`` and hands its weights over as float32 arrays.
+A fitted student is an ordered list of layers (:class:`MLPStudent`). Each layer type is
+written once, here, as a subclass of :class:`Layer` that says four things:
+
+- its named arrays (:meth:`Layer.arrays`) and JSON config (:meth:`Layer.config`), which
+  are all that pickle and ``.skd`` files store;
+- its numpy forward pass (:meth:`Layer.forward`), the prediction path;
+- its torch forward pass (:meth:`Layer.torch_forward`), written with the same operations,
+  which the training loop and ``to_torch`` wrap in a module whose parameters are the
+  layer's trainable arrays;
+- its ONNX nodes (:meth:`Layer.onnx`), emitted through a small graph builder.
+
+``LAYER_TYPES`` registers every type by name. This module imports numpy and nothing
+else: torch and onnx reach a layer as arguments, so a fitted model unpickles and
+predicts on a machine without either.
 """
 
 import numpy as np
 
 ACTIVATIONS = ("relu", "tanh", "gelu", "silu")
 
+#: The numeric input encodings a student can start with (``input_encoding``).
+INPUT_ENCODINGS = ("standard", "piecewise_linear", "periodic")
+
 _SQRT_2_OVER_PI = np.float32(np.sqrt(2.0 / np.pi))
+_TWO_PI = np.float32(2.0 * np.pi)
+
+LAYER_TYPES = {}
 
 
-def _gelu(z):
-    # The tanh approximation, which is what the trainer uses
-    # (torch.nn.GELU(approximate="tanh")), so numpy and torch agree without scipy.erf.
-    return 0.5 * z * (1.0 + np.tanh(_SQRT_2_OVER_PI * (z + np.float32(0.044715) * z * z * z)))
+def register_layer(cls):
+    """Class decorator: make a layer type known to training, predict, ONNX and files."""
+    LAYER_TYPES[cls.kind] = cls
+    return cls
 
 
-def _silu(z):
-    return z / (1.0 + np.exp(-z))
+def _f32(a):
+    return np.ascontiguousarray(a, dtype=np.float32)
 
 
-def _apply_activation(name, z):
-    if name == "relu":
-        return np.maximum(z, 0.0, out=z)
-    if name == "tanh":
-        return np.tanh(z, out=z)
-    if name == "gelu":
-        return _gelu(z)
-    return _silu(z)
+class Layer:
+    """One step of a student network. Subclasses are registered with :func:`register_layer`.
+
+    A layer holds float32 arrays (named by ``array_names``) and a JSON-able config. The
+    arrays listed in ``trainable`` become torch parameters during training; the others
+    are fixed buffers (statistics fitted on the training rows).
+    """
+
+    kind = None
+    array_names = ()
+    trainable = ()
+
+    def __init__(self, **arrays):
+        for name in self.array_names:
+            setattr(self, name, _f32(arrays[name]))
+
+    # -- description --------------------------------------------------------------
+    def arrays(self):
+        """The named arrays that define this layer (stored in pickles and ``.skd``)."""
+        return {name: getattr(self, name) for name in self.array_names}
+
+    def config(self):
+        """JSON-able settings that are not arrays."""
+        return {}
+
+    @classmethod
+    def from_state(cls, config, arrays):
+        """Rebuild a layer from :meth:`config` and :meth:`arrays`, without copying."""
+        layer = cls.__new__(cls)
+        for name in cls.array_names:
+            setattr(layer, name, arrays[name])
+        for key, value in config.items():
+            setattr(layer, key, value)
+        return layer
+
+    @property
+    def f64(self):
+        """The arrays in float64 (integers as they are), cached: numpy predicts in float64,
+        so that a row's output does not depend on the other rows of its batch (float32
+        matrix products round differently with the BLAS block a row falls in)."""
+        cache = self.__dict__.get("_f64")
+        if cache is None:
+            cache = {k: (v.astype(np.float64) if v.dtype.kind == "f" else v)
+                     for k, v in self.arrays().items()}
+            self.__dict__["_f64"] = cache
+        return cache
+
+    def with_arrays(self, arrays):
+        """A copy of this layer whose named arrays are replaced (trained values)."""
+        return type(self).from_state(self.config(), {**self.arrays(), **{
+            k: _f32(v) for k, v in arrays.items()}})
+
+    def check(self, n_in):
+        """Output width for an input of width ``n_in``; ValueError when they do not fit."""
+        return n_in
+
+    # -- the three forward passes ------------------------------------------------
+    def forward(self, h):
+        """numpy forward pass on a float64 array (may work in place)."""
+        raise NotImplementedError
+
+    def torch_forward(self, torch, p, h):
+        """torch forward pass; ``p`` maps array names to tensors."""
+        raise NotImplementedError
+
+    def onnx(self, g, h):
+        """Emit ONNX nodes computing this layer on tensor name ``h``; return the output name."""
+        raise NotImplementedError
+
+    @property
+    def n_parameters(self):
+        return int(sum(a.size for a in self.arrays().values()))
+
+    def __repr__(self):
+        shapes = ", ".join(f"{k}={tuple(v.shape)}" for k, v in self.arrays().items())
+        return f"{type(self).__name__}({shapes})"
+
+
+def _width_error(layer, expected, got):
+    return ValueError(f"{layer.kind} layer expects input width {expected}, got {got}.")
+
+
+@register_layer
+class Standardize(Layer):
+    """``(x - mean) * inv_scale``: centre and scale each input column."""
+
+    kind = "standardize"
+    array_names = ("mean", "inv_scale")
+
+    def check(self, n_in):
+        if self.mean.shape != (n_in,) or self.inv_scale.shape != (n_in,):
+            raise _width_error(self, self.mean.shape, n_in)
+        return n_in
+
+    def forward(self, h):
+        a = self.f64
+        return (h - a["mean"]) * a["inv_scale"]
+
+    def torch_forward(self, torch, p, h):
+        return (h - p["mean"]) * p["inv_scale"]
+
+    def onnx(self, g, h):
+        h = g.node("Sub", [h, g.const("mean", self.mean)])
+        return g.node("Mul", [h, g.const("inv_scale", self.inv_scale)])
+
+
+@register_layer
+class PiecewiseLinear(Layer):
+    """Piecewise-linear encoding of numeric columns over quantile bins.
+
+    Output column ``j`` reads input column ``column[j]`` and is
+    ``clip((x - left[j]) * inv_width[j], lower[j], upper[j])``: 0 below its bin, 1 above
+    it, linear inside. A column's first bin has no lower clip and its last bin no upper
+    clip, so the encoding extrapolates linearly beyond the training range. Constant and
+    binary columns get a single linear bin. See Gorishniy, Rubachev and Babenko,
+    "On Embeddings for Numerical Features in Tabular Deep Learning", NeurIPS 2022.
+    """
+
+    kind = "piecewise_linear"
+    array_names = ("column", "left", "inv_width", "lower", "upper")
+
+    def __init__(self, **arrays):
+        super().__init__(**arrays)
+        self.column = np.ascontiguousarray(arrays["column"], dtype=np.int64)
+
+    @classmethod
+    def fit(cls, X, n_bins):
+        """Quantile bins of each column of ``X`` (the real training rows, standardized)."""
+        column, left, width, lower, upper = [], [], [], [], []
+        qs = np.linspace(0.0, 1.0, n_bins + 1)
+        for j in range(X.shape[1]):
+            edges = np.unique(np.quantile(X[:, j], qs))
+            if len(edges) < 2:  # constant column: one linear bin of unit width
+                edges = np.array([edges[0], edges[0] + 1.0])
+            k = len(edges) - 1
+            column += [j] * k
+            left.append(edges[:-1])
+            width.append(np.diff(edges))
+            # The outer bins are open: the largest float32 stands for infinity, so every
+            # stored number stays finite.
+            lo = np.zeros(k)
+            lo[0] = -FLOAT32_MAX
+            hi = np.ones(k)
+            hi[-1] = FLOAT32_MAX
+            lower.append(lo)
+            upper.append(hi)
+        return cls(column=np.array(column), left=np.concatenate(left),
+                   inv_width=1.0 / np.concatenate(width), lower=np.concatenate(lower),
+                   upper=np.concatenate(upper))
+
+    def check(self, n_in):
+        m = self.column.shape
+        if any(getattr(self, n).shape != m for n in self.array_names) or len(m) != 1:
+            raise ValueError("piecewise_linear arrays must all have one shape (n_outputs,).")
+        if self.column.dtype.kind != "i":
+            raise ValueError("piecewise_linear column indices must be integers.")
+        if m[0] and (self.column.min() < 0 or self.column.max() >= n_in):
+            raise _width_error(self, f"> {int(self.column.max())}", n_in)
+        return m[0]
+
+    def forward(self, h):
+        a = self.f64
+        z = (h[:, self.column] - a["left"]) * a["inv_width"]
+        np.maximum(z, a["lower"], out=z)
+        return np.minimum(z, a["upper"], out=z)
+
+    def torch_forward(self, torch, p, h):
+        z = (h[:, p["column"]] - p["left"]) * p["inv_width"]
+        return torch.minimum(torch.maximum(z, p["lower"]), p["upper"])
+
+    def onnx(self, g, h):
+        h = g.node("Gather", [h, g.const("column", self.column)], axis=1)
+        h = g.node("Mul", [g.node("Sub", [h, g.const("left", self.left)]),
+                           g.const("inv_width", self.inv_width)])
+        h = g.node("Max", [h, g.const("lower", self.lower)])
+        return g.node("Min", [h, g.const("upper", self.upper)])
+
+
+@register_layer
+class Periodic(Layer):
+    """Periodic embedding: ``[cos(2π f x), sin(2π f x)]`` per column, trainable ``f``.
+
+    ``frequency`` has shape (n_features, n_frequencies); the output holds, for each input
+    column, its cosines then its sines (width ``2 * n_features * n_frequencies``).
+    Gorishniy, Rubachev and Babenko, NeurIPS 2022.
+    """
+
+    kind = "periodic"
+    array_names = ("frequency",)
+    trainable = ("frequency",)
+
+    @classmethod
+    def init(cls, n_features, n_frequencies, scale, rng):
+        return cls(frequency=rng.normal(0.0, scale, size=(n_features, n_frequencies)))
+
+    def check(self, n_in):
+        if self.frequency.ndim != 2 or self.frequency.shape[0] != n_in:
+            raise _width_error(self, self.frequency.shape[:1], n_in)
+        return 2 * self.frequency.size
+
+    def forward(self, h):
+        z = (2.0 * np.pi * h[:, :, None]) * self.f64["frequency"]
+        n = h.shape[0]
+        return np.concatenate([np.cos(z).reshape(n, -1), np.sin(z).reshape(n, -1)], axis=1)
+
+    def torch_forward(self, torch, p, h):
+        z = (2.0 * np.pi * h[:, :, None]) * p["frequency"]
+        n = h.shape[0]
+        return torch.cat([torch.cos(z).reshape(n, -1), torch.sin(z).reshape(n, -1)], dim=1)
+
+    def onnx(self, g, h):
+        z = g.node("Unsqueeze", [h, g.const("axes", np.array([2], dtype=np.int64))])
+        z = g.node("Mul", [g.node("Mul", [z, g.const("two_pi", _TWO_PI)]),
+                           g.const("frequency", self.frequency)])
+        shape = g.const("flat", np.array([0, -1], dtype=np.int64))
+        cos = g.node("Reshape", [g.node("Cos", [z]), shape])
+        sin = g.node("Reshape", [g.node("Sin", [z]), shape])
+        return g.node("Concat", [cos, sin], axis=1)
+
+
+@register_layer
+class Linear(Layer):
+    """``h @ weight + bias``; ``weight`` has shape (n_in, n_out)."""
+
+    kind = "linear"
+    array_names = ("weight", "bias")
+    trainable = ("weight", "bias")
+
+    @classmethod
+    def init(cls, n_in, n_out, rng):
+        # torch.nn.Linear's default initialisation (uniform in ±1/sqrt(n_in)), drawn from
+        # a private numpy generator so that no global random state is involved.
+        bound = 1.0 / np.sqrt(n_in)
+        return cls(weight=rng.uniform(-bound, bound, size=(n_in, n_out)),
+                   bias=rng.uniform(-bound, bound, size=n_out))
+
+    def check(self, n_in):
+        if self.weight.ndim != 2 or self.weight.shape[0] != n_in:
+            raise _width_error(self, self.weight.shape[:1], n_in)
+        if self.bias.shape != (self.weight.shape[1],):
+            raise ValueError(f"linear bias has shape {self.bias.shape}, weight {self.weight.shape}.")
+        return self.weight.shape[1]
+
+    def forward(self, h):
+        a = self.f64
+        h = h @ a["weight"]
+        h += a["bias"]
+        return h
+
+    def torch_forward(self, torch, p, h):
+        return torch.addmm(p["bias"], h, p["weight"])
+
+    def onnx(self, g, h):
+        h = g.node("MatMul", [h, g.const("weight", self.weight)])
+        return g.node("Add", [h, g.const("bias", self.bias)])
+
+
+@register_layer
+class Activation(Layer):
+    """An elementwise nonlinearity: relu, tanh, gelu (tanh approximation) or silu."""
+
+    kind = "activation"
+
+    def __init__(self, name):
+        if name not in ACTIVATIONS:
+            raise ValueError(f"Unknown activation {name!r}; choose from {ACTIVATIONS}.")
+        self.name = name
+
+    def config(self):
+        return {"name": self.name}
+
+    @classmethod
+    def from_state(cls, config, arrays):
+        return cls(config["name"])
+
+    def forward(self, h):
+        if self.name == "relu":
+            return np.maximum(h, 0.0, out=h)
+        if self.name == "tanh":
+            return np.tanh(h, out=h)
+        if self.name == "gelu":
+            # The tanh approximation, as torch's GELU(approximate="tanh"), so that numpy
+            # and torch agree without scipy's erf.
+            return 0.5 * h * (1.0 + np.tanh(np.sqrt(2.0 / np.pi) * (h + 0.044715 * h ** 3)))
+        return h / (1.0 + np.exp(-h))
+
+    def torch_forward(self, torch, p, h):
+        if self.name == "relu":
+            return torch.relu(h)
+        if self.name == "tanh":
+            return torch.tanh(h)
+        if self.name == "gelu":
+            return torch.nn.functional.gelu(h, approximate="tanh")
+        return torch.nn.functional.silu(h)
+
+    def onnx(self, g, h):
+        if self.name == "relu":
+            return g.node("Relu", [h])
+        if self.name == "tanh":
+            return g.node("Tanh", [h])
+        if self.name == "silu":
+            return g.node("Mul", [h, g.node("Sigmoid", [h])])
+        # gelu as above; opset 20's Gelu would be one node, but older runtimes lack it.
+        f32 = np.float32
+        cube = g.node("Mul", [h, g.node("Mul", [h, h])])
+        inner = g.node("Add", [h, g.node("Mul", [cube, g.const("c", f32(0.044715))])])
+        t = g.node("Tanh", [g.node("Mul", [inner, g.const("k", _SQRT_2_OVER_PI)])])
+        one_plus = g.node("Add", [t, g.const("one", f32(1.0))])
+        return g.node("Mul", [g.node("Mul", [h, g.const("half", f32(0.5))]), one_plus])
+
+    def __repr__(self):
+        return f"Activation({self.name!r})"
 
 
 class MLPStudent:
-    """A fitted multilayer perceptron that predicts with numpy alone.
+    """A fitted student network that predicts with numpy alone.
 
-    The network standardizes its input with the stored ``mean`` and ``scale``,
-    then applies ``len(coefs)`` affine layers with ``activation`` between them.
-    The last layer's output is returned raw: logits for a classifier, standardized
-    values for a regressor. The estimators turn those into probabilities or targets.
+    An ordered list of layers, for example ``Standardize``, ``PiecewiseLinear``,
+    ``Linear``, ``Activation``, ``Linear``. The last layer's output is returned raw:
+    logits for a classifier, target values for a regressor; the estimators turn those
+    into probabilities or predictions. The same list is what training builds in torch,
+    what :func:`skdistill.to_onnx` exports and what :func:`skdistill.save` stores.
 
     Parameters
     ----------
-    mean, scale : ndarray of shape (n_features,)
-        Input standardization: ``(X - mean) / scale``.
-    coefs : list of ndarray
-        Weight matrices, ``coefs[i]`` of shape (n_in, n_out), float32.
-    intercepts : list of ndarray
-        Bias vectors, ``intercepts[i]`` of shape (n_out,), float32.
-    activation : {"relu", "tanh", "gelu", "silu"}
-        Hidden-layer nonlinearity.
+    layers : list of Layer
+        The network, input first. See :meth:`mlp` for a plain MLP from weights.
 
     Examples
     --------
     >>> import numpy as np
     >>> from skdistill import MLPStudent
-    >>> net = MLPStudent(np.zeros(2), np.ones(2), [np.eye(2, dtype=np.float32)],
-    ...                  [np.zeros(2, dtype=np.float32)], "relu")
+    >>> net = MLPStudent.mlp(np.zeros(2), np.ones(2), [np.eye(2)], [np.zeros(2)], "relu")
     >>> net.forward(np.array([[1.0, -1.0]]))
-    array([[ 1., -1.]], dtype=float32)
+    array([[ 1., -1.]])
+    >>> [layer.kind for layer in net.layers]
+    ['standardize', 'linear']
     """
 
-    def __init__(self, mean, scale, coefs, intercepts, activation):
-        self.mean = np.ascontiguousarray(mean, dtype=np.float32)
-        # Multiplying by a stored reciprocal is cheaper than dividing per call.
-        self.inv_scale = np.ascontiguousarray(1.0 / np.asarray(scale, dtype=np.float64),
-                                              dtype=np.float32)
-        self.coefs = [np.ascontiguousarray(c, dtype=np.float32) for c in coefs]
-        self.intercepts = [np.ascontiguousarray(b, dtype=np.float32) for b in intercepts]
-        self.activation = activation
+    def __init__(self, layers):
+        self.layers = list(layers)
+
+    @classmethod
+    def mlp(cls, mean, scale, coefs, intercepts, activation="relu"):
+        """A plain MLP: standardization, then affine layers with ``activation`` between."""
+        layers = [Standardize(mean=mean, inv_scale=1.0 / np.asarray(scale, dtype=np.float64))]
+        for i, (W, b) in enumerate(zip(coefs, intercepts)):
+            if i:
+                layers.append(Activation(activation))
+            layers.append(Linear(weight=W, bias=b))
+        return cls(layers)
+
+    def check(self, n_features):
+        """Check that the layers chain from ``n_features`` inputs; return the output width."""
+        width = n_features
+        for layer in self.layers:
+            width = layer.check(width)
+        return width
+
+    def forward(self, X):
+        """Raw network output (float64) for a 2-D float array ``X``.
+
+        The stored arrays are float32, as trained; the arithmetic is float64.
+        """
+        h = np.array(X, dtype=np.float64)  # a copy: layers may work in place
+        for layer in self.layers:
+            h = layer.forward(h)
+        return h
+
+    # -- views used by reports, the CLI and benchmarks ------------------------------
+    @property
+    def linears(self):
+        return [layer for layer in self.layers if isinstance(layer, Linear)]
 
     @property
-    def scale(self):
-        """The input scale (standard deviation), as stored at fit time."""
-        return (1.0 / self.inv_scale.astype(np.float64)).astype(np.float32)
+    def coefs(self):
+        """Weight matrices of the affine layers, ``(n_in, n_out)`` each."""
+        return [layer.weight for layer in self.linears]
+
+    @property
+    def intercepts(self):
+        return [layer.bias for layer in self.linears]
+
+    @property
+    def n_features_in(self):
+        first = self.layers[0]
+        return first.mean.shape[0] if isinstance(first, Standardize) else None
+
+    @property
+    def n_outputs(self):
+        return self.linears[-1].weight.shape[1]
+
+    @property
+    def activation(self):
+        names = {layer.name for layer in self.layers if isinstance(layer, Activation)}
+        return names.pop() if len(names) == 1 else ("none" if not names else "mixed")
+
+    @property
+    def encoding(self):
+        """The input encoding: ``"standard"``, ``"piecewise_linear"`` or ``"periodic"``."""
+        kinds = [layer.kind for layer in self.layers]
+        return next((k for k in INPUT_ENCODINGS[1:] if k in kinds), "standard")
 
     @property
     def layer_sizes(self):
-        """Sizes of every layer, input first and output last."""
+        """Widths of the affine layers, input first and output last."""
         return [self.coefs[0].shape[0]] + [c.shape[1] for c in self.coefs]
 
     @property
     def n_parameters(self):
-        """Number of weights and biases."""
-        return int(sum(c.size + b.size for c, b in zip(self.coefs, self.intercepts)))
+        """Number of stored numbers, weights, biases and fitted encodings included."""
+        return int(sum(layer.n_parameters for layer in self.layers))
 
     @property
     def nbytes(self):
         """Bytes held by the arrays needed to predict."""
-        arrays = [self.mean, self.inv_scale, *self.coefs, *self.intercepts]
-        return int(sum(a.nbytes for a in arrays))
+        return int(sum(a.nbytes for layer in self.layers for a in layer.arrays().values()))
 
-    def forward(self, X):
-        """Raw network output (float32) for a 2-D float array ``X``."""
-        h = (np.asarray(X, dtype=np.float32) - self.mean) * self.inv_scale
-        last = len(self.coefs) - 1
-        for i, (W, b) in enumerate(zip(self.coefs, self.intercepts)):
-            h = h @ W
-            h += b
-            if i < last:
-                h = _apply_activation(self.activation, h)
-        return h
+    # -- state: kinds, configs and arrays only (pickle, .skd) -----------------------------
+    def to_state(self):
+        """``(spec, arrays)``: a JSON-able list of layer kinds and configs, and the named
+        arrays as ``{"<index>.<name>": ndarray}``."""
+        spec, arrays = [], {}
+        for i, layer in enumerate(self.layers):
+            spec.append({"kind": layer.kind, "config": layer.config()})
+            for name, value in layer.arrays().items():
+                arrays[f"{i}.{name}"] = value
+        return spec, arrays
 
-    # Pickle only the arrays and the activation name: no torch objects, no caches.
+    @classmethod
+    def from_state(cls, spec, arrays):
+        """Rebuild from :meth:`to_state`'s output; unknown layer kinds raise ValueError."""
+        layers = []
+        for i, entry in enumerate(spec):
+            kind = entry["kind"]
+            if kind not in LAYER_TYPES:
+                raise ValueError(f"unknown student layer kind {kind!r}")
+            layer_cls = LAYER_TYPES[kind]
+            mine = {name: arrays[f"{i}.{name}"] for name in layer_cls.array_names}
+            layers.append(layer_cls.from_state(dict(entry.get("config", {})), mine))
+        return cls(layers)
+
     def __getstate__(self):
-        return {
-            "mean": self.mean,
-            "inv_scale": self.inv_scale,
-            "coefs": self.coefs,
-            "intercepts": self.intercepts,
-            "activation": self.activation,
-        }
+        spec, arrays = self.to_state()
+        return {"spec": spec, "arrays": arrays}
 
     def __setstate__(self, state):
-        self.__dict__.update(state)
+        self.layers = type(self).from_state(state["spec"], state["arrays"]).layers
 
     def __repr__(self):
         sizes = "-".join(str(s) for s in self.layer_sizes)
-        return f"MLPStudent({sizes}, activation={self.activation!r}, n_parameters={self.n_parameters})"
+        return (f"MLPStudent({sizes}, encoding={self.encoding!r}, "
+                f"activation={self.activation!r}, n_parameters={self.n_parameters})")
+
+
+#: The largest finite float32: the student trains, and exports to ONNX, in float32.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+#: Encoded input columns at most (bins or sines and cosines over all features): bounds the
+#: first layer, so the student stays small and fast on wide tables.
+MAX_ENCODED_WIDTH = 1024
+
+
+def build_student(X, n_outputs, hidden_layer_sizes, *, activation="relu",
+                  input_encoding="standard", n_bins=16, n_frequencies=8,
+                  frequency_scale=0.5, random_state=0):
+    """The untrained student for inputs like ``X`` (the real training rows).
+
+    Standardization statistics and quantile bins are fitted on ``X``; weights and
+    frequencies are drawn from ``np.random.default_rng(random_state)``.
+    """
+    rng = np.random.default_rng(random_state)
+    X = np.asarray(X, dtype=np.float64)
+    mean = X.mean(axis=0)
+    scale = X.std(axis=0)
+    scale[~(scale > 1e-12)] = 1.0
+    layers = [Standardize(mean=mean, inv_scale=1.0 / scale)]
+    d = X.shape[1]
+    if input_encoding == "piecewise_linear":
+        bins = max(2, min(n_bins, MAX_ENCODED_WIDTH // max(d, 1)))
+        layers.append(PiecewiseLinear.fit((X - mean) / scale, bins))
+    elif input_encoding == "periodic":
+        k = max(1, min(n_frequencies, MAX_ENCODED_WIDTH // max(2 * d, 1)))
+        layers.append(Periodic.init(d, k, frequency_scale, rng))
+    width = d
+    for layer in layers:
+        width = layer.check(width)
+    for h in hidden_layer_sizes:
+        layers += [Linear.init(width, h, rng), Activation(activation)]
+        width = h
+    layers.append(Linear.init(width, n_outputs, rng))
+    return MLPStudent(layers)
+
+
+def check_float32_range(X, what="X"):
+    """Refuse finite values that float32 cannot hold: they would become inf, then NaN."""
+    if X.dtype == np.float64 and X.size and np.abs(X).max() > FLOAT32_MAX:
+        columns = np.flatnonzero((np.abs(X) > FLOAT32_MAX).any(axis=0))
+        raise ValueError(
+            f"{what} has values beyond float32's range (|x| > {FLOAT32_MAX:.3g}) in columns "
+            f"{columns[:10].tolist()}. The student computes in float32: rescale those columns "
+            "(for example with a log transform or a StandardScaler in a Pipeline)."
+        )
+
+
+def student_output(student, X):
+    """``student.forward(X)``, refusing non-finite inputs and outputs.
+
+    No NaN or inf ever leaves a prediction: NaN, inf, a value too large for float32 (the
+    arithmetic of training and of the ONNX graph), or one that overflows inside the
+    network raises a ValueError.
+    """
+    if not np.isfinite(X).all():
+        raise ValueError("Input X contains NaN or infinity.")
+    check_float32_range(X, "X")
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = student.forward(X)
+    if not np.isfinite(out).all():
+        rows = np.flatnonzero(~np.isfinite(out).all(axis=1))
+        raise ValueError(
+            f"The student's output is not finite for {len(rows)} row(s) (first: "
+            f"{rows[:5].tolist()}): their values are too extreme for float32 arithmetic. "
+            "Check those rows for values far outside the training range."
+        )
+    return out
+
+
+def check_student_finite(student, X_sample):
+    """Raise when a fitted student holds non-finite numbers or outputs them on training rows."""
+    bad = [f"{layer.kind}.{name}" for layer in student.layers
+           for name, a in layer.arrays().items() if not np.isfinite(a).all()]
+    if bad:
+        raise ValueError(
+            f"The fitted student holds non-finite values in {bad}: the inputs or the target "
+            "are too large for float32 arithmetic. Rescale them (for example standardize the "
+            "columns or the target) and fit again."
+        )
+    student_output(student, X_sample)
 
 
 def log_softmax(logits):

@@ -1,13 +1,20 @@
 """The student's torch training loop.
 
-Numpy in, numpy out: the loop receives standardized float32 arrays and returns the
-trained weights as float32 numpy arrays on the CPU, so nothing that leaves this module
-holds a tensor or remembers the device it trained on. Imported lazily by ``fit``.
+Numpy in, numpy out: the loop receives float32 arrays and the student's initial layers
+(``_student.Layer`` objects), wraps each layer's own torch forward pass in a module whose
+parameters are its trainable arrays, trains, and hands back new layers holding float32
+numpy arrays. Nothing that leaves this module holds a tensor or remembers the device it
+trained on. Imported lazily by ``fit``.
+
+Thread safety: every random draw (batch order, dropout) comes from a private
+``torch.Generator`` and initial weights are drawn in numpy before they get here, so two
+fits in two threads give the same results as the same fits run one after the other.
 """
 
 import contextlib
 import copy
 import math
+import threading
 import time
 
 import numpy as np
@@ -15,13 +22,7 @@ import torch
 from torch import nn
 
 from ._losses import distillation_loss, regression_loss, soften_probabilities
-
-_ACTIVATION_MODULES = {
-    "relu": nn.ReLU,
-    "tanh": nn.Tanh,
-    "gelu": lambda: nn.GELU(approximate="tanh"),
-    "silu": nn.SiLU,
-}
+from ._student import Activation, MLPStudent
 
 
 def resolve_device(device):
@@ -36,18 +37,149 @@ def resolve_device(device):
     return torch.device(device)
 
 
-def build_network(n_in, hidden_layer_sizes, n_out, activation, dropout):
-    """An ``nn.Sequential`` of Linear layers with ``activation`` and dropout between them."""
-    layers = []
-    width = n_in
-    for h in hidden_layer_sizes:
-        layers.append(nn.Linear(width, h))
-        layers.append(_ACTIVATION_MODULES[activation]())
-        if dropout > 0:
-            layers.append(nn.Dropout(dropout))
-        width = h
-    layers.append(nn.Linear(width, n_out))
-    return nn.Sequential(*layers)
+# -- the student as a torch module --------------------------------------------------------
+class TorchLayer(nn.Module):
+    """One student layer in torch: its trainable arrays as parameters, the rest as buffers."""
+
+    def __init__(self, layer):
+        super().__init__()
+        self.layer = layer
+        for name, value in layer.arrays().items():
+            tensor = torch.from_numpy(np.array(value))  # a copy: torch must not share numpy's
+            if name in layer.trainable:
+                self.register_parameter(name, nn.Parameter(tensor))
+            else:
+                self.register_buffer(name, tensor)
+
+    def forward(self, h):
+        params = {name: getattr(self, name) for name in self.layer.array_names}
+        return self.layer.torch_forward(torch, params, h)
+
+    def to_layer(self):
+        """The numpy layer with this module's current (trained) arrays."""
+        return self.layer.with_arrays({name: getattr(self, name).detach().cpu().numpy()
+                                       for name in self.layer.trainable})
+
+
+class Dropout(nn.Module):
+    """Dropout whose mask comes from a private generator, not torch's global one."""
+
+    def __init__(self, p, generator):
+        super().__init__()
+        self.p = p
+        self.generator = generator
+
+    def forward(self, h):
+        if not self.training or self.p == 0:
+            return h
+        keep = torch.rand(h.shape, generator=self.generator, device=h.device) >= self.p
+        return h * keep / (1.0 - self.p)
+
+
+def torch_student(student, dropout=0.0, generator=None):
+    """An ``nn.Sequential`` computing ``student.forward`` on raw inputs, in float32.
+
+    With ``dropout > 0`` a :class:`Dropout` follows every activation (training only).
+    """
+    modules = []
+    for layer in student.layers:
+        modules.append(TorchLayer(layer))
+        if dropout > 0 and isinstance(layer, Activation):
+            modules.append(Dropout(dropout, generator))
+    return nn.Sequential(*modules)
+
+
+def numpy_student(net):
+    """The trained ``nn.Sequential`` back as an :class:`MLPStudent` of numpy layers."""
+    return MLPStudent([m.to_layer() for m in net if isinstance(m, TorchLayer)])
+
+
+# -- the CPU thread policy ----------------------------------------------------------------
+_THREADS_LOCK = threading.Lock()
+_THREADS_USERS = 0
+_THREADS_SAVED = None
+
+
+@contextlib.contextmanager
+def one_cpu_thread(device):
+    """Train on one intra-op CPU thread, then restore the user's setting.
+
+    A student's matrices are tiny (batch 256 x width 128): extra threads buy little on
+    an idle machine, and on a busy one their spin-waits made training several times
+    slower. torch's thread count is process-wide, so overlapping fits share one
+    reference count: the first saves the user's value, the last puts it back.
+    """
+    global _THREADS_USERS, _THREADS_SAVED
+    if device.type != "cpu":
+        yield
+        return
+    with _THREADS_LOCK:
+        if _THREADS_USERS == 0:
+            _THREADS_SAVED = torch.get_num_threads()
+            torch.set_num_threads(1)
+        _THREADS_USERS += 1
+    try:
+        yield
+    finally:
+        with _THREADS_LOCK:
+            _THREADS_USERS -= 1
+            if _THREADS_USERS == 0:
+                torch.set_num_threads(_THREADS_SAVED)
+
+
+# -- stopping and divergence ------------------------------------------------------------
+class EarlyStopping:
+    """Track the monitored loss; say when it improved and when to stop.
+
+    An epoch improves when its loss is below the best so far by more than ``tol``;
+    training stops after ``patience`` epochs without improvement.
+    """
+
+    def __init__(self, patience, tol):
+        self.patience = patience
+        self.tol = tol
+        self.best = math.inf
+        self.best_epoch = 0
+        self.stall = 0
+
+    def update(self, loss, epoch):
+        """Record one epoch; return ``(improved, stop)``."""
+        if loss < self.best - self.tol:
+            self.best, self.best_epoch, self.stall = loss, epoch, 0
+            return True, False
+        self.stall += 1
+        return False, self.stall >= self.patience
+
+
+#: A training loss this many times its first epoch's value means the loop diverged.
+DIVERGENCE_FACTOR = 100.0
+
+
+def _divergence_error(what, value, epoch, learning_rate, weight_decay):
+    causes = [f"the learning rate is too high (learning_rate={learning_rate:g}; try "
+              f"{learning_rate / 10:g})"]
+    if weight_decay * learning_rate >= 0.05 or weight_decay >= 1:
+        causes.insert(0, f"weight decay is too strong (weight_decay={weight_decay:g})")
+    return FloatingPointError(
+        f"The student's training diverged: {what} reached {value:.3g} at epoch {epoch}. "
+        f"Likely cause: {'; or '.join(causes)}. Teachers' outputs were checked and are "
+        "finite; if the inputs hold extreme values, rescale them."
+    )
+
+
+def _check_progress(record, start_loss, learning_rate, weight_decay):
+    """Raise when the epoch's training loss is not finite or far above the untrained net's."""
+    loss, epoch = record["train_loss"], record["epoch"]
+    if not math.isfinite(loss) or loss > DIVERGENCE_FACTOR * max(start_loss, 1e-3):
+        raise _divergence_error("the training loss", loss, epoch, learning_rate, weight_decay)
+
+
+def _check_validation(history, start_valid, learning_rate, weight_decay):
+    """Raise when no epoch came near the untrained net's validation loss."""
+    best = min(r["valid_loss"] for r in history)
+    if best > 10.0 * max(start_valid, 1e-3):
+        raise _divergence_error("the best validation loss", best, len(history),
+                                learning_rate, weight_decay)
 
 
 def _to_tensor(a, device, dtype=None):
@@ -58,79 +190,58 @@ def _to_tensor(a, device, dtype=None):
     return t.to(device)
 
 
-@contextlib.contextmanager
-def _one_cpu_thread(device):
-    """Train on one intra-op CPU thread, then restore the user's setting.
-
-    A student's matrices are tiny (batch 256 x width 128): extra threads buy little on
-    an idle machine, and on a busy one their spin-waits made the same 10 epochs 8x
-    slower here (1043 s with 2 threads vs 127 s with 1 on a loaded 2-core machine).
-    """
-    threads = torch.get_num_threads()
-    if device.type == "cpu":
-        torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
-class _Batches:
-    """Shuffled mini-batch indices drawn from a private generator."""
-
-    def __init__(self, n, batch_size, generator):
-        self.n = n
-        self.batch_size = batch_size
-        self.generator = generator
-
-    def __iter__(self):
-        order = torch.randperm(self.n, generator=self.generator)
-        for start in range(0, self.n, self.batch_size):
-            yield order[start:start + self.batch_size]
+def _make_scheduler(optimizer, schedule, max_epochs, n_iter_no_change):
+    if schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max_epochs)
+    # Halve the step size when the monitored loss plateaus: cheap, and it lets a small
+    # net settle into the teacher's function instead of hovering around it.
+    return torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer, factor=0.5, patience=max(1, n_iter_no_change // 2))
 
 
 def train_student(
-    X_train, target_train, y_train, labeled_train, w_train,
-    X_valid=None, y_valid=None, w_valid=None, *,
-    task, hidden_layer_sizes, activation, dropout, batch_size, learning_rate,
-    weight_decay, max_epochs, n_iter_no_change, tol=1e-4, temperature=1.0, alpha=1.0,
-    device="auto", seed=0, progress=None,
+    student, X_train, target_train, y_train, labeled_train, w_train,
+    X_valid=None, y_valid=None, w_valid=None, target_valid=None, *,
+    task, dropout, batch_size, learning_rate, weight_decay, max_epochs, n_iter_no_change,
+    tol=1e-4, temperature=1.0, alpha=1.0, validation_target="labels",
+    lr_schedule="plateau", device="auto", seed=0, progress=None,
 ):
-    """Train a student MLP and return its weights and training history.
+    """Train a student network and return it with its training history.
 
     Parameters
     ----------
-    X_train : ndarray (n, d), float32, already standardized.
+    student : MLPStudent
+        The initial network: fitted input layers and initial weights.
+    X_train : ndarray (n, d), float32, raw inputs (the student's first layers encode them).
     target_train : ndarray (n, k), float32
         Teacher probabilities (classification) or standardized teacher predictions.
     y_train : ndarray (n,) int64 for classification, (n, k) float32 for regression
         True labels / standardized targets; ignored where ``labeled_train`` is False.
     labeled_train : ndarray (n,), bool
     w_train : ndarray (n,), float32 sample weights.
-    X_valid, y_valid, w_valid : validation rows with true labels, or None.
-        With validation rows the loop stops early on the validation loss and restores
-        the best weights; without, it stops when the training loss stalls.
-    task : {"classification", "regression"}
+    X_valid, y_valid, w_valid, target_valid : held-out labelled rows, or None.
+        With them the loop stops early on the validation loss and restores the best
+        weights; without, it stops when the training loss stalls.
+    validation_target : {"labels", "teachers"}
+        What held-out rows are scored against: the true labels (cross-entropy or MSE), or
+        the teachers' out-of-fold outputs ``target_valid`` (KL divergence or MSE).
+    lr_schedule : {"plateau", "cosine"}
     progress : callable or None
         Called after every epoch with the epoch's history record.
 
     Returns
     -------
-    dict with keys ``coefs``, ``intercepts`` (float32 numpy), ``history`` (list of
-    dicts), ``n_iter``, ``best_epoch`` and ``device`` (str).
+    dict with keys ``student`` (MLPStudent), ``history`` (list of dicts), ``n_iter``,
+    ``best_epoch`` and ``device`` (str).
     """
     device = resolve_device(device)
     classification = task == "classification"
-    n, n_in = X_train.shape
-    n_out = target_train.shape[1]
-    fork_devices = [device.index or 0] if device.type == "cuda" else []
+    n = X_train.shape[0]
 
-    # Seed a forked RNG so that weight init and dropout are reproducible while the
-    # user's global torch random state is left exactly as it was.
-    with _one_cpu_thread(device), torch.random.fork_rng(devices=fork_devices):
-        torch.manual_seed(seed)
-        generator = torch.Generator().manual_seed(seed)
-        net = build_network(n_in, hidden_layer_sizes, n_out, activation, dropout).to(device)
+    with one_cpu_thread(device):
+        generator = torch.Generator(device=device).manual_seed(seed)
+        batch_generator = torch.Generator().manual_seed(seed)
+        net = torch_student(student, dropout, generator).to(device)
 
         X_t = _to_tensor(X_train, device, torch.float32)
         target_t = _to_tensor(target_train, device, torch.float32)
@@ -147,14 +258,12 @@ def train_student(
             Xv = _to_tensor(X_valid, device, torch.float32)
             yv = _to_tensor(y_valid, device, torch.long if classification else torch.float32)
             wv = _to_tensor(w_valid, device, torch.float32)
+            tv = None if target_valid is None else _to_tensor(target_valid, device, torch.float32)
 
-        optimizer = torch.optim.AdamW(net.parameters(), lr=learning_rate, weight_decay=weight_decay)
-        # Halve the step size when the monitored loss plateaus: cheap, and it lets a
-        # small net settle into the teacher's function instead of hovering around it.
-        scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-            optimizer, factor=0.5, patience=max(1, n_iter_no_change // 2)
-        )
-        batches = _Batches(n, min(batch_size, n), generator)
+        optimizer = torch.optim.AdamW(net.parameters(), lr=learning_rate,
+                                      weight_decay=weight_decay)
+        scheduler = _make_scheduler(optimizer, lr_schedule, max_epochs, n_iter_no_change)
+        size = min(batch_size, n)
 
         def batch_loss(idx):
             out = net(X_t[idx])
@@ -164,13 +273,45 @@ def train_student(
             return regression_loss(out, target_t[idx], y_t[idx], labeled_t[idx], w_t[idx],
                                    alpha=alpha)
 
+        def validation(record):
+            net.eval()
+            with torch.no_grad():
+                out = net(Xv)
+                if classification:
+                    label_loss = nn.functional.cross_entropy(out, yv, reduction="none")
+                    record["valid_accuracy"] = float(
+                        ((out.argmax(dim=1) == yv).float() * wv).sum() / wv.sum())
+                else:
+                    label_loss = ((out - yv) ** 2).mean(dim=1)
+                record["valid_loss"] = float((label_loss * wv).sum() / wv.sum())
+                if tv is not None:
+                    if classification:
+                        log_p = torch.log(tv.clamp_min(1e-6))
+                        teacher_loss = (tv * (log_p - torch.log_softmax(out, dim=1))).sum(dim=1)
+                        record["valid_fidelity"] = float(
+                            ((out.argmax(dim=1) == tv.argmax(dim=1)).float() * wv).sum()
+                            / wv.sum())
+                    else:
+                        teacher_loss = ((out - tv) ** 2).mean(dim=1)
+                    record["valid_teacher_loss"] = float((teacher_loss * wv).sum() / wv.sum())
+            if validation_target == "teachers" and tv is not None:
+                return record["valid_teacher_loss"]
+            return record["valid_loss"]
+
         history = []
-        best_loss, best_epoch, best_state, stall = math.inf, 0, None, 0
+        stopper = EarlyStopping(n_iter_no_change, tol)
+        best_state = None
+        net.eval()
+        with torch.no_grad():  # the untrained net's losses: the yardstick for divergence
+            start_loss = float(batch_loss(torch.arange(min(n, 4 * size))))
+            start_valid = validation({}) if has_valid else None
         for epoch in range(1, max_epochs + 1):
             start = time.perf_counter()
             net.train()
             total, weight_seen = 0.0, 0.0
-            for idx in batches:
+            order = torch.randperm(n, generator=batch_generator)
+            for begin in range(0, n, size):
+                idx = order[begin:begin + size]
                 optimizer.zero_grad(set_to_none=True)
                 loss = batch_loss(idx)
                 loss.backward()
@@ -179,53 +320,33 @@ def train_student(
                 total += loss.item() * bw
                 weight_seen += bw
             record = {"epoch": epoch, "train_loss": total / max(weight_seen, 1e-12)}
-
-            if has_valid:
-                net.eval()
-                with torch.no_grad():
-                    out = net(Xv)
-                    if classification:
-                        per_row = nn.functional.cross_entropy(out, yv, reduction="none")
-                        record["valid_accuracy"] = float(
-                            ((out.argmax(dim=1) == yv).float() * wv).sum() / wv.sum()
-                        )
-                    else:
-                        per_row = ((out - yv) ** 2).mean(dim=1)
-                    record["valid_loss"] = float((per_row * wv).sum() / wv.sum())
-                monitored = record["valid_loss"]
-            else:
-                monitored = record["train_loss"]
+            monitored = validation(record) if has_valid else record["train_loss"]
             record["learning_rate"] = optimizer.param_groups[0]["lr"]
             record["duration"] = time.perf_counter() - start
             history.append(record)
             if progress is not None:
                 progress(record)
 
-            if not math.isfinite(record["train_loss"]):
-                raise FloatingPointError(
-                    f"The student's training loss became {record['train_loss']} at epoch "
-                    f"{epoch}. Lower learning_rate, or check the inputs for extreme values."
-                )
-            scheduler.step(monitored)
-            if monitored < best_loss - tol:
-                best_loss, best_epoch, stall = monitored, epoch, 0
-                if has_valid:
-                    best_state = copy.deepcopy(net.state_dict())
+            _check_progress(record, start_loss, learning_rate, weight_decay)
+            if lr_schedule == "cosine":
+                scheduler.step()
             else:
-                stall += 1
-                if stall >= n_iter_no_change:
-                    break
+                scheduler.step(monitored)
+            improved, stop = stopper.update(monitored, epoch)
+            if improved and has_valid:
+                best_state = copy.deepcopy(net.state_dict())
+            if stop:
+                break
 
+        if has_valid:
+            _check_validation(history, start_valid, learning_rate, weight_decay)
         if best_state is not None:
             net.load_state_dict(best_state)
 
-    linears = [m for m in net if isinstance(m, nn.Linear)]
     return {
-        # Linear stores (out, in); the numpy student multiplies X @ W, so transpose.
-        "coefs": [m.weight.detach().cpu().numpy().T.astype(np.float32) for m in linears],
-        "intercepts": [m.bias.detach().cpu().numpy().astype(np.float32) for m in linears],
+        "student": numpy_student(net.cpu()),
         "history": history,
         "n_iter": len(history),
-        "best_epoch": best_epoch if has_valid else len(history),
+        "best_epoch": stopper.best_epoch if has_valid else len(history),
         "device": str(device),
     }

@@ -265,7 +265,7 @@ def test_pickle_holds_teachers_only_when_kept(cancer):
     lean = small().fit(X_train, y_train)
     kept = small(keep_teachers=True).fit(X_train, y_train)
     assert len(kept.teachers_) == 2
-    assert len(pickle.dumps(kept)) > 5 * len(pickle.dumps(lean))
+    assert len(pickle.dumps(kept)) > 1.5 * len(pickle.dumps(lean))
     assert b"estimators_" not in pickle.dumps(lean)  # no fitted forest inside
 
 

@@ -153,9 +153,9 @@ def test_corrupt_files_are_refused(saved, tmp_path, damage):
 
 def test_tampered_weights_fail_the_checksum(saved, tmp_path):
     def zero_bias(members):
-        buf = bytearray(members["arrays/intercept_0.npy"])
+        buf = bytearray(members["arrays/0.mean.npy"])
         buf[-4:] = b"\0\0\0\0"
-        members["arrays/intercept_0.npy"] = bytes(buf)
+        members["arrays/0.mean.npy"] = bytes(buf)
 
     bad = _rewrite(saved, tmp_path / "bad.skd", edit_members=zero_bias, keep_checksum=True)
     with pytest.raises(ModelFormatError, match="checksum"):
