@@ -293,11 +293,27 @@ def save(model, path, *, metadata=None, key=None):
         Extra JSON-able data to store alongside, returned by
         ``load(path, return_metadata=True)``. The command line stores its column
         encoding here.
+    key : bytes or str, optional
+        Sign the file with HMAC-SHA256 under this secret key (a str is utf-8
+        encoded); ``load(path, key=key)`` then refuses a file that was not signed
+        with it. Without a key, the file carries only its sha256 checksum, which
+        detects corruption but not deliberate edits.
 
     Returns
     -------
     path : pathlib.Path
         The written file.
+
+    Raises
+    ------
+    IsADirectoryError
+        ``path`` is a directory.
+
+    Notes
+    -----
+    The file is written to a unique temporary file in the same folder, flushed to
+    disk, then renamed over ``path``: a reader, or a crash, sees the old file or the
+    new one, never half of one, even with several processes saving to one path.
 
     See Also
     --------
@@ -319,6 +335,11 @@ def save(model, path, *, metadata=None, key=None):
     >>> same = load(path)
     >>> bool(np.array_equal(same.predict_proba(X), model.predict_proba(X)))
     True
+
+    Signed with a secret key, the file is refused under any other key:
+
+    >>> _ = save(model, path, key=b"a secret from your vault")
+    >>> same = load(path, key=b"a secret from your vault")
     """
     from sklearn.utils.validation import check_is_fitted
 
@@ -747,14 +768,23 @@ def _check_student_arrays(header, arrays, path):
 def load(path, *, return_metadata=False, key=None):
     """Load a model saved with :func:`save`, running no code from the file.
 
-    Arrays are read with ``np.load(allow_pickle=False)`` and everything else is JSON.
-    The file's sha256 checksum and format version are checked first.
+    Arrays are read from their ``.npy`` bytes without pickle, and everything else is
+    JSON. The reader is bounded: the zip directory is checked before anything is
+    decompressed, each member is read with a hard size cap, and the header's size,
+    nesting, integers and arrays are limited, so a hostile file fails with
+    :class:`ModelFormatError` instead of exhausting memory. The file's sha256
+    checksum (and signature, with ``key``) and format version are checked before the
+    model is built.
 
     Parameters
     ----------
     path : str or path-like
     return_metadata : bool, default=False
         Also return the ``metadata`` dict given to :func:`save` (or None).
+    key : bytes or str, optional
+        Verify the file's HMAC-SHA256 signature with this key: a file saved without a
+        key, signed with another key, or edited after signing is refused. Without
+        ``key``, a signed file loads and its signature is not checked.
 
     Returns
     -------
@@ -766,8 +796,16 @@ def load(path, *, return_metadata=False, key=None):
     Raises
     ------
     ModelFormatError
-        The file is truncated, corrupted, modified after saving, not a skdistill file,
-        or of an incompatible format version. A subclass of ``ValueError``.
+        The file is truncated, corrupted, modified after saving, over the reader's
+        limits, not a skdistill file, of an incompatible format version, or (with
+        ``key``) unsigned or wrongly signed. A subclass of ``ValueError``.
+    FileNotFoundError
+        No file at ``path``.
+
+    Notes
+    -----
+    The sha256 checksum detects accidental damage only: anyone who edits a file can
+    recompute it. To detect tampering, save with ``key=`` and load with the same key.
 
     Examples
     --------
