@@ -6,7 +6,9 @@ variant passes the same ``memory=joblib.Memory(...)`` and ``random_state``, so t
 cached teacher fit is reused and only the student is retrained.
 
 Groups: ``soft_targets`` (oof, in_sample, oob), ``temperature`` (1, 2, 4, 8), ``alpha``
-(0 = hard labels, 0.5, 0.8, 0.9, 1.0), student width and depth, and ``learning_rate``.
+(0 = hard labels, 0.5, 0.8, 0.9, 1.0), student width and depth, ``learning_rate``; and the
+student grid (``student``: input encoding x transfer set x stopping criterion),
+``lr_schedule`` and ``n_bins``, which change several parameters at once.
 
 Usage (from the repository root)::
 
@@ -53,17 +55,26 @@ GROUPS = {
     "architecture": [{"hidden_layer_sizes": v}
                      for v in ((64,), (128, 64), (256, 128), (256, 256, 128))],
     "learning_rate": [{"learning_rate": v} for v in (1e-3, 3e-3, 1e-2)],
+    # The student issue's grid: input encoding x transfer set x stopping criterion.
+    "student": [{"input_encoding": e, "augmentation": a, "validation_target": v}
+                for e in ("standard", "piecewise_linear", "periodic")
+                for a in ("auto", None)
+                for v in ("labels", "teachers")],
+    "lr_schedule": [{"lr_schedule": v, "input_encoding": "piecewise_linear"}
+                    for v in ("plateau", "cosine")],
+    "n_bins": [{"n_bins": v, "input_encoding": "piecewise_linear"} for v in (8, 16, 32)],
 }
 
 # The reference every variant differs from in one parameter only. Written out, not read
 # from DistilledClassifier, so the ablation stays the same after the defaults change.
-REFERENCE = dict(soft_targets="oof", cv=5, temperature=2.0, alpha=0.9,
-                 hidden_layer_sizes=(128, 64), learning_rate=3e-3)
+REFERENCE = dict(soft_targets="oof", cv=5, temperature=2.0, alpha=0.5,
+                 hidden_layer_sizes=(128, 64), learning_rate=3e-3, augmentation="auto",
+                 input_encoding="standard", validation_target="labels", lr_schedule="plateau",
+                 n_bins=16)
 
 
 def _label(params):
-    (k, v), = params.items()
-    return f"{k}={v}"
+    return ", ".join(f"{k}={v}" for k, v in params.items())
 
 
 def run_dataset(name, X, y, seed, groups, memory, latency_calls, max_train, n_jobs, log=print):
@@ -159,7 +170,10 @@ def _write_md(df, lines, out_dir):
     lines = list(lines)
     for group in df.group.unique():
         g = per.loc[group]
-        ref_variant = df[(df.group == group) & df.is_reference].variant.iloc[0]
+        # A group that changes several parameters may not contain the reference itself:
+        # then its first variant is the baseline its deltas are measured against.
+        refs = df[(df.group == group) & df.is_reference].variant
+        ref_variant = refs.iloc[0] if len(refs) else df[df.group == group].variant.iloc[0]
         ref = g.loc[ref_variant]
         lines += [f"## {group}", "",
                   "| variant | accuracy | Δ acc (pp) | wins | log-loss | Δ log-loss | ECE | "

@@ -17,7 +17,7 @@ from ._metrics import (
 from ._pipeline import DistillationPipeline
 from ._regressor import DistilledRegressor
 from ._onnx import to_onnx
-from ._persist import load, save
+from ._persist import ModelFormatError, load, save
 from ._report import DistillationReport
 from ._student import MLPStudent
 from ._teachers import default_regression_teachers, default_teachers
@@ -29,6 +29,7 @@ __all__ = [
     "DistilledClassifier",
     "DistilledRegressor",
     "MLPStudent",
+    "ModelFormatError",
     "default_regression_teachers",
     "default_teachers",
     "distillation_frontier",

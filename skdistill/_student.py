@@ -91,6 +91,17 @@ class Layer:
         return type(self).from_state(self.config(), {**self.arrays(), **{
             k: _f32(v) for k, v in arrays.items()}})
 
+    #: Arrays that hold integers (indices); all others are float32.
+    integer_arrays = ()
+
+    def check_dtypes(self):
+        """ValueError unless every array has the dtype this layer type stores."""
+        for name, a in self.arrays().items():
+            kind = "i" if name in self.integer_arrays else "f"
+            if not isinstance(a, np.ndarray) or a.dtype.kind != kind:
+                raise ValueError(f"{self.kind}.{name} must be a {'integer' if kind == 'i' else 'float'} "
+                                 f"array, got {getattr(a, 'dtype', type(a))}.")
+
     def check(self, n_in):
         """Output width for an input of width ``n_in``; ValueError when they do not fit."""
         return n_in
@@ -159,6 +170,7 @@ class PiecewiseLinear(Layer):
 
     kind = "piecewise_linear"
     array_names = ("column", "left", "inv_width", "lower", "upper")
+    integer_arrays = ("column",)
 
     def __init__(self, **arrays):
         super().__init__(**arrays)
@@ -193,8 +205,6 @@ class PiecewiseLinear(Layer):
         m = self.column.shape
         if any(getattr(self, n).shape != m for n in self.array_names) or len(m) != 1:
             raise ValueError("piecewise_linear arrays must all have one shape (n_outputs,).")
-        if self.column.dtype.kind != "i":
-            raise ValueError("piecewise_linear column indices must be integers.")
         if m[0] and (self.column.min() < 0 or self.column.max() >= n_in):
             raise _width_error(self, f"> {int(self.column.max())}", n_in)
         return m[0]
@@ -395,7 +405,10 @@ class MLPStudent:
         """Check that the layers chain from ``n_features`` inputs; return the output width."""
         width = n_features
         for layer in self.layers:
+            layer.check_dtypes()
             width = layer.check(width)
+        if not self.layers or not isinstance(self.layers[-1], Linear):
+            raise ValueError("a student must end with a linear layer.")
         return width
 
     def forward(self, X):

@@ -221,3 +221,106 @@ def test_pickle_is_compact(clf, iris):
     clone.history_ = [{k: (i + 1 if k == "epoch" else float(rng.rand())) for k in keys}
                       for i in range(200)]
     assert len(pickle.dumps(clone, protocol=pickle.HIGHEST_PROTOCOL)) <= 1.5 * clf.student_.nbytes
+
+
+# -- signing: the checksum detects accidents, the HMAC detects tampering --------------
+def test_signed_file_round_trip_and_key_types(clf, iris, tmp_path):
+    X, _ = iris
+    path = save(clf, tmp_path / "signed.skd", key="s3cret")
+    for key in ("s3cret", b"s3cret", bytearray(b"s3cret")):
+        np.testing.assert_array_equal(load(path, key=key).predict_proba(X),
+                                      clf.predict_proba(X))
+        assert read_header(path, key=key)["estimator"] == "DistilledClassifier"
+    # Documented choice: without a key the signature is not checked, and the file loads.
+    np.testing.assert_array_equal(load(path).predict_proba(X), clf.predict_proba(X))
+    with zipfile.ZipFile(path) as zf:
+        assert "HMAC-SHA256" in zf.namelist()
+    with pytest.raises(ModelFormatError, match="signature"):
+        load(path, key="other")
+    with pytest.raises(ModelFormatError, match="signature"):
+        read_header(path, key=b"other")
+    with pytest.raises(TypeError, match="bytes or str"):
+        load(path, key=123)
+    with pytest.raises(ValueError, match="empty"):
+        save(clf, tmp_path / "x.skd", key="")
+
+
+def test_key_given_but_file_not_signed(saved):
+    with pytest.raises(ModelFormatError, match="not signed"):
+        load(saved, key="s3cret")
+
+
+def test_signature_catches_what_the_checksum_cannot(clf, tmp_path):
+    """Edited weights with a recomputed sha256 pass the checksum, but not the HMAC."""
+    path = save(clf, tmp_path / "signed.skd", key=b"k")
+
+    def zero_bias(members):
+        buf = bytearray(members["arrays/2.bias.npy"])
+        buf[-4:] = b"\0\0\0\0"
+        members["arrays/2.bias.npy"] = bytes(buf)
+
+    forged = _rewrite(path, tmp_path / "forged.skd", edit_members=zero_bias)
+    load(forged)  # the recomputed checksum passes: sha256 is not authentication
+    with pytest.raises(ModelFormatError, match="signature"):
+        load(forged, key=b"k")
+
+    def drop_signature(members):
+        del members["HMAC-SHA256"]
+
+    stripped = _rewrite(path, tmp_path / "stripped.skd", edit_members=drop_signature)
+    with pytest.raises(ModelFormatError, match="not signed"):
+        load(stripped, key=b"k")
+
+
+def test_signed_file_passes_a_reader_that_predates_signing(clf, tmp_path):
+    """The checksum covers the signature member, as an older reader computes it."""
+    path = save(clf, tmp_path / "signed.skd", key="k")
+    with zipfile.ZipFile(path) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    expected = members.pop("SHA256").decode()
+    assert _digest(members) == expected  # what format-1 readers without signing check
+
+
+# -- atomic save -----------------------------------------------------------------------
+def test_save_leaves_no_temporary_file(clf, tmp_path, monkeypatch):
+    save(clf, tmp_path / "a.skd")
+    assert [p.name for p in tmp_path.iterdir()] == ["a.skd"]
+    (tmp_path / "dir.skd").mkdir()
+    with pytest.raises(IsADirectoryError, match="is a directory"):
+        save(clf, tmp_path / "dir.skd")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.skd", "dir.skd"]
+
+    import os
+
+    def fail(*args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", fail)
+    with pytest.raises(OSError, match="disk full"):
+        save(clf, tmp_path / "a.skd")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.skd", "dir.skd"]
+
+
+def test_saved_file_has_the_usual_permissions(clf, tmp_path):
+    import os
+    import stat
+
+    path = save(clf, tmp_path / "m.skd")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask
+
+
+# -- labels ----------------------------------------------------------------------------
+@pytest.mark.parametrize("unit", ["D", "ns"])
+def test_datetime_labels_round_trip(tmp_path, unit):
+    X, y = load_iris(return_X_y=True)
+    dates = np.array(["2020-01-01", "2021-06-01", "2022-12-31"], dtype=f"datetime64[{unit}]")
+    model = DistilledClassifier(teachers=[("lr", LogisticRegression(max_iter=500))], cv=2,
+                                hidden_layer_sizes=(4,), max_epochs=2,
+                                random_state=0).fit(X, dates[y])
+    assert model.classes_.dtype == dates.dtype
+    loaded = load(save(model, tmp_path / "dates.skd"))
+    assert loaded.classes_.dtype == dates.dtype
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+    assert loaded.predict(X).dtype == model.predict(X).dtype
