@@ -63,6 +63,11 @@ GROUPS = {
     "lr_schedule": [{"lr_schedule": v, "input_encoding": "piecewise_linear"}
                     for v in ("plateau", "cosine")],
     "n_bins": [{"n_bins": v, "input_encoding": "piecewise_linear"} for v in (8, 16, 32)],
+    # Transfer-set budget: how many synthetic rows, and how far MUNGE moves them.
+    "transfer": [{"input_encoding": e, "munge_p": p, "munge_s": s, "augment_factor": f}
+                 for e in ("standard", "piecewise_linear")
+                 for p, s in ((0.2, 10.0), (0.5, 1.0))
+                 for f in (5.0, 10.0, 20.0)],
 }
 
 # The reference every variant differs from in one parameter only. Written out, not read
@@ -70,7 +75,7 @@ GROUPS = {
 REFERENCE = dict(soft_targets="oof", cv=5, temperature=2.0, alpha=0.5,
                  hidden_layer_sizes=(128, 64), learning_rate=3e-3, augmentation="auto",
                  input_encoding="standard", validation_target="labels", lr_schedule="plateau",
-                 n_bins=16)
+                 n_bins=16, munge_p=0.2, munge_s=10.0, augment_factor=5.0)
 
 
 def _label(params):

@@ -1,0 +1,161 @@
+"""The student description: every registered layer type computes the same function in
+numpy, torch and onnxruntime, and stores its arrays exactly."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import load_breast_cancer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from skdistill import DistilledClassifier, DistilledRegressor, load, save
+from skdistill._student import (
+    ACTIVATIONS,
+    INPUT_ENCODINGS,
+    LAYER_TYPES,
+    Activation,
+    Linear,
+    MLPStudent,
+    Periodic,
+    PiecewiseLinear,
+    Standardize,
+    build_student,
+)
+from skdistill._training import TorchLayer, numpy_student, torch_student
+
+N_IN = 6
+RNG = np.random.default_rng(0)
+X = RNG.normal(size=(300, N_IN)) * np.array([1, 10, 0.1, 5, 1, 100]) + np.array([0, 3, 0, -2, 1, 50])
+
+
+def _fitted_ple():
+    # Includes a binary and a constant column: fewer bins than asked for.
+    data = np.column_stack([X[:, :4], (X[:, 4] > 1).astype(float), np.ones(len(X))])
+    return PiecewiseLinear.fit(data, 8)
+
+
+#: One random instance per registered layer type (and each activation); a new layer type
+#: fails ``test_every_layer_type_is_covered`` until it gets one here.
+FACTORIES = {
+    "standardize": lambda: Standardize(mean=RNG.normal(size=N_IN),
+                                       inv_scale=RNG.uniform(0.1, 2, size=N_IN)),
+    "piecewise_linear": _fitted_ple,
+    "periodic": lambda: Periodic.init(N_IN, 3, 0.5, RNG),
+    "linear": lambda: Linear.init(N_IN, 5, RNG),
+    **{f"activation:{name}": (lambda name=name: Activation(name)) for name in ACTIVATIONS},
+}
+
+
+def test_every_layer_type_is_covered():
+    kinds = {key.split(":")[0] for key in FACTORIES}
+    assert kinds == set(LAYER_TYPES)
+
+
+def _onnx_run(layer, inputs):
+    ort = pytest.importorskip("onnxruntime")
+    from onnx import TensorProto, helper, numpy_helper
+
+    from skdistill._onnx import OPSET, GraphBuilder
+
+    g = GraphBuilder(numpy_helper, helper)
+    out = layer.onnx(g, "X")
+    g.node("Identity", [out], output="Y")
+    graph = helper.make_graph(
+        g.nodes, "layer", [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["N", N_IN])],
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, None)],
+        initializer=g.initializers)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    model.ir_version = 8
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return session.run(None, {"X": inputs.astype(np.float32)})[0]
+
+
+@pytest.mark.parametrize("key", sorted(FACTORIES))
+def test_numpy_torch_onnx_agree(key):
+    layer = FACTORIES[key]()
+    inputs = np.asarray(X, dtype=np.float32) / 10  # keep periodic arguments moderate
+    expected = layer.forward(inputs.astype(np.float64))
+    with torch.no_grad():
+        got_torch = TorchLayer(layer)(torch.from_numpy(inputs)).numpy()
+    got_onnx = _onnx_run(layer, inputs)
+    scale = max(1.0, np.abs(expected).max())
+    assert got_torch.shape == expected.shape == got_onnx.shape
+    assert np.abs(got_torch - expected).max() <= 1e-5 * scale
+    assert np.abs(got_onnx - expected).max() <= 1e-5 * scale
+
+
+@pytest.mark.parametrize("key", sorted(FACTORIES))
+def test_state_round_trip_is_exact(key):
+    layer = FACTORIES[key]()
+    rebuilt = type(layer).from_state(layer.config(), layer.arrays())
+    for name, value in layer.arrays().items():
+        assert rebuilt.arrays()[name].dtype == value.dtype
+        np.testing.assert_array_equal(rebuilt.arrays()[name], value)
+    inputs = X[:20] / 10
+    np.testing.assert_array_equal(rebuilt.forward(inputs.copy()), layer.forward(inputs.copy()))
+
+
+def test_torch_module_round_trip_keeps_the_function():
+    student = build_student(X, 3, (8,), input_encoding="periodic", random_state=0)
+    back = numpy_student(torch_student(student))
+    np.testing.assert_array_equal(back.forward(X), student.forward(X))
+
+
+def test_piecewise_linear_encoding_shape_and_values():
+    layer = PiecewiseLinear.fit(np.array([[0.0], [1.0], [2.0], [3.0], [4.0]]), 4)
+    out = layer.forward(np.array([[-1.0], [0.5], [2.0], [9.0]]))
+    # Four bins of width 1: below the range the first bin extrapolates (negative),
+    # inside, bins below are full and bins above empty; above, the last bin extrapolates.
+    np.testing.assert_allclose(out, [[-1, 0, 0, 0], [0.5, 0, 0, 0], [1, 1, 0, 0], [1, 1, 1, 6]])
+
+
+def test_encoded_width_is_capped_on_wide_tables():
+    wide = RNG.normal(size=(200, 300))
+    student = build_student(wide, 2, (16,), input_encoding="piecewise_linear", n_bins=16)
+    assert student.layers[1].column.shape[0] <= 1024
+    student = build_student(wide, 2, (16,), input_encoding="periodic", n_frequencies=8)
+    assert student.check(300) == 2 and student.layers[2].weight.shape[0] <= 1024
+
+
+def test_student_refuses_layers_that_do_not_chain():
+    bad = MLPStudent([Standardize(mean=np.zeros(3), inv_scale=np.ones(3)),
+                      Linear(weight=np.zeros((4, 2)), bias=np.zeros(2))])
+    with pytest.raises(ValueError, match="expects input width"):
+        bad.check(3)
+
+
+@pytest.fixture(scope="module")
+def cancer():
+    return load_breast_cancer(return_X_y=True)
+
+
+@pytest.mark.parametrize("encoding", INPUT_ENCODINGS)
+@pytest.mark.parametrize("estimator", ["classifier", "regressor"])
+def test_every_encoding_through_every_consumer(cancer, encoding, estimator, tmp_path):
+    """Training, numpy predict, ONNX and .skd all read the same layers."""
+    ort = pytest.importorskip("onnxruntime")
+    from skdistill import to_onnx
+
+    X_c, y_c = cancer
+    if estimator == "classifier":
+        model = DistilledClassifier(
+            teachers=[("lr", make_pipeline(StandardScaler(), LogisticRegression()))], cv=2,
+            max_epochs=4, input_encoding=encoding, dropout=0.1, random_state=0).fit(X_c, y_c)
+        output = model.predict_proba
+    else:
+        from sklearn.linear_model import Ridge
+
+        model = DistilledRegressor(teachers=[("ridge", Ridge())], cv=2, max_epochs=4,
+                                   input_encoding=encoding, random_state=0).fit(X_c, X_c[:, 0])
+        output = model.predict
+    assert model.student_.encoding == encoding
+    expected = output(X_c)
+    again = load(save(model, tmp_path / "m.skd"))
+    np.testing.assert_array_equal(again.predict(X_c), model.predict(X_c))
+    np.testing.assert_array_equal(output.__func__(again, X_c), expected)
+    session = ort.InferenceSession(to_onnx(model).SerializeToString(),
+                                   providers=["CPUExecutionProvider"])
+    got = session.run(None, {"X": X_c.astype(np.float32)})[0]
+    tol = 1e-5 * max(1.0, np.abs(expected).max())
+    assert np.abs(got - expected).max() <= tol

@@ -1,0 +1,169 @@
+"""The losses and the training loop: exact loss identities, divergence, thread safety."""
+
+import threading
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from sklearn.datasets import load_breast_cancer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from skdistill import DistilledClassifier
+from skdistill._losses import distillation_loss, regression_loss, soften_probabilities
+from skdistill._training import EarlyStopping
+
+
+def _batch(n=32, k=3, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    logits = torch.randn(n, k, generator=g)
+    teacher = torch.softmax(torch.randn(n, k, generator=g), dim=1)
+    y = torch.randint(0, k, (n,), generator=g)
+    return logits, teacher, y
+
+
+@pytest.mark.parametrize("T", [1.0, 2.0, 4.0])
+def test_alpha_one_is_t_squared_kl(T):
+    logits, teacher, y = _batch()
+    soft = soften_probabilities(teacher, T)
+    ones = torch.ones(len(y))
+    loss = distillation_loss(logits, soft, y, ones.bool(), ones, temperature=T, alpha=1.0)
+    kl = F.kl_div(F.log_softmax(logits / T, dim=1), soft, reduction="batchmean")
+    assert torch.allclose(loss, T * T * kl, rtol=1e-5)
+
+
+def test_alpha_zero_is_cross_entropy():
+    logits, teacher, y = _batch()
+    ones = torch.ones(len(y))
+    loss = distillation_loss(logits, teacher, y, ones.bool(), ones, temperature=2.0, alpha=0.0)
+    assert torch.allclose(loss, F.cross_entropy(logits, y), rtol=1e-5)
+
+
+def test_unlabelled_rows_carry_no_cross_entropy():
+    logits, teacher, y = _batch()
+    soft = soften_probabilities(teacher, 2.0)
+    w = torch.ones(len(y))
+    unlabeled = torch.zeros(len(y), dtype=torch.bool)
+    # Their labels are meaningless: changing them must not change the loss.
+    a = distillation_loss(logits, soft, y, unlabeled, w, temperature=2.0, alpha=0.5)
+    b = distillation_loss(logits, soft, (y + 1) % 3, unlabeled, w, temperature=2.0, alpha=0.5)
+    assert torch.equal(a, b)
+    # And the soft term counts in full (weight 1, not alpha) for them.
+    full = distillation_loss(logits, soft, y, unlabeled, w, temperature=2.0, alpha=1.0)
+    assert torch.allclose(a, full)
+
+
+def test_weights_normalize():
+    logits, teacher, y = _batch()
+    soft = soften_probabilities(teacher, 2.0)
+    w = torch.rand(len(y), generator=torch.Generator().manual_seed(1))
+    labeled = torch.ones(len(y), dtype=torch.bool)
+    a = distillation_loss(logits, soft, y, labeled, w, temperature=2.0, alpha=0.5)
+    b = distillation_loss(logits, soft, y, labeled, 7.5 * w, temperature=2.0, alpha=0.5)
+    assert torch.allclose(a, b, rtol=1e-6)
+    out = torch.randn(len(y), 1)
+    t = torch.randn(len(y), 1)
+    r1 = regression_loss(out, t, t, labeled, w, alpha=0.9)
+    r2 = regression_loss(out, t, t, labeled, 3 * w, alpha=0.9)
+    assert torch.allclose(r1, r2, rtol=1e-6)
+
+
+def test_early_stopping_helper():
+    stop = EarlyStopping(patience=2, tol=0.1)
+    assert stop.update(1.0, 1) == (True, False)
+    assert stop.update(0.95, 2) == (False, False)  # within tol: no improvement
+    assert stop.update(0.5, 3) == (True, False)
+    assert stop.update(0.6, 4) == (False, False)
+    assert stop.update(0.6, 5) == (False, True)
+    assert stop.best_epoch == 3
+
+
+@pytest.fixture(scope="module")
+def cancer():
+    return load_breast_cancer(return_X_y=True)
+
+
+def _model(**params):
+    base = dict(teachers=[("lr", make_pipeline(StandardScaler(), LogisticRegression()))],
+                cv=2, max_epochs=8, augmentation=None, random_state=0)
+    return DistilledClassifier(**{**base, **params})
+
+
+@pytest.mark.parametrize("lr", [1e2, 1e4])
+def test_a_diverging_loop_is_caught_with_its_cause(cancer, lr):
+    X, y = cancer
+    with pytest.raises(FloatingPointError, match="learning_rate"):
+        _model(learning_rate=lr, input_encoding="standard").fit(X, y)
+
+
+def test_divergence_blames_weight_decay_when_it_is_extreme(cancer):
+    X, y = cancer
+    with pytest.raises(FloatingPointError, match="weight_decay"):
+        _model(learning_rate=5.0, weight_decay=1e3).fit(X, y)
+
+
+def test_failed_fit_from_divergence_leaves_no_fitted_state(cancer):
+    X, y = cancer
+    model = _model(learning_rate=1e4)
+    with pytest.raises(FloatingPointError):
+        model.fit(X, y)
+    assert not hasattr(model, "student_")
+
+
+@pytest.mark.parametrize("schedule", ["plateau", "cosine"])
+@pytest.mark.parametrize("target", ["labels", "teachers"])
+def test_schedules_and_stopping_targets_train(cancer, schedule, target):
+    X, y = cancer
+    model = _model(lr_schedule=schedule, validation_target=target, max_epochs=15).fit(X, y)
+    assert model.score(X, y) > 0.9
+    assert "valid_teacher_loss" in model.history_[0]
+    if schedule == "cosine":
+        assert model.history_[-1]["learning_rate"] < model.history_[0]["learning_rate"]
+
+
+def test_two_threads_with_one_seed_match_sequential_fits(cancer):
+    X, y = cancer
+    params = dict(dropout=0.3, max_epochs=6, input_encoding="periodic")
+    expected = _model(**params).fit(X, y).predict_proba(X)
+    results = [None, None]
+
+    def work(i):
+        results[i] = _model(**params).fit(X, y).predict_proba(X)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for got in results:
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_overlapping_fits_restore_the_users_thread_count(cancer):
+    X, y = cancer
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        threads = [threading.Thread(target=lambda: _model(max_epochs=4).fit(X, y))
+                   for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert torch.get_num_threads() == 2
+        seen = []
+        checker = threading.Thread(target=lambda: seen.append(torch.get_num_threads()))
+        checker.start()
+        checker.join()
+        assert seen == [2]
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_training_leaves_the_global_torch_rng_alone(cancer):
+    X, y = cancer
+    state = torch.random.get_rng_state()
+    _model(dropout=0.2, max_epochs=3).fit(X, y)
+    assert torch.equal(torch.random.get_rng_state(), state)
