@@ -15,7 +15,8 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.neighbors import NearestNeighbors
 from sklearn.utils import check_array, check_random_state
-from sklearn.utils._param_validation import Interval, validate_params
+
+from ._compat import Interval, validate_params
 
 _MAX_SEED = np.iinfo(np.int32).max
 

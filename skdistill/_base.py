@@ -14,9 +14,9 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, check_memory, validate_data
+from sklearn.utils.validation import check_is_fitted, check_memory, validate_data
 
+from ._compat import HasMethods, Interval, StrOptions, _check_sample_weight
 from ._student import ACTIVATIONS, MLPStudent
 from ._teachers import (
     SOFT_TARGET_METHODS,

@@ -3,12 +3,12 @@
 from numbers import Real
 
 import numpy as np
-from sklearn.base import ClassifierMixin, _fit_context
+from sklearn.base import ClassifierMixin
 from sklearn.preprocessing import LabelEncoder
-from sklearn.utils._param_validation import Interval
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 
 from ._base import _BaseDistiller
+from ._compat import Interval, _fit_context
 from ._student import log_softmax, softmax
 from ._teachers import default_teachers
 

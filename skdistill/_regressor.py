@@ -1,9 +1,10 @@
 """DistilledRegressor: the scikit-learn face of regression distillation."""
 
 import numpy as np
-from sklearn.base import RegressorMixin, _fit_context
+from sklearn.base import RegressorMixin
 
 from ._base import _BaseDistiller
+from ._compat import _fit_context
 from ._teachers import default_regression_teachers
 
 

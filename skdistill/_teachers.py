@@ -7,7 +7,6 @@ estimators above this module own validation, label encoding and the student.
 import warnings
 
 import numpy as np
-from joblib import Parallel, delayed
 from sklearn.base import clone, is_classifier
 from sklearn.compose import TransformedTargetRegressor
 from sklearn.ensemble import (
@@ -17,12 +16,14 @@ from sklearn.ensemble import (
     RandomForestRegressor,
 )
 from sklearn.frozen import FrozenEstimator
-from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
+from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import has_fit_parameter
+
+from ._compat import check_cv
 
 SOFT_TARGET_METHODS = ("oof", "in_sample", "oob")
 
@@ -276,14 +277,15 @@ def supports_oob(estimator):
 
 
 def make_splits(n_rows, y, cv, random_state, classification):
-    """Shuffled (stratified) K-fold splits, or the user's own splitter's."""
-    if isinstance(cv, int):
-        if classification:
-            splitter = StratifiedKFold(n_splits=cv, shuffle=True, random_state=random_state)
-        else:
-            splitter = KFold(n_splits=cv, shuffle=True, random_state=random_state)
-    else:
-        splitter = cv
+    """Shuffled (stratified) K-fold splits, or the user's own splitter's.
+
+    ``cv`` follows :func:`sklearn.model_selection.check_cv`: any integer (``np.int64``
+    too) gives ``StratifiedKFold`` for classification and ``KFold`` otherwise, but
+    shuffled with ``random_state``: rows are often sorted (by time, by class), and
+    unshuffled folds would then each miss part of the data's range.
+    """
+    splitter = check_cv(cv, y if classification else None, classifier=classification,
+                        shuffle=True, random_state=random_state)
     y_split = y if classification else np.zeros(n_rows)
     with warnings.catch_warnings():
         # A class rarer than cv makes StratifiedKFold warn; the per-fold re-encoding
