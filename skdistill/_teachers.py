@@ -176,6 +176,102 @@ def _sample_weight_params(estimator, sample_weight):
     return None
 
 
+# A probability may stray this far outside [0, 1] (float32 rounding in boosters) before
+# the output counts as broken; within it, values are clipped.
+_PROBA_RANGE_TOL = 1e-6
+# Rows may sum to 1 within this before the output counts as broken; within it, they are
+# renormalized silently (float32 outputs and calibrated models drift by ~1e-7).
+_PROBA_SUM_TOL = 1e-3
+
+
+def check_teacher_output(name, estimator, output, n_rows, n_columns, classification,
+                         method=None):
+    """Validate one teacher's output and return it as a float64 array.
+
+    Every soft target passes through here: fold predictions, out-of-bag estimates, and
+    the outputs of refitted and prefit teachers. A custom teacher with a bug (NaN, a
+    single probability column, scores instead of probabilities) would otherwise train
+    the student on garbage without a word, or fail later with a shape error that does
+    not say which teacher is at fault.
+
+    Parameters
+    ----------
+    name : str
+        The teacher's name, for the error message.
+    estimator : estimator
+        The teacher, for the error message.
+    output : array-like
+        What the teacher returned.
+    n_rows : int
+        The number of rows it was asked about.
+    n_columns : int
+        Classification: the number of classes in the teacher's ``classes_``.
+        Regression: the number of targets.
+    classification : bool
+    method : str or None
+        The method or attribute that gave ``output``, for the message.
+
+    Returns
+    -------
+    ndarray of shape (n_rows, n_columns)
+        Probabilities clipped to [0, 1] with rows summing to 1 (classification), or the
+        predictions as a column (regression).
+
+    Raises
+    ------
+    ValueError
+        When the output cannot be used, with the teacher's name in the message.
+    """
+    method = method or ("predict_proba" if classification else "predict")
+    who = f"Teacher {name!r} ({type(estimator).__name__})"
+    try:
+        out = np.asarray(output, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{who}: {method} returned values that are not numbers ({exc}).") \
+            from None
+    if classification:
+        if out.shape != (n_rows, n_columns):
+            raise ValueError(
+                f"{who}: {method} returned an array of shape {out.shape}; expected "
+                f"({n_rows}, {n_columns}): one row per sample and one column per class in "
+                "its classes_."
+            )
+    else:
+        shape = out.shape
+        if out.ndim == 1 and n_columns == 1:
+            out = out.reshape(-1, 1)
+        if out.shape != (n_rows, n_columns):
+            expected = f"({n_rows},)" if n_columns == 1 else f"({n_rows}, {n_columns})"
+            raise ValueError(
+                f"{who}: {method} returned an array of shape {shape}; expected "
+                f"{expected}, one prediction per sample."
+            )
+    bad = ~np.isfinite(out)
+    if bad.any():
+        raise ValueError(
+            f"{who}: {method} returned {int(bad.sum())} non-finite value(s) (NaN or "
+            "infinity). A teacher must give a finite output for every row."
+        )
+    if not classification:
+        return out
+    if out.min(initial=0.0) < -_PROBA_RANGE_TOL or out.max(initial=1.0) > 1 + _PROBA_RANGE_TOL:
+        raise ValueError(
+            f"{who}: {method} returned values in [{out.min():.4g}, {out.max():.4g}], outside "
+            "[0, 1]: these are not probabilities. Use a calibrated classifier (e.g. "
+            "CalibratedClassifierCV) as a teacher."
+        )
+    out = np.clip(out, 0.0, 1.0)
+    sums = out.sum(axis=1)
+    off = np.abs(sums - 1.0)
+    if n_rows and off.max() > _PROBA_SUM_TOL:
+        i = int(off.argmax())
+        raise ValueError(
+            f"{who}: {method} rows must sum to 1, but row {i} sums to {sums[i]:.6g}. "
+            "Return one probability per class in classes_, normalized per row."
+        )
+    return out / sums[:, None]
+
+
 class FittedTeacher:
     """A fitted teacher and the class indices its ``predict_proba`` columns stand for."""
 
@@ -185,11 +281,15 @@ class FittedTeacher:
         self.columns = columns
 
     def predict_target(self, X, n_outputs, classification):
+        n_rows = X.shape[0]
         if classification:
-            out = np.zeros((X.shape[0], n_outputs))
-            out[:, self.columns] = self.estimator.predict_proba(X)
+            out = np.zeros((n_rows, n_outputs))
+            out[:, self.columns] = check_teacher_output(
+                self.name, self.estimator, self.estimator.predict_proba(X), n_rows,
+                len(self.columns), classification=True)
             return out
-        return np.asarray(self.estimator.predict(X), dtype=np.float64).reshape(X.shape[0], -1)
+        return check_teacher_output(self.name, self.estimator, self.estimator.predict(X),
+                                    n_rows, n_outputs, classification=False)
 
 
 def frozen_columns(name, estimator, classes):
@@ -265,7 +365,15 @@ def _oob_targets(teacher, X, n_outputs, classification):
         missing |= out.sum(axis=1) <= 0
     if missing.any():
         out[missing] = teacher.predict_target(X[missing], n_outputs, classification)
-    return out
+    # The same checks as every other teacher output, on the filled-in estimates.
+    method = "oob_decision_function_" if classification else "oob_prediction_"
+    if classification:
+        out[:, teacher.columns] = check_teacher_output(
+            teacher.name, est, out[:, teacher.columns], X.shape[0], len(teacher.columns),
+            classification=True, method=method)
+        return out
+    return check_teacher_output(teacher.name, est, out, X.shape[0], n_outputs,
+                                classification=False, method=method)
 
 
 def supports_oob(estimator):

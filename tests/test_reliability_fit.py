@@ -33,6 +33,155 @@ def reg_data():
     return make_regression(n_samples=60, n_features=4, noise=1.0, random_state=0)
 
 
+# --- deliberately broken teachers -------------------------------------------------------
+
+class BrokenProba(ClassifierMixin, BaseEstimator):
+    """A classifier whose predict_proba is broken in the way ``mode`` names."""
+
+    def __init__(self, mode="nan"):
+        self.mode = mode
+
+    def fit(self, X, y):
+        self.classes_ = np.unique(y)
+        return self
+
+    def predict_proba(self, X):
+        n, k = len(X), len(self.classes_)
+        p = np.full((n, k), 1.0 / k)
+        if self.mode == "nan":
+            p[0, 0] = np.nan
+        elif self.mode == "inf":
+            p[:, 0] = np.inf
+        elif self.mode == "one_column":  # e.g. only P(class 1) of a binary problem
+            p = p[:, :1]
+        elif self.mode == "extra_column":
+            p = np.full((n, k + 1), 1.0 / (k + 1))
+        elif self.mode == "flat":  # a 1-D array instead of (n, k)
+            p = p[:, 0]
+        elif self.mode == "out_of_range":  # rows still sum to 1
+            p[:, 0], p[:, 1] = 1.5, -0.5
+        elif self.mode == "unnormalized":
+            p *= 0.9
+        elif self.mode == "text":
+            p = np.full((n, k), "a", dtype=object)
+        elif self.mode == "tiny_drift":  # float rounding: fixed silently
+            p *= 1 + 1e-5
+        return p
+
+    def predict(self, X):
+        return self.classes_[np.zeros(len(X), dtype=int)]
+
+
+class BrokenRegressor(RegressorMixin, BaseEstimator):
+    """A regressor whose predict is broken in the way ``mode`` names."""
+
+    def __init__(self, mode="nan"):
+        self.mode = mode
+
+    def fit(self, X, y):
+        self.mean_ = float(np.mean(y))
+        return self
+
+    def predict(self, X):
+        out = np.full(len(X), self.mean_)
+        if self.mode == "nan":
+            out[-1] = np.nan
+        elif self.mode == "short":
+            out = out[:-1]
+        elif self.mode == "two_columns":
+            out = np.column_stack([out, out])
+        return out
+
+
+class DoubledOOBForest(RandomForestClassifier):
+    """A forest whose out-of-bag estimates do not sum to 1 (but stay in [0, 1])."""
+
+    def fit(self, X, y, sample_weight=None):
+        super().fit(X, y, sample_weight=sample_weight)
+        if self.oob_score:
+            self.oob_decision_function_ = self.oob_decision_function_ * 0.5
+        return self
+
+
+CLASSIFICATION_BREAKS = [
+    ("nan", "non-finite"),
+    ("inf", "non-finite"),
+    ("one_column", r"shape \(\d+, 1\)"),
+    ("extra_column", r"shape \(\d+, 3\)"),
+    ("flat", r"shape \(\d+,\)"),
+    ("out_of_range", r"outside \[0, 1\]"),
+    ("unnormalized", "sum to 1"),
+    ("text", "not numbers"),
+]
+
+
+@pytest.mark.parametrize("mode, message", CLASSIFICATION_BREAKS)
+@pytest.mark.parametrize("soft_targets", ["oof", "in_sample"])
+def test_broken_classifier_teacher_is_named(clf_data, mode, message, soft_targets):
+    X, y = clf_data
+    model = DistilledClassifier(
+        teachers=[("lr", LogisticRegression()), ("bad", BrokenProba(mode))],
+        soft_targets=soft_targets, **FAST)
+    with pytest.raises(ValueError, match=message) as exc:
+        model.fit(X, y)
+    assert "'bad'" in str(exc.value) and "BrokenProba" in str(exc.value)
+    assert not hasattr(model, "student_")  # a failed fit leaves the model unfitted
+
+
+@pytest.mark.parametrize("mode, message", CLASSIFICATION_BREAKS[:4])
+def test_broken_prefit_teacher_is_named(clf_data, mode, message):
+    X, y = clf_data
+    frozen = FrozenEstimator(BrokenProba(mode).fit(X, y))
+    with pytest.raises(ValueError, match=message) as exc:
+        DistilledClassifier(teachers=[("bad", frozen)], **FAST).fit(X, y)
+    assert "'bad'" in str(exc.value)
+
+
+def test_broken_refit_teacher_is_named_on_transfer_rows(clf_data):
+    # The refitted teacher labels the transfer (unlabeled) rows: the same checks apply.
+    X, y = clf_data
+
+    class BadOnNewRows(BrokenProba):
+        def predict_proba(self, X):
+            p = super().predict_proba(X)
+            return p * 0.5 if len(X) == 7 else p
+
+    model = DistilledClassifier(teachers=[("late", BadOnNewRows("ok"))], **FAST)
+    with pytest.raises(ValueError, match="'late'.*sum to 1"):
+        model.fit(X, y, X_unlabeled=X[:7])
+
+
+def test_broken_oob_estimates_are_named(clf_data):
+    X, y = clf_data
+    forest = DoubledOOBForest(n_estimators=15, bootstrap=True, random_state=0)
+    model = DistilledClassifier(teachers=[("forest", forest)], soft_targets="oob", **FAST)
+    with pytest.raises(ValueError, match="'forest'.*oob_decision_function_.*sum to 1"):
+        model.fit(X, y)
+
+
+def test_tiny_probability_drift_is_renormalized(clf_data):
+    X, y = clf_data
+    model = DistilledClassifier(teachers=[("drift", BrokenProba("tiny_drift"))],
+                                keep_teachers=True, **FAST).fit(X, y)
+    proba = model.teacher_predict_proba(X)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-12)
+    np.testing.assert_allclose(proba, 0.5)
+
+
+@pytest.mark.parametrize("mode, message", [
+    ("nan", "non-finite"),
+    ("short", r"shape \(\d+,\); expected \(\d+,\)"),
+    ("two_columns", r"shape \(\d+, 2\)"),
+])
+def test_broken_regressor_teacher_is_named(reg_data, mode, message):
+    X, y = reg_data
+    model = DistilledRegressor(
+        teachers=[("ols", LinearRegression()), ("bad", BrokenRegressor(mode))], **FAST)
+    with pytest.raises(ValueError, match=message) as exc:
+        model.fit(X, y)
+    assert "'bad'" in str(exc.value) and "BrokenRegressor" in str(exc.value)
+
+
 # --- scikit-learn compatibility --------------------------------------------------------
 
 @pytest.mark.parametrize("cv", [3, np.int64(3), np.int32(3)])
