@@ -13,13 +13,13 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator
-from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, check_memory, validate_data
 
 from ._compat import HasMethods, Interval, StrOptions, _check_sample_weight
 from ._student import ACTIVATIONS, MLPStudent
 from ._teachers import (
     SOFT_TARGET_METHODS,
+    _seeds,
     check_teachers,
     fit_teachers,
     predict_teachers,
@@ -158,10 +158,10 @@ class _BaseDistiller(BaseEstimator):
         weights = self._check_teacher_weights()
         categorical = self._categorical_mask(X.shape[1])
 
-        rng = check_random_state(self.random_state)
-        teacher_seed, split_seed, valid_seed, augment_seed, torch_seed = (
-            int(s) for s in rng.randint(_MAX_SEED, size=5)
-        )
+        # _seeds draws from a fresh generator for random_state=None, so that the user's
+        # global np.random stream is not advanced by fitting.
+        teacher_seed, split_seed, valid_seed, augment_seed, torch_seed = _seeds(
+            self.random_state, 5)
         teachers = (
             self._default_teachers(teacher_seed) if self.teachers is None
             else check_teachers(self.teachers, self._task)
@@ -263,6 +263,9 @@ class _BaseDistiller(BaseEstimator):
         coefs, intercepts = self._finish_student(result["coefs"], result["intercepts"])
 
         self.student_ = MLPStudent(mean, scale, coefs, intercepts, self.activation)
+        # The weights the soft targets were averaged with: teacher_predict_output uses
+        # these, so a later set_params(teacher_weights=...) cannot change the kept ensemble.
+        self.teacher_weights_ = weights
         self.history_ = result["history"]
         self.n_iter_ = result["n_iter"]
         self.fit_info_ = {
@@ -416,8 +419,11 @@ class _BaseDistiller(BaseEstimator):
         fitted = [FittedTeacher(name, est, cols) for (name, est), cols in
                   zip(self.named_teachers_.items(), self._teacher_columns)]
         n_outputs = self.student_.coefs[-1].shape[1]
+        # A model pickled before teacher_weights_ existed falls back to the parameter.
+        weights = (self.teacher_weights_ if hasattr(self, "teacher_weights_")
+                   else self._check_teacher_weights())
         return predict_teachers(fitted, X, n_outputs=n_outputs, task=self._task,
-                                weights=self._check_teacher_weights())
+                                weights=weights)
 
     def report(self, X, y):
         """Compare the student with its teachers on held-out data.

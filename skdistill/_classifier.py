@@ -131,6 +131,9 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
         ``keep_teachers=True``.
     named_teachers_ : dict
         The same, by name.
+    teacher_weights_ : ndarray of shape (n_teachers,) or None
+        The validated ``teacher_weights`` the soft targets were averaged with (None for
+        equal weights). ``teacher_predict_*`` use these, not the live parameter.
 
     See Also
     --------

@@ -73,6 +73,9 @@ class DistilledRegressor(RegressorMixin, _BaseDistiller):
     teachers_ : list of estimators
         Only with ``keep_teachers=True``.
     named_teachers_ : dict
+    teacher_weights_ : ndarray of shape (n_teachers,) or None
+        The validated ``teacher_weights`` the soft targets were averaged with (None for
+        equal weights). ``teacher_predict`` uses these, not the live parameter.
 
     See Also
     --------

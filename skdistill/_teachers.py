@@ -31,6 +31,14 @@ _MAX_SEED = np.iinfo(np.int32).max
 
 
 def _seeds(random_state, n):
+    """``n`` integer seeds drawn from ``random_state``.
+
+    ``None`` draws from a fresh OS-seeded generator: ``check_random_state(None)`` is
+    numpy's global RandomState, and drawing from it would change the user's
+    ``np.random`` stream as a side effect.
+    """
+    if random_state is None:
+        return [int(s) for s in np.random.default_rng().integers(_MAX_SEED, size=n)]
     rng = check_random_state(random_state)
     return [int(s) for s in rng.randint(_MAX_SEED, size=n)]
 

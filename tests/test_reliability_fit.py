@@ -182,6 +182,53 @@ def test_broken_regressor_teacher_is_named(reg_data, mode, message):
     assert "'bad'" in str(exc.value) and "BrokenRegressor" in str(exc.value)
 
 
+# --- fit-time state ---------------------------------------------------------------------
+
+def _two_teachers():
+    return [("lr", LogisticRegression()),
+            ("rf", RandomForestClassifier(n_estimators=10, random_state=0))]
+
+
+def test_teacher_weights_are_frozen_at_fit(clf_data):
+    X, y = clf_data
+    model = DistilledClassifier(teachers=_two_teachers(), teacher_weights=[1.0, 0.0],
+                                keep_teachers=True, **FAST).fit(X, y)
+    np.testing.assert_array_equal(model.teacher_weights_, [1.0, 0.0])
+    before = model.teacher_predict_proba(X)
+    # Only the first teacher counts: the ensemble output is its probabilities.
+    np.testing.assert_allclose(before, model.named_teachers_["lr"].predict_proba(X))
+
+    model.set_params(teacher_weights=[0.0, 1.0])
+    np.testing.assert_array_equal(model.teacher_predict_proba(X), before)
+    # The report compares the student with the ensemble it learned from, too.
+    report = model.report(X, y)
+    assert report is not None
+
+
+def test_teacher_weights_default_is_none(clf_data):
+    X, y = clf_data
+    model = DistilledClassifier(teachers=_two_teachers(), **FAST).fit(X, y)
+    assert model.teacher_weights_ is None
+
+
+def test_random_state_none_leaves_global_rng_alone(clf_data):
+    X, y = clf_data
+    np.random.seed(1234)
+    state = np.random.get_state()
+    # LogisticRegression (lbfgs) draws no random numbers, so any change would be ours.
+    DistilledClassifier(teachers=[("lr", LogisticRegression())],
+                        **{**FAST, "random_state": None}).fit(X, y)
+    default_teachers(random_state=None)
+    after = np.random.get_state()
+    assert after[0] == state[0] and after[2:] == state[2:]
+    np.testing.assert_array_equal(after[1], state[1])
+
+
+def test_seeds_are_reproducible_for_ints_and_fresh_for_none():
+    assert _seeds(0, 3) == _seeds(0, 3) == _seeds(np.random.RandomState(0), 3)
+    assert _seeds(None, 3) != _seeds(None, 3)  # 1 in 2**93 to collide
+
+
 # --- scikit-learn compatibility --------------------------------------------------------
 
 @pytest.mark.parametrize("cv", [3, np.int64(3), np.int32(3)])
