@@ -94,7 +94,9 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
         Cache the fitted teachers and their soft targets, keyed by the teachers, the
         soft-target settings and the exact data and weights. With a cache, a grid search
         over student settings fits the teachers once per training split. Needs an int
-        ``random_state``: otherwise seeds and folds change on every fit.
+        ``random_state``: otherwise seeds and folds change on every fit. Use only a
+        folder you trust: joblib.Memory unpickles what it finds there, so a file planted
+        in the cache folder runs code during ``fit``.
     keep_teachers : bool, default=False
         Keep the fitted teachers on the model as ``teachers_``. They are usually far
         larger than the student, so they are dropped by default.

@@ -39,7 +39,8 @@ class DistillationPipeline(Pipeline):
         Pipeline's option. It needs metadata routing, which this class does not
         support; leave it at None.
     memory : str, joblib.Memory or None, default=None
-        As in Pipeline: caches the fitted transformers.
+        As in Pipeline: caches the fitted transformers. Use only a folder you trust:
+        joblib.Memory unpickles what it finds there.
     verbose : bool, default=False
         As in Pipeline.
 

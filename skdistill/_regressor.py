@@ -54,6 +54,8 @@ class DistilledRegressor(RegressorMixin, _BaseDistiller):
     categorical_features : array-like or None, default=None
     memory : str, joblib.Memory or None, default=None
         Cache of the fitted teachers and their targets. Needs an int ``random_state``.
+        Use only a folder you trust: joblib.Memory unpickles what it finds there, so a
+        file planted in the cache folder runs code during ``fit``.
     keep_teachers : bool, default=False
     n_jobs : int or None, default=None
     device : {"auto", "cpu", "cuda"}, default="auto"
