@@ -361,8 +361,9 @@ class _BaseDistiller(BaseEstimator):
         return all_rows[train_mask], valid_idx
 
     def _warn_unweighted_teachers(self, teachers):
-        from ._teachers import _sample_weight_params
         from sklearn.frozen import FrozenEstimator
+
+        from ._teachers import _sample_weight_params
 
         ignored = [name for name, est in teachers
                    if not isinstance(est, FrozenEstimator)

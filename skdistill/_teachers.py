@@ -444,7 +444,7 @@ def fit_teachers(teachers, X, y, sample_weight, *, n_outputs, task, method, cv, 
     n = X.shape[0]
     splits = None
     jobs = []  # (teacher index, train rows, test rows, kind)
-    for i, (name, est) in enumerate(teachers):
+    for i, (_, est) in enumerate(teachers):
         if isinstance(est, FrozenEstimator) or method == "in_sample":
             # A frozen teacher is used as it is: no fit, so nothing to cross-fit.
             jobs.append((i, None, None, "full"))

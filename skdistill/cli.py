@@ -66,7 +66,7 @@ def _ratio(teacher, student, better, worse):
 
 def _table(rows, header):
     widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header))]
-    line = "  ".join("{:<%d}" % w for w in widths)
+    line = "  ".join(f"{{:<{w}}}" for w in widths)
     out = [line.format(*header), line.format(*("-" * w for w in widths))]
     out += [line.format(*r) for r in rows]
     return "\n".join(s.rstrip() for s in out)
@@ -224,7 +224,8 @@ def _summary_table(s):
         (f"held-out {s['metric']}", f"{s['teacher_score']:.4f}", f"{s['student_score']:.4f}",
          f"{s['student_score'] - s['teacher_score']:+.4f}"),
         (fid, "", f"{s['fidelity']:.4f}", ""),
-        ("size (pickled weights)", format_bytes(s["teacher_bytes"]), format_bytes(s["student_bytes"]),
+        ("size (pickled weights)", format_bytes(s["teacher_bytes"]),
+         format_bytes(s["student_bytes"]),
          _ratio(s["teacher_bytes"], s["student_bytes"], "smaller", "larger")),
         ("single-row latency", format_seconds(s["teacher_latency_s"]),
          format_seconds(s["student_latency_s"]),
