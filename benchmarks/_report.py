@@ -100,8 +100,10 @@ def summary_text(s, title):
     lines = [f"Summary ({title}, {s['n_datasets']} datasets)"]
     labels = {
         "median_retention": "median accuracy retention (student/teacher)",
-        "share_student_ge_teacher": f"student >= teacher ({s['n_student_ge_teacher']}/{s['n_datasets']} datasets)",
-        "share_beats_hard": f"distillation beats hard labels ({s['n_beats_hard']}/{s['n_datasets']}, {s['n_ties_hard']} ties)",
+        "share_student_ge_teacher":
+            f"student >= teacher ({s['n_student_ge_teacher']}/{s['n_datasets']} datasets)",
+        "share_beats_hard": f"distillation beats hard labels ({s['n_beats_hard']}/"
+                            f"{s['n_datasets']}, {s['n_ties_hard']} ties)",
         "median_fidelity": "median fidelity (student agrees with teacher)",
         "median_latency_ratio": "median single-row latency ratio teacher/student",
         "median_size_ratio": "median pickle size ratio teacher/student",
@@ -144,7 +146,8 @@ def markdown(s, agg, meta, acc, env, skipped, tag):
     lines += [
         f"- Command: `{env['command']}` (from the repository root)",
         f"- Date: {env['date']}; wall time {env.get('wall_seconds', float('nan')) / 60:.1f} min"
-        + (f" (the longest of {env['shards']} shards run in parallel)" if env.get("shards") else ""),
+        + (f" (the longest of {env['shards']} shards run in parallel)" if env.get("shards")
+           else ""),
         f"- Machine: {env['machine']}; load average at start "
         f"{', '.join(f'{x:.1f}' for x in env['load_average_at_start'] or [])} "
         "(shared with other jobs: timings are noisy, so latencies are medians of "
@@ -152,7 +155,8 @@ def markdown(s, agg, meta, acc, env, skipped, tag):
         f"- Threads: {env['threads']}",
         "- Versions: " + ", ".join(f"{k} {v}" for k, v in env["versions"].items()),
         f"- Protocol: stratified 75/25 split per seed, the same for every method; several "
-        f"seeds below {env.get('small_below', 5000)} rows, else 1; training sets above {env['max_train_rows']} rows and test "
+        f"seeds below {env.get('small_below', 5000)} rows, else 1; training sets above "
+        f"{env['max_train_rows']} rows and test "
         f"sets above {env['max_test_rows']} rows subsampled (stratified); accuracies are means "
         "over seeds, speed and size from seed 0.",
         f"- Data: `{env['data_dir']}`",

@@ -25,8 +25,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     __package__ = "benchmarks"
@@ -148,7 +146,6 @@ def write_outputs(rows, env, out_dir, complete, header=None):
     df.to_csv(out_dir / "ablation.csv", index=False, float_format="%.6g")
     if header is not None:  # --render: keep the run's own header, redo the tables
         return _write_md(df, header, out_dir)
-    per = df.groupby(["group", "variant", "dataset"], sort=False).mean(numeric_only=True)
     lines = ["# Ablations of DistilledClassifier's defaults", ""]
     if not complete:
         lines += [f"**PARTIAL RESULTS: {env.get('progress', '')}.**", ""]
@@ -194,7 +191,8 @@ def _write_md(df, lines, out_dir):
                 f"| {variant}{mark} | {v.accuracy.mean():.4f} | {d_acc.mean():+.2f} | "
                 f"{wins}/{len(v)} | {v.log_loss.mean():.4f} | {d_ll.mean():+.4f} | "
                 f"{v.ece.mean():.4f} | {v.fidelity.mean():.4f} | "
-                f"{teacher_fit(v)} | {v.student_fit_seconds.mean():.1f} s | {v.latency_s.median() * 1e6:.0f} us | "
+                f"{teacher_fit(v)} | {v.student_fit_seconds.mean():.1f} s | "
+                f"{v.latency_s.median() * 1e6:.0f} us | "
                 f"{v.pickle_bytes.max() / 1024:.0f} KB |")
         acc_table = g["accuracy"].unstack()
         lines += ["", "Accuracy per dataset:", "",

@@ -163,13 +163,15 @@ def write_markdown(df, summary, path, command, elapsed, categorical, header=None
             "never perturbed)" if categorical else "none declared (all columns continuous)")
         + "  ",
         f"Splits: stratified 75/25, seeds {sorted(df['seed'].unique().tolist())}; "
-        f"teachers fitted once per split and shared by all settings. Total time {elapsed / 60:.1f} min.",
+        f"teachers fitted once per split and shared by all settings. "
+        f"Total time {elapsed / 60:.1f} min.",
         "",
     ]
     if header is not None:  # rewriting from the CSV: keep the recorded run's setup as it was
         lines = [lines[0], "", *header, ""]
     lines += [
-        "Gap closed = (acc_munge - acc_none) / (acc_teacher - acc_none) on the means over seeds; "
+        "Gap closed = (acc_munge - acc_none) / (acc_teacher - acc_none) on the means over "
+        "seeds; "
         "blank where the teachers lead the student without MUNGE by less than one test row "
         "(there, the student already matches or beats its teachers).",
         "",
@@ -177,7 +179,8 @@ def write_markdown(df, summary, path, command, elapsed, categorical, header=None
     lines += [
         "## All settings at a glance",
         "",
-        "| setting | median fidelity (none -> munge) | datasets where fidelity rises / ties / falls "
+        "| setting | median fidelity (none -> munge) "
+        "| datasets where fidelity rises / ties / falls "
         "| median gap closed | pooled gap closed | median retention (none -> munge) "
         "| median student fit s |",
         "|---|---|---|---:|---:|---|---:|",

@@ -34,7 +34,8 @@ def make_data(seed=0):
     rng = np.random.RandomState(seed)
     # Correlated continuous columns plus 5 categorical ones, like a real table.
     latent = rng.standard_normal((N_ROWS, 10))
-    X = latent @ rng.standard_normal((10, N_FEATURES)) + 0.3 * rng.standard_normal((N_ROWS, N_FEATURES))
+    X = (latent @ rng.standard_normal((10, N_FEATURES))
+         + 0.3 * rng.standard_normal((N_ROWS, N_FEATURES)))
     X[:, :5] = rng.randint(0, 4, size=(N_ROWS, 5))
     return X, np.arange(5)
 

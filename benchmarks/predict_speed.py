@@ -10,9 +10,9 @@ Targets:
 
 The student is a default ``DistilledClassifier`` student (128, 64, relu, up to 200
 epochs with early stopping) distilled from one small teacher: prediction speed depends
-on the layer shapes, not on which teachers made the weights. Each round times the two contenders back to back (interleaved), and the
-reported ratio is the median of the per-round ratios, because these machines are shared
-and noisy.
+on the layer shapes, not on which teachers made the weights. Each round times the two
+contenders back to back (interleaved), and the reported ratio is the median of the
+per-round ratios, because these machines are shared and noisy.
 
     python benchmarks/predict_speed.py [--rounds 15] [--dataset spambase]
 

@@ -133,8 +133,9 @@ def main(argv=None):
     parser.add_argument("--out-dir", default=str(RESULTS))
     args = parser.parse_args(argv)
 
-    import pandas as pd
     from pathlib import Path
+
+    import pandas as pd
 
     from skdistill._datasets import load_dataset
 

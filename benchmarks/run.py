@@ -257,7 +257,7 @@ def seeds_for(n_rows, cfg, n_seeds=None):
 
 
 def main(argv=None):
-    from skdistill._datasets import default_data_dir, load_dataset
+    from skdistill._datasets import default_data_dir
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--suite", choices=sorted(SUITES), default="quick")
@@ -319,7 +319,8 @@ def main(argv=None):
         datasets = datasets[index::count]
         tag = f"{tag}_shard{index}"
     env = environment(command)
-    env.update(suite=args.suite, small_below=cfg["small_below"], data_dir=str(data_dir), max_train_rows=cfg["max_train"],
+    env.update(suite=args.suite, small_below=cfg["small_below"], data_dir=str(data_dir),
+               max_train_rows=cfg["max_train"],
                max_test_rows=cfg["max_test"], latency_calls=cfg["latency_calls"],
                threads=f"torch 1 thread, OpenMP/BLAS limited to 1 (threadpoolctl); "
                        f"forests n_jobs=-1, LightGBM and XGBoost n_jobs=1; "
@@ -374,9 +375,8 @@ def merge_shards(out_dir, tag, datasets, command, plots=True, source=None):
 
 
 def _run(args, cfg, datasets, data_dir, out_dir, tag, env):
-    from skdistill._datasets import load_dataset
-
     from benchmarks._report import write_outputs
+    from skdistill._datasets import load_dataset
 
     rows, skipped = [], []
     start = time.perf_counter()

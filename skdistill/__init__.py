@@ -14,10 +14,10 @@ from ._metrics import (
     neg_kl_scorer,
     teacher_student_kl,
 )
-from ._pipeline import DistillationPipeline
-from ._regressor import DistilledRegressor
 from ._onnx import to_onnx
 from ._persist import ModelFormatError, load, save
+from ._pipeline import DistillationPipeline
+from ._regressor import DistilledRegressor
 from ._report import DistillationReport
 from ._student import MLPStudent
 from ._teachers import default_regression_teachers, default_teachers

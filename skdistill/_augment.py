@@ -15,7 +15,8 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.neighbors import NearestNeighbors
 from sklearn.utils import check_array, check_random_state
-from sklearn.utils._param_validation import Interval, validate_params
+
+from ._compat import Interval, validate_params
 
 _MAX_SEED = np.iinfo(np.int32).max
 
@@ -168,7 +169,8 @@ def _as_codes(X, categorical_features):
             if dtype.kind not in "iuf":
                 categorical[j] = True
         if len(X) < 2:
-            raise ValueError(f"munge needs at least 2 rows to find nearest neighbours; got {len(X)}.")
+            raise ValueError(
+                f"munge needs at least 2 rows to find nearest neighbours; got {len(X)}.")
         columns_out = []
         levels = [None] * n_features
         for j in range(n_features):
@@ -280,7 +282,7 @@ def _from_codes(out, columns, dtypes, categorical, levels):
     import pandas as pd
 
     data = {}
-    for j, name in enumerate(columns):
+    for j in range(len(columns)):
         if categorical[j]:
             col = pd.Series(levels[j].take(out[:, j].astype(np.intp)))
             data[j] = col.astype(dtypes.iloc[j])

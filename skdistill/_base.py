@@ -14,10 +14,9 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator
-from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, check_memory, validate_data
+from sklearn.utils.validation import check_is_fitted, check_memory, validate_data
 
+from ._compat import HasMethods, Interval, StrOptions, _check_sample_weight
 from ._student import (
     ACTIVATIONS,
     INPUT_ENCODINGS,
@@ -27,12 +26,11 @@ from ._student import (
 )
 from ._teachers import (
     SOFT_TARGET_METHODS,
+    _seeds,
     check_teachers,
     fit_teachers,
     predict_teachers,
 )
-
-_MAX_SEED = np.iinfo(np.int32).max
 
 # Float inputs stay in their own precision; anything else becomes float64.
 _FLOAT_DTYPES = [np.float64, np.float32]
@@ -229,9 +227,10 @@ class _BaseDistiller(BaseEstimator):
                         categorical=self._categorical_mask(X.shape[1]))
 
     def _draw_seeds(self):
-        rng = check_random_state(self.random_state)
+        # _seeds draws from a fresh generator for random_state=None, so that the user's
+        # global np.random stream is not advanced by fitting.
         names = ("teachers", "splits", "validation", "augment", "student")
-        return dict(zip(names, (int(s) for s in rng.randint(_MAX_SEED, size=len(names)))))
+        return dict(zip(names, _seeds(self.random_state, len(names))))
 
     def _resolve_teachers(self, seed, data):
         teachers = (self._default_teachers(seed) if self.teachers is None
@@ -358,6 +357,9 @@ class _BaseDistiller(BaseEstimator):
         student = self._finish_student(result["student"])
         check_student_finite(student, data.X[:1000])
         self.student_ = student
+        # The weights the soft targets were averaged with: teacher_predict_output uses
+        # these, so a later set_params(teacher_weights=...) cannot change the kept ensemble.
+        self.teacher_weights_ = data.weights
         self.history_ = result["history"]
         self.n_iter_ = result["n_iter"]
         self.fit_info_ = {
@@ -452,8 +454,9 @@ class _BaseDistiller(BaseEstimator):
         return all_rows[train_mask], valid_idx
 
     def _warn_unweighted_teachers(self, teachers):
-        from ._teachers import _sample_weight_params
         from sklearn.frozen import FrozenEstimator
+
+        from ._teachers import _sample_weight_params
 
         ignored = [name for name, est in teachers
                    if not isinstance(est, FrozenEstimator)
@@ -509,8 +512,9 @@ class _BaseDistiller(BaseEstimator):
         fitted = [FittedTeacher(name, est, cols) for (name, est), cols in
                   zip(self.named_teachers_.items(), self._teacher_columns)]
         n_outputs = self.student_.n_outputs
+        weights = self.teacher_weights_
         return predict_teachers(fitted, X, n_outputs=n_outputs, task=self._task,
-                                weights=self._check_teacher_weights())
+                                weights=weights)
 
     def report(self, X, y):
         """Compare the student with its teachers on held-out data.
@@ -548,6 +552,7 @@ def without_teachers(model):
 
 #: ``augmentation="auto"`` synthesizes a transfer set below this many training rows.
 _AUTO_AUGMENT_BELOW_ROWS = 5000
+
 
 #: Transfer rows labelled by the teachers per call.
 _LABEL_CHUNK_ROWS = 20_000

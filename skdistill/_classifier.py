@@ -3,12 +3,12 @@
 from numbers import Real
 
 import numpy as np
-from sklearn.base import ClassifierMixin, _fit_context
+from sklearn.base import ClassifierMixin
 from sklearn.preprocessing import LabelEncoder
-from sklearn.utils._param_validation import Interval
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 
 from ._base import _BaseDistiller
+from ._compat import Interval, _fit_context
 from ._student import log_softmax, softmax
 from ._teachers import default_teachers
 
@@ -118,7 +118,9 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
         Cache the fitted teachers and their soft targets, keyed by the teachers, the
         soft-target settings and the exact data and weights. With a cache, a grid search
         over student settings fits the teachers once per training split. Needs an int
-        ``random_state``: otherwise seeds and folds change on every fit.
+        ``random_state``: otherwise seeds and folds change on every fit. Use only a
+        folder you trust: joblib.Memory unpickles what it finds there, so a file planted
+        in the cache folder runs code during ``fit``.
     keep_teachers : bool, default=False
         Keep the fitted teachers on the model as ``teachers_``. They are usually far
         larger than the student, so they are dropped by default.
@@ -155,6 +157,9 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
         ``keep_teachers=True``.
     named_teachers_ : dict
         The same, by name.
+    teacher_weights_ : ndarray of shape (n_teachers,) or None
+        The validated ``teacher_weights`` the soft targets were averaged with (None for
+        equal weights). ``teacher_predict_*`` use these, not the live parameter.
 
     See Also
     --------

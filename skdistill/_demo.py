@@ -10,8 +10,6 @@ from ._base import without_teachers
 from ._measure import format_bytes, format_seconds
 
 
-
-
 def run_demo(output="skdistill-demo-student.pkl", random_state=0, out=print):
     """Distill the default teacher ensemble on scikit-learn's digits data and report.
 
@@ -87,7 +85,7 @@ def run_demo(output="skdistill-demo-student.pkl", random_state=0, out=print):
     ]
     header = ("", "teacher", "student", "ratio")
     widths = [max(len(str(row[i])) for row in rows + [header]) for i in range(4)]
-    line = "  ".join("{:<%d}" % w for w in widths)
+    line = "  ".join(f"{{:<{w}}}" for w in widths)
     out("")
     out(line.format(*header))
     out(line.format(*("-" * w for w in widths)))

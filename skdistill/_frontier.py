@@ -15,7 +15,7 @@ from sklearn.base import clone
 
 from ._base import drop_teachers, without_teachers
 from ._measure import pickled_size, single_row_latency
-from ._metrics import final_distiller, fidelity_score
+from ._metrics import fidelity_score, final_distiller
 
 __all__ = ["distillation_frontier"]
 

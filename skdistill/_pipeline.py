@@ -1,8 +1,9 @@
 """DistillationPipeline: a Pipeline that sends unlabeled rows through its preprocessing."""
 
-from sklearn.base import _fit_context
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import has_fit_parameter
+
+from ._compat import _fit_context, validate_pipeline_steps
 
 
 class DistillationPipeline(Pipeline):
@@ -38,7 +39,8 @@ class DistillationPipeline(Pipeline):
         Pipeline's option. It needs metadata routing, which this class does not
         support; leave it at None.
     memory : str, joblib.Memory or None, default=None
-        As in Pipeline: caches the fitted transformers.
+        As in Pipeline: caches the fitted transformers. Use only a folder you trust:
+        joblib.Memory unpickles what it finds there.
     verbose : bool, default=False
         As in Pipeline.
 
@@ -136,7 +138,7 @@ class DistillationPipeline(Pipeline):
                 "DistillationPipeline does not support transform_input (it needs metadata "
                 "routing). Leave transform_input=None."
             )
-        self._validate_steps()
+        validate_pipeline_steps(self)
         last_name, last = self.steps[-1]
         if last is None or last == "passthrough" or not has_fit_parameter(last, "X_unlabeled"):
             raise TypeError(

@@ -1,9 +1,10 @@
 """DistilledRegressor: the scikit-learn face of regression distillation."""
 
 import numpy as np
-from sklearn.base import RegressorMixin, _fit_context
+from sklearn.base import RegressorMixin
 
 from ._base import _BaseDistiller
+from ._compat import _fit_context
 from ._student import check_float32_range
 from ._teachers import default_regression_teachers
 
@@ -78,6 +79,8 @@ class DistilledRegressor(RegressorMixin, _BaseDistiller):
     categorical_features : array-like or None, default=None
     memory : str, joblib.Memory or None, default=None
         Cache of the fitted teachers and their targets. Needs an int ``random_state``.
+        Use only a folder you trust: joblib.Memory unpickles what it finds there, so a
+        file planted in the cache folder runs code during ``fit``.
     keep_teachers : bool, default=False
     n_jobs : int or None, default=None
     device : {"auto", "cpu", "cuda"}, default="auto"
@@ -97,6 +100,9 @@ class DistilledRegressor(RegressorMixin, _BaseDistiller):
     teachers_ : list of estimators
         Only with ``keep_teachers=True``.
     named_teachers_ : dict
+    teacher_weights_ : ndarray of shape (n_teachers,) or None
+        The validated ``teacher_weights`` the soft targets were averaged with (None for
+        equal weights). ``teacher_predict`` uses these, not the live parameter.
 
     See Also
     --------

@@ -99,8 +99,9 @@ class Layer:
         for name, a in self.arrays().items():
             kind = "i" if name in self.integer_arrays else "f"
             if not isinstance(a, np.ndarray) or a.dtype.kind != kind:
-                raise ValueError(f"{self.kind}.{name} must be a {'integer' if kind == 'i' else 'float'} "
-                                 f"array, got {getattr(a, 'dtype', type(a))}.")
+                wanted = "an integer" if kind == "i" else "a float"
+                raise ValueError(f"{self.kind}.{name} must be {wanted} array, got "
+                                 f"{getattr(a, 'dtype', type(a))}.")
 
     def check(self, n_in):
         """Output width for an input of width ``n_in``; ValueError when they do not fit."""
@@ -289,7 +290,8 @@ class Linear(Layer):
         if self.weight.ndim != 2 or self.weight.shape[0] != n_in:
             raise _width_error(self, self.weight.shape[:1], n_in)
         if self.bias.shape != (self.weight.shape[1],):
-            raise ValueError(f"linear bias has shape {self.bias.shape}, weight {self.weight.shape}.")
+            raise ValueError(
+                f"linear bias has shape {self.bias.shape}, weight {self.weight.shape}.")
         return self.weight.shape[1]
 
     def forward(self, h):

@@ -7,7 +7,6 @@ estimators above this module own validation, label encoding and the student.
 import warnings
 
 import numpy as np
-from joblib import Parallel, delayed
 from sklearn.base import clone, is_classifier
 from sklearn.compose import TransformedTargetRegressor
 from sklearn.ensemble import (
@@ -17,12 +16,14 @@ from sklearn.ensemble import (
     RandomForestRegressor,
 )
 from sklearn.frozen import FrozenEstimator
-from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
+from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import has_fit_parameter
+
+from ._compat import check_cv
 
 SOFT_TARGET_METHODS = ("oof", "in_sample", "oob")
 
@@ -30,6 +31,14 @@ _MAX_SEED = np.iinfo(np.int32).max
 
 
 def _seeds(random_state, n):
+    """``n`` integer seeds drawn from ``random_state``.
+
+    ``None`` draws from a fresh OS-seeded generator: ``check_random_state(None)`` is
+    numpy's global RandomState, and drawing from it would change the user's
+    ``np.random`` stream as a side effect.
+    """
+    if random_state is None:
+        return [int(s) for s in np.random.default_rng().integers(_MAX_SEED, size=n)]
     rng = check_random_state(random_state)
     return [int(s) for s in rng.randint(_MAX_SEED, size=n)]
 
@@ -175,6 +184,102 @@ def _sample_weight_params(estimator, sample_weight):
     return None
 
 
+# A probability may stray this far outside [0, 1] (float32 rounding in boosters) before
+# the output counts as broken; within it, values are clipped.
+_PROBA_RANGE_TOL = 1e-6
+# Rows may sum to 1 within this before the output counts as broken; within it, they are
+# renormalized silently (float32 outputs and calibrated models drift by ~1e-7).
+_PROBA_SUM_TOL = 1e-3
+
+
+def check_teacher_output(name, estimator, output, n_rows, n_columns, classification,
+                         method=None):
+    """Validate one teacher's output and return it as a float64 array.
+
+    Every soft target passes through here: fold predictions, out-of-bag estimates, and
+    the outputs of refitted and prefit teachers. A custom teacher with a bug (NaN, a
+    single probability column, scores instead of probabilities) would otherwise train
+    the student on garbage without a word, or fail later with a shape error that does
+    not say which teacher is at fault.
+
+    Parameters
+    ----------
+    name : str
+        The teacher's name, for the error message.
+    estimator : estimator
+        The teacher, for the error message.
+    output : array-like
+        What the teacher returned.
+    n_rows : int
+        The number of rows it was asked about.
+    n_columns : int
+        Classification: the number of classes in the teacher's ``classes_``.
+        Regression: the number of targets.
+    classification : bool
+    method : str or None
+        The method or attribute that gave ``output``, for the message.
+
+    Returns
+    -------
+    ndarray of shape (n_rows, n_columns)
+        Probabilities clipped to [0, 1] with rows summing to 1 (classification), or the
+        predictions as a column (regression).
+
+    Raises
+    ------
+    ValueError
+        When the output cannot be used, with the teacher's name in the message.
+    """
+    method = method or ("predict_proba" if classification else "predict")
+    who = f"Teacher {name!r} ({type(estimator).__name__})"
+    try:
+        out = np.asarray(output, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{who}: {method} returned values that are not numbers ({exc}).") \
+            from None
+    if classification:
+        if out.shape != (n_rows, n_columns):
+            raise ValueError(
+                f"{who}: {method} returned an array of shape {out.shape}; expected "
+                f"({n_rows}, {n_columns}): one row per sample and one column per class in "
+                "its classes_."
+            )
+    else:
+        shape = out.shape
+        if out.ndim == 1 and n_columns == 1:
+            out = out.reshape(-1, 1)
+        if out.shape != (n_rows, n_columns):
+            expected = f"({n_rows},)" if n_columns == 1 else f"({n_rows}, {n_columns})"
+            raise ValueError(
+                f"{who}: {method} returned an array of shape {shape}; expected "
+                f"{expected}, one prediction per sample."
+            )
+    bad = ~np.isfinite(out)
+    if bad.any():
+        raise ValueError(
+            f"{who}: {method} returned {int(bad.sum())} non-finite value(s) (NaN or "
+            "infinity). A teacher must give a finite output for every row."
+        )
+    if not classification:
+        return out
+    if out.min(initial=0.0) < -_PROBA_RANGE_TOL or out.max(initial=1.0) > 1 + _PROBA_RANGE_TOL:
+        raise ValueError(
+            f"{who}: {method} returned values in [{out.min():.4g}, {out.max():.4g}], outside "
+            "[0, 1]: these are not probabilities. Use a calibrated classifier (e.g. "
+            "CalibratedClassifierCV) as a teacher."
+        )
+    out = np.clip(out, 0.0, 1.0)
+    sums = out.sum(axis=1)
+    off = np.abs(sums - 1.0)
+    if n_rows and off.max() > _PROBA_SUM_TOL:
+        i = int(off.argmax())
+        raise ValueError(
+            f"{who}: {method} rows must sum to 1, but row {i} sums to {sums[i]:.6g}. "
+            "Return one probability per class in classes_, normalized per row."
+        )
+    return out / sums[:, None]
+
+
 class FittedTeacher:
     """A fitted teacher and the class indices its ``predict_proba`` columns stand for."""
 
@@ -184,11 +289,15 @@ class FittedTeacher:
         self.columns = columns
 
     def predict_target(self, X, n_outputs, classification):
+        n_rows = X.shape[0]
         if classification:
-            out = np.zeros((X.shape[0], n_outputs))
-            out[:, self.columns] = self.estimator.predict_proba(X)
+            out = np.zeros((n_rows, n_outputs))
+            out[:, self.columns] = check_teacher_output(
+                self.name, self.estimator, self.estimator.predict_proba(X), n_rows,
+                len(self.columns), classification=True)
             return out
-        return np.asarray(self.estimator.predict(X), dtype=np.float64).reshape(X.shape[0], -1)
+        return check_teacher_output(self.name, self.estimator, self.estimator.predict(X),
+                                    n_rows, n_outputs, classification=False)
 
 
 def frozen_columns(name, estimator, classes):
@@ -264,7 +373,15 @@ def _oob_targets(teacher, X, n_outputs, classification):
         missing |= out.sum(axis=1) <= 0
     if missing.any():
         out[missing] = teacher.predict_target(X[missing], n_outputs, classification)
-    return out
+    # The same checks as every other teacher output, on the filled-in estimates.
+    method = "oob_decision_function_" if classification else "oob_prediction_"
+    if classification:
+        out[:, teacher.columns] = check_teacher_output(
+            teacher.name, est, out[:, teacher.columns], X.shape[0], len(teacher.columns),
+            classification=True, method=method)
+        return out
+    return check_teacher_output(teacher.name, est, out, X.shape[0], n_outputs,
+                                classification=False, method=method)
 
 
 def supports_oob(estimator):
@@ -276,14 +393,15 @@ def supports_oob(estimator):
 
 
 def make_splits(n_rows, y, cv, random_state, classification):
-    """Shuffled (stratified) K-fold splits, or the user's own splitter's."""
-    if isinstance(cv, int):
-        if classification:
-            splitter = StratifiedKFold(n_splits=cv, shuffle=True, random_state=random_state)
-        else:
-            splitter = KFold(n_splits=cv, shuffle=True, random_state=random_state)
-    else:
-        splitter = cv
+    """Shuffled (stratified) K-fold splits, or the user's own splitter's.
+
+    ``cv`` follows :func:`sklearn.model_selection.check_cv`: any integer (``np.int64``
+    too) gives ``StratifiedKFold`` for classification and ``KFold`` otherwise, but
+    shuffled with ``random_state``: rows are often sorted (by time, by class), and
+    unshuffled folds would then each miss part of the data's range.
+    """
+    splitter = check_cv(cv, y if classification else None, classifier=classification,
+                        shuffle=True, random_state=random_state)
     y_split = y if classification else np.zeros(n_rows)
     with warnings.catch_warnings():
         # A class rarer than cv makes StratifiedKFold warn; the per-fold re-encoding
@@ -326,7 +444,7 @@ def fit_teachers(teachers, X, y, sample_weight, *, n_outputs, task, method, cv, 
     n = X.shape[0]
     splits = None
     jobs = []  # (teacher index, train rows, test rows, kind)
-    for i, (name, est) in enumerate(teachers):
+    for i, (_, est) in enumerate(teachers):
         if isinstance(est, FrozenEstimator) or method == "in_sample":
             # A frozen teacher is used as it is: no fit, so nothing to cross-fit.
             jobs.append((i, None, None, "full"))

@@ -28,6 +28,30 @@ def _progress(args, message):
         print(message, file=sys.stderr, flush=True)
 
 
+def _check_output_path(path, option="-o"):
+    """Refuse an output path that cannot be written, before any slow step runs.
+
+    A fit takes minutes; finding out only at the end that the folder is missing or that
+    the name is a directory would throw that work away.
+    """
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise CLIError(f"{option} {path!r} is a directory; give a file name, e.g. "
+                       f"{os.path.join(path, 'model.skd')!r}.")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise CLIError(f"{option} {path!r}: the folder {folder!r} does not exist; create it "
+                       "first.")
+    if os.path.exists(path):
+        if not os.access(path, os.W_OK):
+            raise CLIError(f"{option} {path!r} exists and is not writable.")
+    elif not os.access(folder, os.W_OK | os.X_OK):
+        raise CLIError(f"{option} {path!r}: the folder {folder!r} is not writable.")
+
+
+def _check_has_rows(frame, path):
+    if len(frame) == 0:
+        raise CLIError(f"{path!r} has a header row but no data rows.")
 
 
 def _ratio(teacher, student, better, worse):
@@ -42,7 +66,7 @@ def _ratio(teacher, student, better, worse):
 
 def _table(rows, header):
     widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header))]
-    line = "  ".join("{:<%d}" % w for w in widths)
+    line = "  ".join(f"{{:<{w}}}" for w in widths)
     out = [line.format(*header), line.format(*("-" * w for w in widths))]
     out += [line.format(*r) for r in rows]
     return "\n".join(s.rstrip() for s in out)
@@ -52,6 +76,7 @@ def _table(rows, header):
 def _cmd_demo(args):
     from ._demo import run_demo
 
+    _check_output_path(args.output)
     run_demo(output=args.output, random_state=args.random_state)
     return 0
 
@@ -89,7 +114,9 @@ def _cmd_fit(args):
     wanted = _teacher_names(args.teachers)  # fail before any slow step
     if not 0 <= args.holdout < 1:
         raise CLIError(f"--holdout must lie in [0, 1); got {args.holdout}.")
+    _check_output_path(args.output)
     frame = read_csv(args.train)
+    _check_has_rows(frame, args.train)
     if args.target not in frame.columns:
         raise CLIError(f"target column {args.target!r} is not in {args.train!r}; its columns "
                        f"are {', '.join(map(repr, frame.columns))}.")
@@ -197,7 +224,8 @@ def _summary_table(s):
         (f"held-out {s['metric']}", f"{s['teacher_score']:.4f}", f"{s['student_score']:.4f}",
          f"{s['student_score'] - s['teacher_score']:+.4f}"),
         (fid, "", f"{s['fidelity']:.4f}", ""),
-        ("size (pickled weights)", format_bytes(s["teacher_bytes"]), format_bytes(s["student_bytes"]),
+        ("size (pickled weights)", format_bytes(s["teacher_bytes"]),
+         format_bytes(s["student_bytes"]),
          _ratio(s["teacher_bytes"], s["student_bytes"], "smaller", "larger")),
         ("single-row latency", format_seconds(s["teacher_latency_s"]),
          format_seconds(s["student_latency_s"]),
@@ -210,14 +238,24 @@ def _summary_table(s):
 
 # -- predict --------------------------------------------------------------------------
 def _load_with_encoder(path):
-    from ._persist import load
+    from ._persist import ModelFormatError, load
     from ._tabular import TableEncoder
 
-    model, metadata = load(path, return_metadata=True)
-    metadata = metadata or {}
-    if "tabular" in metadata:
-        encoder = TableEncoder.from_dict(metadata["tabular"])
-    else:
+    try:
+        model, metadata = load(path, return_metadata=True)
+        metadata = metadata or {}
+        encoder = (TableEncoder.from_dict(metadata["tabular"]) if "tabular" in metadata
+                   else None)
+    except (ModelFormatError, OSError):
+        raise  # already a clear message: a corrupt file, a missing file
+    except Exception as exc:
+        # load() is meant to raise only ModelFormatError; anything else from a damaged or
+        # foreign file is still the file's fault, not a bug to show a traceback for.
+        if os.environ.get("SKDISTILL_DEBUG"):
+            raise
+        raise CLIError(f"{str(path)!r} is not a readable skdistill model "
+                       f"({type(exc).__name__}: {exc}).") from exc
+    if encoder is None:
         # A model saved from Python: its inputs are the numeric features themselves.
         import numpy as np
 
@@ -235,8 +273,11 @@ def _cmd_predict(args):
 
     from ._tabular import read_csv
 
+    if args.output:
+        _check_output_path(args.output)
     model, encoder, metadata = _load_with_encoder(args.model)
     frame = read_csv(args.data)
+    _check_has_rows(frame, args.data)
     target = metadata.get("target")
     X = encoder.transform(frame, ignore=[target] if target else ())
     if np.isnan(X).any():
@@ -309,6 +350,7 @@ def _cmd_info(args):
 def _cmd_export(args):
     from ._onnx import to_onnx
 
+    _check_output_path(args.onnx, option="--onnx")
     model, encoder, metadata = _load_with_encoder(args.model)
     if encoder.categorical_columns and not args.encoded_input:
         raise CLIError(
@@ -441,11 +483,24 @@ def main(argv=None):
         return 1
     except (CLIError, ModelFormatError, ColumnError, FileNotFoundError, ValueError,
             OSError, ImportError) as exc:
+        # Errors the user can fix: their own message says what to change.
         if os.environ.get("SKDISTILL_DEBUG"):
             raise
-        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        print(f"skdistill: error: {message}", file=sys.stderr)
+        print(f"skdistill: error: {_first_line(exc)}", file=sys.stderr)
         return 1
+    except Exception as exc:
+        # Anything else is unexpected (a teacher's own TypeError, a bug): still one line
+        # rather than a wall of traceback, with the way to see the traceback.
+        if os.environ.get("SKDISTILL_DEBUG"):
+            raise
+        print(f"skdistill: error: {type(exc).__name__}: {_first_line(exc)} "
+              "(set SKDISTILL_DEBUG=1 to see the traceback)", file=sys.stderr)
+        return 1
+
+
+def _first_line(exc):
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 if __name__ == "__main__":

@@ -14,8 +14,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.tree import DecisionTreeClassifier
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skdistill import DistillationPipeline, DistilledClassifier, munge
-from skdistill import _augment
+from skdistill import DistillationPipeline, DistilledClassifier, _augment, munge
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -347,7 +346,7 @@ def test_distillation_pipeline_in_grid_search():
     # 2 settings x 3 folds + the refit: every fit got all 300 unlabeled rows, scaled with
     # its own training part's statistics (so never the raw rows, whose scale is ~1000s).
     assert len(_RecordingClassifier.calls) == 7
-    for n_train, unlabeled in _RecordingClassifier.calls:
+    for _, unlabeled in _RecordingClassifier.calls:
         assert unlabeled.shape == (300, 30)
         assert np.abs(unlabeled.mean(axis=0)).max() < 3
     assert search.best_estimator_[-1].fit_info_["n_transfer_rows"] == 300

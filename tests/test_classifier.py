@@ -292,7 +292,8 @@ def test_frozen_prefit_teacher_is_used_as_is(cancer):
 def test_other_soft_target_methods(cancer, method):
     X_train, X_test, y_train, y_test = cancer
     rf = RandomForestClassifier(n_estimators=30, random_state=0)
-    model = small(teachers=[("rf", rf), ("lr", make_pipeline(StandardScaler(), LogisticRegression()))],
+    lr = make_pipeline(StandardScaler(), LogisticRegression())
+    model = small(teachers=[("rf", rf), ("lr", lr)],
                   soft_targets=method).fit(X_train, y_train)
     assert model.score(X_test, y_test) > 0.9
 

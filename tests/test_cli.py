@@ -238,3 +238,71 @@ def test_predict_with_a_model_saved_from_python(tmp_path, capsys):
         assert main(["predict", str(tmp_path / "iris.skd"), str(tmp_path / "iris.csv")]) == 0
     out = pd.read_csv(io.StringIO(capsys.readouterr().out))
     np.testing.assert_array_equal(out["prediction"], model.predict(X.head(5)))
+
+
+def test_output_path_is_checked_before_the_fit(files, tmp_path, capsys, monkeypatch):
+    # The fit must not even start: a model that cannot be saved would waste it.
+    import skdistill._classifier as classifier
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("fit ran before the output path was checked")
+
+    monkeypatch.setattr(classifier.DistilledClassifier, "fit", no_fit)
+    train = str(files / "train.csv")
+    line = _error(capsys, ["fit", train, "--target", "churn", "-o", str(tmp_path)] + FAST)
+    assert "is a directory" in line
+    missing = tmp_path / "no" / "such" / "model.skd"
+    line = _error(capsys, ["fit", train, "--target", "churn", "-o", str(missing)] + FAST)
+    assert "does not exist" in line and str(missing.parent) in line
+    line = _error(capsys, ["predict", "m.skd", train, "-o", str(missing)])
+    assert "does not exist" in line
+    line = _error(capsys, ["export", "m.skd", "--onnx", str(tmp_path)])
+    assert "--onnx" in line and "is a directory" in line
+
+
+def test_header_only_csv_is_a_clear_error(files, model_path, tmp_path, capsys):
+    empty = tmp_path / "header_only.csv"
+    empty.write_text("age,income,city,plan,churn\n")
+    line = _error(capsys, ["fit", str(empty), "--target", "churn",
+                           "-o", str(tmp_path / "m.skd")] + FAST)
+    assert "no data rows" in line and "header_only.csv" in line
+    line = _error(capsys, ["predict", str(model_path), str(empty)])
+    assert "no data rows" in line
+
+
+def test_estimator_value_error_is_one_line(files, tmp_path, capsys):
+    # More folds than rows of a class: scikit-learn's ValueError, shown as one line.
+    line = _error(capsys, ["fit", str(files / "train.csv"), "--target", "churn",
+                           "-o", str(tmp_path / "m.skd"), "--teachers", "rf",
+                           "--n-estimators", "5", "--cv", "500", "--quiet"])
+    assert "500" in line
+
+
+def test_unexpected_load_error_is_one_line(model_path, capsys, monkeypatch):
+    import skdistill._persist as persist
+
+    def broken_load(*args, **kwargs):
+        raise KeyError("coef_0")
+
+    monkeypatch.setattr(persist, "load", broken_load)
+    line = _error(capsys, ["info", str(model_path)])
+    assert "not a readable skdistill model" in line and "KeyError" in line
+
+    monkeypatch.setenv("SKDISTILL_DEBUG", "1")
+    with pytest.raises(KeyError):
+        main(["info", str(model_path)])
+
+
+def test_unexpected_error_is_one_line_unless_debugging(files, tmp_path, capsys,
+                                                       monkeypatch):
+    import skdistill.cli as cli
+
+    def bug(args):
+        raise TypeError("something internal")
+
+    monkeypatch.setattr(cli, "_cmd_info", bug)
+    line = _error(capsys, ["info", "m.skd"])
+    assert "TypeError: something internal" in line and "SKDISTILL_DEBUG=1" in line
+    monkeypatch.setenv("SKDISTILL_DEBUG", "1")
+    with pytest.raises(TypeError):
+        main(["info", "m.skd"])

@@ -4,6 +4,7 @@ import pickle
 
 import numpy as np
 import pytest
+from lightgbm import LGBMRegressor
 from sklearn.datasets import load_diabetes
 from sklearn.ensemble import RandomForestRegressor
 from sklearn.linear_model import Ridge
@@ -11,7 +12,6 @@ from sklearn.metrics import r2_score
 from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from lightgbm import LGBMRegressor
 
 from skdistill import DistilledRegressor, default_regression_teachers
 

@@ -26,7 +26,8 @@ from skdistill._training import TorchLayer, numpy_student, torch_student
 
 N_IN = 6
 RNG = np.random.default_rng(0)
-X = RNG.normal(size=(300, N_IN)) * np.array([1, 10, 0.1, 5, 1, 100]) + np.array([0, 3, 0, -2, 1, 50])
+X = (RNG.normal(size=(300, N_IN)) * np.array([1, 10, 0.1, 5, 1, 100])
+     + np.array([0, 3, 0, -2, 1, 50]))
 
 
 def _fitted_ple():
