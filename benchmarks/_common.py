@@ -20,6 +20,22 @@ if str(REPO_ROOT) not in sys.path:  # `python benchmarks/run.py` as well as `-m 
 SMALL_DATASET_ROWS = 5000
 
 
+def v010_params(n_train, task="classification"):
+    """skdistill 0.1.0's student defaults, to measure side by side with the current ones.
+
+    0.1.0 fed standardized columns to the network, made MUNGE rows (p=0.2, s=10, 5 per
+    real row) for the classifier only below 5,000 training rows, and stopped on the
+    true-label validation loss with a plateau schedule.
+    """
+    params = dict(input_encoding="standard", munge_p=0.2, munge_s=10.0, augment_factor=5.0,
+                  validation_target="labels", lr_schedule="plateau", n_iter_no_change=10)
+    if task == "classification":
+        params["augmentation"] = "munge" if n_train < 5000 else None
+    else:
+        params["augmentation"] = None
+    return params
+
+
 def limit_threads():
     """One thread for torch and the OpenMP/BLAS pools; returns the threadpoolctl handle.
 

@@ -4,8 +4,12 @@ Every method on a dataset sees the same stratified 75/25 split per seed:
 
 - ``teacher``      the default ensemble (``default_teachers``), averaged probabilities
 - ``distilled``    ``DistilledClassifier()`` with its defaults (the student alone)
+- ``distilled_v010`` the same teachers distilled with skdistill 0.1.0's student defaults
+  (``v010_params``), so old and new defaults are measured side by side in one run
 - ``hard_label``   the same student architecture on the labels only (``alpha=0``)
 - ``sklearn_mlp``  scikit-learn's ``MLPClassifier`` with the same hidden sizes
+- ``logreg``       scikit-learn's ``LogisticRegression``: the latency yardstick for a
+  single-row ``predict_proba``
 - ``best_member``  the ensemble member with the best test accuracy (an optimistic pick)
 - ``lgbm_member``  the ensemble's LightGBM member as it is, and ``lgbm_lleaves``, the same
   model compiled with lleaves: "compile instead of distill", for latency
@@ -51,6 +55,7 @@ from benchmarks._common import (  # noqa: E402
     limit_threads,
     log_loss,
     make_split,
+    v010_params,
 )
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -72,8 +77,8 @@ SUITES = {
                  max_train=3_000, max_test=2_000, latency_calls=200, compile=True),
 }
 
-METHODS = ["teacher", "distilled", "hard_label", "sklearn_mlp", "best_member",
-           "lgbm_member", "lgbm_lleaves"]
+METHODS = ["teacher", "distilled", "distilled_v010", "hard_label", "sklearn_mlp", "logreg",
+           "best_member", "lgbm_member", "lgbm_lleaves"]
 
 
 def tiny_teachers(seed):
@@ -120,6 +125,8 @@ def _compile_lgbm(est, workdir):
 
 def run_split(name, X, y, seed, cfg, measure_speed, log=print):
     """Fit and score every method on one split; returns a list of result rows."""
+    import joblib
+    from sklearn.linear_model import LogisticRegression
     from sklearn.neural_network import MLPClassifier
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -137,9 +144,13 @@ def run_split(name, X, y, seed, cfg, measure_speed, log=print):
         extra = dict(teachers=tiny_teachers(seed), max_epochs=5, cv=2)
     teachers = extra.pop("teachers", None) or benchmark_teachers(seed)
 
+    # One teacher fit serves both the current and the 0.1.0 defaults: the second
+    # distillation finds the fitted teachers and their soft targets in this cache.
+    cache = tempfile.TemporaryDirectory(prefix="skdistill-run-")
+    memory = joblib.Memory(cache.name, verbose=0)
     start = time.perf_counter()
     model = DistilledClassifier(teachers=teachers, keep_teachers=True, random_state=seed,
-                                n_jobs=cfg["n_jobs"], **extra).fit(
+                                n_jobs=cfg["n_jobs"], memory=memory, **extra).fit(
         X_train, y_train)
     log(f"  [{name} seed {seed}] teachers {model.fit_info_['teacher_fit_seconds']:.1f} s, "
         f"student {model.fit_info_['student_fit_seconds']:.1f} s "
@@ -156,9 +167,23 @@ def run_split(name, X, y, seed, cfg, measure_speed, log=print):
     teacher_pred = classes[teacher_proba.argmax(axis=1)]
     deployed = _deployed(model)
 
+    old = DistilledClassifier(teachers=teachers, keep_teachers=True, random_state=seed,
+                              n_jobs=cfg["n_jobs"], memory=memory,
+                              **{**v010_params(len(y_train)), **extra}).fit(X_train, y_train)
+    cache.cleanup()
+    log(f"  [{name} seed {seed}] 0.1.0 defaults: student "
+        f"{old.fit_info_['student_fit_seconds']:.1f} s")
+    old_deployed = _deployed(old)
+
     start = time.perf_counter()
     hard = DistilledClassifier(alpha=0.0, random_state=seed, **extra).fit(X_train, y_train)
     hard_seconds = time.perf_counter() - start
+
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ConvergenceWarning: only its latency matters
+        logreg = LogisticRegression(max_iter=200).fit(X_train, y_train)
+    logreg_seconds = time.perf_counter() - start
 
     mlp_params = dict(hidden_layer_sizes=tuple(model.hidden_layer_sizes), early_stopping=True,
                       random_state=seed, max_iter=extra.get("max_epochs", 200))
@@ -181,8 +206,13 @@ def run_split(name, X, y, seed, cfg, measure_speed, log=print):
                         obj=model.teachers_, fit_seconds=model.fit_info_["teacher_fit_seconds"]),
         "distilled": dict(proba=deployed.predict_proba(X_test), predict=deployed.predict_proba,
                           obj=deployed, fit_seconds=model.fit_info_["student_fit_seconds"]),
+        "distilled_v010": dict(proba=old_deployed.predict_proba(X_test),
+                               predict=old_deployed.predict_proba, obj=old_deployed,
+                               fit_seconds=old.fit_info_["student_fit_seconds"]),
         "hard_label": dict(proba=hard.predict_proba(X_test), predict=hard.predict_proba,
                            obj=hard, fit_seconds=hard_seconds),
+        "logreg": dict(proba=_align(logreg, X_test, classes), predict=logreg.predict_proba,
+                       obj=logreg, fit_seconds=logreg_seconds),
         "sklearn_mlp": dict(proba=_align(mlp, X_test, classes), predict=mlp.predict_proba,
                             obj=mlp, fit_seconds=mlp_seconds),
         "best_member": dict(proba=best_proba, predict=best_est.predict_proba, obj=best_est,

@@ -247,7 +247,7 @@ class _BaseDistiller(BaseEstimator):
     def _needs_teachers(self, data):
         """Whether fitted teachers are needed after the soft targets (to label more rows)."""
         return (self.keep_teachers or data.X_unlabeled is not None
-                or self._augmentation_enabled(data.X.shape[0]))
+                or self._augmentation_enabled())
 
     def _soft_targets(self, teachers, data, split_seed):
         """Fit the teachers and label the training rows (cached on disk when memory is set)."""
@@ -283,7 +283,7 @@ class _BaseDistiller(BaseEstimator):
         extra = []
         if data.X_unlabeled is not None and len(data.X_unlabeled):
             extra.append(data.X_unlabeled)
-        if self._augmentation_enabled(data.X.shape[0]):
+        if self._augmentation_enabled():
             synthetic = self._synthesize(X_real, data.categorical, seed)
             if len(synthetic):  # teachers' predict_proba refuses zero rows
                 extra.append(synthetic)
@@ -347,6 +347,7 @@ class _BaseDistiller(BaseEstimator):
             max_epochs=self.max_epochs, n_iter_no_change=self.n_iter_no_change, tol=self.tol,
             alpha=self.alpha, validation_target=self.validation_target,
             lr_schedule=self.lr_schedule, device=self.device, seed=seed,
+            epoch_rows=_epoch_rows(transfer),
             progress=self._progress_printer("student") if self.verbose else None,
             **self._loss_params(),
         )
@@ -405,14 +406,12 @@ class _BaseDistiller(BaseEstimator):
         return _resolve_categorical(self.categorical_features, n_features,
                                     getattr(self, "feature_names_in_", None))
 
-    def _augmentation_enabled(self, n_rows):
+    def _augmentation_enabled(self):
         if self.augmentation is None or self.augment_factor == 0 or self.max_augment_rows == 0:
             return False
         if self.alpha == 0:
             # Transfer rows carry only teacher targets, which alpha=0 ignores.
             return False
-        if self.augmentation == "auto":
-            return n_rows < _AUTO_AUGMENT_BELOW_ROWS
         return True
 
     def _synthesize(self, X, categorical, seed):
@@ -550,9 +549,17 @@ def without_teachers(model):
     return drop_teachers(copy.copy(model))
 
 
-#: ``augmentation="auto"`` synthesizes a transfer set below this many training rows.
-_AUTO_AUGMENT_BELOW_ROWS = 5000
-
 
 #: Transfer rows labelled by the teachers per call.
 _LABEL_CHUNK_ROWS = 20_000
+
+
+#: An epoch draws at most this many rows per real training row: a large synthetic transfer
+#: set is then seen a slice per epoch, so an epoch costs what it did without it.
+EPOCH_ROWS_PER_REAL_ROW = 6
+
+
+def _epoch_rows(transfer):
+    if EPOCH_ROWS_PER_REAL_ROW is None:
+        return None
+    return max(transfer.n_real * EPOCH_ROWS_PER_REAL_ROW, 1)

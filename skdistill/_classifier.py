@@ -97,18 +97,22 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
         Frequencies per column for ``"periodic"`` (capped the same way).
     augmentation : {None, "munge", "auto"}, default="auto"
         Extend the transfer set with synthetic rows made by :func:`munge` and labelled
-        by the teachers (Bucilua et al., 2006). ``"auto"`` does so when fewer than
-        5,000 rows reach ``fit``: on the six benchmark tables of that size it raised
-        fidelity on every one and closed a median 59% of the teacher-student accuracy
-        gap (``benchmarks/results/augment.md``); on larger tables the real rows
-        already cover the teacher's function and synthetic rows only cost time.
-    augment_factor : float, default=5.0
-        Synthetic rows per real training row.
-    munge_p : float, default=0.2
-        MUNGE's per-attribute swap probability (0.2 closed more of the gap than 0.5
-        in the benchmark, at the same cost).
-    munge_s : float, default=10.0
-        MUNGE's local-variance divisor.
+        by the teachers (Bucilua et al., 2006), so that the student learns the teachers'
+        function between the real rows too. ``"auto"`` does so at every table size,
+        within the budget ``augment_factor`` x rows, capped by ``max_augment_rows``;
+        the rows are labelled in chunks, and each epoch trains on a fresh slice of them
+        (at most six rows per real row), so an epoch costs what it would with a small
+        transfer set. Measured in ``benchmarks/results/ablation.md`` and
+        ``benchmarks/results/transfer_size.md``. ``None`` trains on the real rows only.
+    augment_factor : float, default=20.0
+        Synthetic rows per real training row (the budget).
+    munge_p : float, default=0.5
+        MUNGE's per-attribute swap probability.
+    munge_s : float, default=1.0
+        MUNGE's local-variance divisor. With ``munge_p=0.5`` and ``munge_s=1`` the
+        synthetic rows spread further from the real ones than with MUNGE's original
+        (0.2, 10), which covers more of the region the student is later asked about:
+        fidelity rose in the ablation (``benchmarks/results/ablation.md``).
     max_augment_rows : int, default=100_000
         Cap on the number of synthetic rows, which bounds memory and time.
     categorical_features : array-like of int, bool or str, or None, default=None
@@ -231,9 +235,9 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
         n_bins=16,
         n_frequencies=8,
         augmentation="auto",
-        augment_factor=5.0,
-        munge_p=0.2,
-        munge_s=10.0,
+        augment_factor=20.0,
+        munge_p=0.5,
+        munge_s=1.0,
         max_augment_rows=100_000,
         categorical_features=None,
         memory=None,

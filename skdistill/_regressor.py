@@ -70,11 +70,12 @@ class DistilledRegressor(RegressorMixin, _BaseDistiller):
         distinct values).
     n_frequencies : int, default=8
         Frequencies per column for ``"periodic"`` (capped the same way).
-    augmentation : {None, "munge", "auto"}, default=None
-        Synthetic transfer rows made by :func:`munge` and labelled by the teachers.
-    augment_factor : float, default=5.0
-    munge_p : float, default=0.2
-    munge_s : float, default=10.0
+    augmentation : {None, "munge", "auto"}, default="auto"
+        Synthetic transfer rows made by :func:`munge` and labelled by the teachers, at
+        every table size within the budget; see :class:`DistilledClassifier`.
+    augment_factor : float, default=20.0
+    munge_p : float, default=0.5
+    munge_s : float, default=1.0
     max_augment_rows : int, default=100_000
     categorical_features : array-like or None, default=None
     memory : str, joblib.Memory or None, default=None
@@ -150,10 +151,10 @@ class DistilledRegressor(RegressorMixin, _BaseDistiller):
         input_encoding="piecewise_linear",
         n_bins=16,
         n_frequencies=8,
-        augmentation=None,
-        augment_factor=5.0,
-        munge_p=0.2,
-        munge_s=10.0,
+        augmentation="auto",
+        augment_factor=20.0,
+        munge_p=0.5,
+        munge_s=1.0,
         max_augment_rows=100_000,
         categorical_features=None,
         memory=None,

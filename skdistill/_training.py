@@ -204,7 +204,7 @@ def train_student(
     X_valid=None, y_valid=None, w_valid=None, target_valid=None, *,
     task, dropout, batch_size, learning_rate, weight_decay, max_epochs, n_iter_no_change,
     tol=1e-4, temperature=1.0, alpha=1.0, validation_target="labels",
-    lr_schedule="plateau", device="auto", seed=0, progress=None,
+    lr_schedule="plateau", epoch_rows=None, device="auto", seed=0, progress=None,
 ):
     """Train a student network and return it with its training history.
 
@@ -226,6 +226,10 @@ def train_student(
         What held-out rows are scored against: the true labels (cross-entropy or MSE), or
         the teachers' out-of-fold outputs ``target_valid`` (KL divergence or MSE).
     lr_schedule : {"plateau", "cosine"}
+    epoch_rows : int or None
+        Rows drawn (without replacement, afresh each epoch) per epoch; None for all. A
+        large synthetic transfer set is then seen a slice at a time: every epoch costs
+        the same, and over the epochs the student still sees every row.
     progress : callable or None
         Called after every epoch with the epoch's history record.
 
@@ -309,8 +313,8 @@ def train_student(
             start = time.perf_counter()
             net.train()
             total, weight_seen = 0.0, 0.0
-            order = torch.randperm(n, generator=batch_generator)
-            for begin in range(0, n, size):
+            order = torch.randperm(n, generator=batch_generator)[:epoch_rows or n]
+            for begin in range(0, len(order), size):
                 idx = order[begin:begin + size]
                 optimizer.zero_grad(set_to_none=True)
                 loss = batch_loss(idx)

@@ -20,9 +20,10 @@ def data_dir(request):
 def real_dataset(data_dir):
     """Load a real dataset by name, or skip the test with a message."""
     def load(name):
-        data = load_dataset(name, data_dir)
+        # Tests never try the network: without the data folder, they skip.
+        data = load_dataset(name, data_dir, allow_download=False)
         if data is None:
-            pytest.skip(f"dataset {name!r} is not in {data_dir} and could not be fetched "
-                        "from OpenML; pass --data-dir")
+            pytest.skip(f"dataset {name!r} is not in {data_dir}; pass --data-dir or set "
+                        "SKDISTILL_DATA_DIR to the shared datasets folder")
         return data
     return load

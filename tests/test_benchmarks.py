@@ -24,7 +24,8 @@ def test_smoke_suite_writes_results(tmp_path, data_dir):
                     "--out-dir", str(tmp_path), "--no-plots"])
 
     df = pd.read_csv(tmp_path / "smoke.csv")
-    assert {"teacher", "distilled", "hard_label", "sklearn_mlp", "best_member"} <= set(df.method)
+    assert {"teacher", "distilled", "distilled_v010", "hard_label", "sklearn_mlp", "logreg",
+            "best_member"} <= set(df.method)
     assert df.accuracy.between(0.5, 1.0).all()  # diabetes: 65% majority class
     assert (df.log_loss > 0).all() and df.ece.between(0, 1).all()
     assert df.fidelity.between(0, 1).all()
@@ -40,5 +41,8 @@ def test_smoke_suite_writes_results(tmp_path, data_dir):
     assert saved["n_datasets"] == 1
     assert 0 < saved["median_retention"] < 2 and 0 <= saved["median_fidelity"] <= 1
     assert saved["median_latency_ratio"] > 0 and saved["median_size_ratio"] > 0
-    assert len(saved["checks"]) == 6
+    from benchmarks._report import TARGETS
+
+    assert [c["metric"] for c in saved["checks"]] == list(TARGETS)
+    assert "v010" in saved and 0 <= saved["v010"]["median_fidelity"] <= 1
     assert math.isclose(summary["median_fidelity"], saved["median_fidelity"])
