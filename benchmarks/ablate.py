@@ -41,6 +41,7 @@ from benchmarks._common import (  # noqa: E402
 )
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
+TAG = "ablation"  # --tag
 DATASETS = ["diabetes", "vehicle", "kr_vs_kp", "phoneme", "satimage"]
 #: Below this many rows a dataset gets more seeds (its test set is small and noisy).
 MANY_SEEDS_BELOW = 1500
@@ -53,10 +54,16 @@ GROUPS = {
     "architecture": [{"hidden_layer_sizes": v}
                      for v in ((64,), (128, 64), (256, 128), (256, 256, 128))],
     "learning_rate": [{"learning_rate": v} for v in (1e-3, 3e-3, 1e-2)],
-    # The student issue's grid: input encoding x transfer set x stopping criterion.
-    "student": [{"input_encoding": e, "augmentation": a, "validation_target": v}
+    # The student issue's grid: input encoding x transfer set x stopping criterion. The
+    # transfer sets: none, MUNGE as 0.1.0 made it (p=0.2, s=10, 5 rows per real row),
+    # and the wider, larger budget of 0.2.0 (p=0.5, s=1, 20 rows per real row).
+    "student": [{"input_encoding": e, **t, "validation_target": v}
                 for e in ("standard", "piecewise_linear", "periodic")
-                for a in ("auto", None)
+                for t in ({"augmentation": None},
+                          {"augmentation": "munge", "munge_p": 0.2, "munge_s": 10.0,
+                           "augment_factor": 5.0},
+                          {"augmentation": "munge", "munge_p": 0.5, "munge_s": 1.0,
+                           "augment_factor": 20.0})
                 for v in ("labels", "teachers")],
     "lr_schedule": [{"lr_schedule": v, "input_encoding": "piecewise_linear"}
                     for v in ("plateau", "cosine")],
@@ -71,7 +78,7 @@ GROUPS = {
 # The reference every variant differs from in one parameter only. Written out, not read
 # from DistilledClassifier, so the ablation stays the same after the defaults change.
 REFERENCE = dict(soft_targets="oof", cv=5, temperature=2.0, alpha=0.5,
-                 hidden_layer_sizes=(128, 64), learning_rate=3e-3, augmentation="auto",
+                 hidden_layer_sizes=(128, 64), learning_rate=3e-3, augmentation="munge",
                  input_encoding="standard", validation_target="labels", lr_schedule="plateau",
                  n_bins=16, munge_p=0.2, munge_s=10.0, augment_factor=5.0)
 
@@ -143,7 +150,7 @@ def write_outputs(rows, env, out_dir, complete, header=None):
     import pandas as pd
 
     df = pd.DataFrame(rows)
-    df.to_csv(out_dir / "ablation.csv", index=False, float_format="%.6g")
+    df.to_csv(out_dir / f"{TAG}.csv", index=False, float_format="%.6g")
     if header is not None:  # --render: keep the run's own header, redo the tables
         return _write_md(df, header, out_dir)
     lines = ["# Ablations of DistilledClassifier's defaults", ""]
@@ -205,7 +212,7 @@ def _write_md(df, lines, out_dir):
     teach = df.groupby("dataset", sort=False).teacher_accuracy.mean()
     lines += ["Teacher accuracy (ensemble fitted on all training rows): "
               + ", ".join(f"{d} {a:.4f}" for d, a in teach.items()), ""]
-    md_path = out_dir / "ablation.md"
+    md_path = out_dir / f"{TAG}.md"
     md_path.write_text("\n".join(lines))
     return md_path
 
@@ -230,14 +237,18 @@ def main(argv=None):
     parser.add_argument("--render", action="store_true",
                         help="rewrite ablation.md's tables from ablation.csv, keeping its "
                              "header (the command, machine and versions of the run)")
+    parser.add_argument("--tag", default="ablation",
+                        help="name of the written files: <tag>.md and <tag>.csv")
     args = parser.parse_args(argv)
+    global TAG
+    TAG = args.tag
     if args.render:
         import pandas as pd
 
         out_dir = Path(args.out_dir)
-        old = (out_dir / "ablation.md").read_text().split("\n")
+        old = (out_dir / f"{TAG}.md").read_text().split("\n")
         header = old[:next(i for i, line in enumerate(old) if line.startswith("## "))]
-        df = pd.read_csv(out_dir / "ablation.csv")
+        df = pd.read_csv(out_dir / f"{TAG}.csv")
         write_outputs(df.to_dict("records"), None, out_dir, True, header=header)
         return
 
@@ -269,7 +280,7 @@ def main(argv=None):
             env["wall_seconds"] = time.perf_counter() - start
             env["progress"] = f"{i + 1} of {len(args.datasets)} datasets"
             write_outputs(rows, env, out_dir, complete=i == len(args.datasets) - 1)
-    print((out_dir / "ablation.md").read_text(), flush=True)
+    print((out_dir / f"{TAG}.md").read_text(), flush=True)
 
 
 if __name__ == "__main__":
