@@ -19,6 +19,7 @@ from ._persist import ModelFormatError, load, save
 from ._pipeline import DistillationPipeline
 from ._regressor import DistilledRegressor
 from ._report import DistillationReport
+from ._serving import serving
 from ._student import MLPStudent
 from ._teachers import default_regression_teachers, default_teachers
 
@@ -43,6 +44,7 @@ __all__ = [
     "load",
     "munge",
     "save",
+    "serving",
     "to_onnx",
     "__version__",
 ]
