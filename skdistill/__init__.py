@@ -20,6 +20,7 @@ from ._pipeline import DistillationPipeline
 from ._regressor import DistilledRegressor
 from ._report import DistillationReport
 from ._serving import serving
+from ._skl2onnx import register_skl2onnx
 from ._student import MLPStudent
 from ._teachers import default_regression_teachers, default_teachers
 
@@ -43,6 +44,7 @@ __all__ = [
     "teacher_student_kl",
     "load",
     "munge",
+    "register_skl2onnx",
     "save",
     "serving",
     "to_onnx",
