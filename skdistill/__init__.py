@@ -23,6 +23,7 @@ from ._serving import serving
 from ._skl2onnx import register_skl2onnx
 from ._student import MLPStudent
 from ._teachers import default_regression_teachers, default_teachers
+from ._torch_export import from_torch, to_torch
 
 __version__ = "0.1.0"
 
@@ -38,6 +39,7 @@ __all__ = [
     "DistillationReport",
     "expected_calibration_error",
     "fidelity_score",
+    "from_torch",
     "fidelity_scorer",
     "neg_ece_scorer",
     "neg_kl_scorer",
@@ -48,5 +50,6 @@ __all__ = [
     "save",
     "serving",
     "to_onnx",
+    "to_torch",
     "__version__",
 ]
