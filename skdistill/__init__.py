@@ -19,8 +19,11 @@ from ._persist import ModelFormatError, load, save
 from ._pipeline import DistillationPipeline
 from ._regressor import DistilledRegressor
 from ._report import DistillationReport
+from ._serving import serving
+from ._skl2onnx import register_skl2onnx
 from ._student import MLPStudent
 from ._teachers import default_regression_teachers, default_teachers
+from ._torch_export import from_torch, to_torch
 
 __version__ = "0.1.0"
 
@@ -36,13 +39,17 @@ __all__ = [
     "DistillationReport",
     "expected_calibration_error",
     "fidelity_score",
+    "from_torch",
     "fidelity_scorer",
     "neg_ece_scorer",
     "neg_kl_scorer",
     "teacher_student_kl",
     "load",
     "munge",
+    "register_skl2onnx",
     "save",
+    "serving",
     "to_onnx",
+    "to_torch",
     "__version__",
 ]

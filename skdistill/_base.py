@@ -177,6 +177,9 @@ class _BaseDistiller(BaseEstimator):
 
     # -- fit ------------------------------------------------------------------------------
     def _fit(self, X, y, sample_weight=None, X_unlabeled=None):
+        from ._serving import refuse_fit
+
+        refuse_fit(self)  # a serving copy has no teachers left to fit: say so first
         # A failed fit must leave the estimator exactly as it was: validate_data already
         # sets n_features_in_ early, so snapshot the whole state and put it back.
         previous_state = dict(self.__dict__)
