@@ -68,7 +68,8 @@ class _TransferSet:
     teacher_target: np.ndarray  # all real rows (validation rows included)
     true_target: np.ndarray
     n_real: int
-    n_extra: int
+    n_extra: int  # unlabeled and synthetic rows
+    n_synthetic: int
 
 
 class _BaseDistiller(BaseEstimator):
@@ -286,9 +287,11 @@ class _BaseDistiller(BaseEstimator):
         extra = []
         if data.X_unlabeled is not None and len(data.X_unlabeled):
             extra.append(data.X_unlabeled)
+        n_synthetic = 0
         if self._augmentation_enabled():
             synthetic = self._synthesize(X_real, data.categorical, seed)
-            if len(synthetic):  # teachers' predict_proba refuses zero rows
+            n_synthetic = len(synthetic)
+            if n_synthetic:  # teachers' predict_proba refuses zero rows
                 extra.append(synthetic)
         X_parts, target_parts = [X_real], [teacher_target[train_idx]]
         if extra:
@@ -317,7 +320,7 @@ class _BaseDistiller(BaseEstimator):
             # Transfer rows weigh as much as an average real row.
             weight=np.concatenate([w[train_idx], np.full(n_extra, w[train_idx].mean())]),
             teacher_target=teacher_target, true_target=true_target,
-            n_real=n_real, n_extra=n_extra,
+            n_real=n_real, n_extra=n_extra, n_synthetic=n_synthetic,
         )
 
     def _initial_student(self, X_real, n_outputs, hidden, seed):
@@ -557,12 +560,15 @@ def without_teachers(model):
 _LABEL_CHUNK_ROWS = 20_000
 
 
-#: An epoch draws at most this many rows per real training row: a large synthetic transfer
-#: set is then seen a slice per epoch, so an epoch costs what it did without it.
-EPOCH_ROWS_PER_REAL_ROW = 6
+#: An epoch draws at most this many synthetic rows per real training row: a large
+#: synthetic transfer set is then seen a slice per epoch, so an epoch costs about what it
+#: did with 0.1.0's five synthetic rows per real row, and over the epochs every row is seen.
+SYNTHETIC_ROWS_PER_EPOCH = 5
 
 
 def _epoch_rows(transfer):
-    if EPOCH_ROWS_PER_REAL_ROW is None:
-        return None
-    return max(transfer.n_real * EPOCH_ROWS_PER_REAL_ROW, 1)
+    """Rows per epoch: all real and user-given rows, plus a slice of the synthetic ones."""
+    total = transfer.n_real + transfer.n_extra
+    sliced = transfer.n_synthetic - min(transfer.n_synthetic,
+                                        SYNTHETIC_ROWS_PER_EPOCH * transfer.n_real)
+    return total - sliced if sliced > 0 else None

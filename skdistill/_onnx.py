@@ -101,7 +101,8 @@ def to_onnx(model, path=None, *, input_name="X", doc_string=None, metadata=None)
     n_features = model.n_features_in_
     n_out = student.n_outputs
     g = GraphBuilder(numpy_helper, helper)
-    h = student_graph(g, student, input_name)
+    checked = finite_or_fail(g, input_name, "check_finite_input")
+    h = finite_or_fail(g, student_graph(g, student, checked), "check_finite_output")
     if task == "classification":
         outputs = [
             helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", n_out]),
@@ -173,15 +174,34 @@ class GraphBuilder:
         self.initializers.append(self._numpy_helper.from_array(np.asarray(array), name=unique))
         return unique
 
-    def node(self, op, inputs, output=None, **attrs):
+    def node(self, op, inputs, output=None, name=None, **attrs):
         """Add one node with one output; returns the output's name."""
         output = output or self._name(op.lower())
         self.nodes.append(self._helper.make_node(op, inputs, [output],
-                                                 name=self._name(f"{op}_node"), **attrs))
+                                                 name=name or self._name(f"{op}_node"), **attrs))
         return output
 
     def scope(self, name):
         self._scope = f"{name}/"
+
+
+def finite_or_fail(g, h, name):
+    """Make the graph fail, instead of passing on NaN or inf, when ``h`` is not finite.
+
+    ONNX has no assert operator. Here a Gather reads index 0 of a one-element constant
+    when every value of ``h`` is finite, and an index past its end otherwise: the runtime
+    then stops with an error that names the node (``name``). The gathered zero is added
+    to ``h``, so the check cannot be pruned away. The student checks its input (NaN,
+    inf) and its output (an overflow inside the network), as ``predict`` does.
+    """
+    g.scope(name)
+    bad = g.node("Or", [g.node("IsNaN", [h]), g.node("IsInf", [h])])
+    # A sum, not a max: it is 0 for zero rows, where ReduceMax gives INT64_MIN.
+    count = g.node("ReduceSum", [g.node("Cast", [bad], to=7)], keepdims=0)  # 7: INT64
+    index = g.node("Reshape", [count, g.const("one_dim", np.array([1], dtype=np.int64))])
+    zero = g.node("Gather", [g.const("zero", np.zeros(1, dtype=np.float32)), index], axis=0,
+                  name=name)
+    return g.node("Add", [h, zero])
 
 
 def student_graph(g, student, input_name):

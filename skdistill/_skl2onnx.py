@@ -16,7 +16,7 @@ skl2onnx is imported only when :func:`register_skl2onnx` is called.
 
 import numpy as np
 
-from ._onnx import GraphBuilder, student_graph
+from ._onnx import GraphBuilder, finite_or_fail, student_graph
 
 #: The oldest target opset the student's nodes are valid in (Unsqueeze with an axes input).
 MIN_OPSET = 13
@@ -70,10 +70,11 @@ class ContainerGraphBuilder(GraphBuilder):
         self._container.add_initializer(unique, tensor.data_type, list(array.shape), tensor)
         return unique
 
-    def node(self, op, inputs, output=None, **attrs):
+    def node(self, op, inputs, output=None, name=None, **attrs):
         output = output or self._unique(op.lower())
         self._container.add_node(op, list(inputs), [output],
-                                 name=self._onnx_scope.get_unique_operator_name(f"skd_{op}"),
+                                 name=self._onnx_scope.get_unique_operator_name(
+                                     name or f"skd_{op}"),
                                  **attrs)
         return output
 
@@ -94,7 +95,10 @@ def _student_logits(scope, operator, container):
     if not isinstance(operator.inputs[0].type, FloatTensorType):
         # The student computes in float32, as training did.
         x = g.node("Cast", [x], to=TensorProto.FLOAT)
-    return g, student_graph(g, model.student_, x)
+    # As in to_onnx: the graph fails rather than pass on NaN or inf (an imputer before
+    # the student usually removes NaN; what is left is a bad input).
+    x = finite_or_fail(g, x, "check_finite_input")
+    return g, finite_or_fail(g, student_graph(g, model.student_, x), "check_finite_output")
 
 
 def _to_output(g, name, variable):
