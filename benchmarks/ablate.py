@@ -65,7 +65,9 @@ GROUPS = {
                           {"augmentation": "munge", "munge_p": 0.5, "munge_s": 1.0,
                            "augment_factor": 20.0})
                 for v in ("labels", "teachers")],
-    "lr_schedule": [{"lr_schedule": v, "input_encoding": "piecewise_linear"}
+    # On the current student (encoding and transfer budget), the schedule alone.
+    "lr_schedule": [{"lr_schedule": v, "input_encoding": "piecewise_linear",
+                     "munge_p": 0.5, "munge_s": 1.0, "augment_factor": 20.0}
                     for v in ("plateau", "cosine")],
     "n_bins": [{"n_bins": v, "input_encoding": "piecewise_linear"} for v in (8, 16, 32)],
     # Transfer-set budget: how many synthetic rows, and how far MUNGE moves them.
