@@ -384,7 +384,7 @@ def _format_report(r):
                  f"{format_seconds(r.latency.get('student_seconds')):>12s}"
                  + _ratio(r.latency.get("teacher_seconds"), r.latency.get("student_seconds"),
                           "faster", "slower"))
-    if r.latency.get("path"):
+    if r.latency.get("path") not in (None, "model input"):
         lines.append(f"  latency timed on: {r.latency['path']}")
     if r.fidelity is not None:
         if r.task == "regression":
