@@ -8,7 +8,7 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 
 from ._base import _BaseDistiller
-from ._compat import Interval, _fit_context
+from ._compat import Interval, StrOptions, _fit_context
 from ._student import log_softmax, softmax
 from ._teachers import default_teachers
 
@@ -118,6 +118,16 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
     categorical_features : array-like of int, bool or str, or None, default=None
         Columns MUNGE treats as categorical (swapped, never perturbed): indices, a
         boolean mask, or names when X is a DataFrame.
+    class_weight : dict, "balanced" or None, default=None
+        Weights of the classes, as in scikit-learn's classifiers: ``{label: weight}``
+        (labels missing from the dict weigh 1), or ``"balanced"``, which weighs each
+        class by ``n_samples / (n_classes * count)``. It is turned into per-row weights
+        (:func:`sklearn.utils.class_weight.compute_sample_weight`) and multiplied into
+        ``sample_weight`` before anything is fitted, so it reaches exactly what
+        ``sample_weight`` reaches: every teacher whose ``fit`` accepts ``sample_weight``
+        (the others are fitted unweighted, with a warning), the student's loss and the
+        teacher cache's key. A teacher's own ``class_weight`` setting, if any, applies
+        on top.
     memory : str, joblib.Memory or None, default=None
         Cache the fitted teachers and their soft targets, keyed by the teachers, the
         soft-target settings and the exact data and weights. With a cache, a grid search
@@ -207,6 +217,7 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
     _parameter_constraints = {
         **_BaseDistiller._parameter_constraints,
         "temperature": [Interval(Real, 0, None, closed="neither")],
+        "class_weight": [StrOptions({"balanced"}), dict, None],
     }
 
     def __init__(
@@ -240,6 +251,7 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
         munge_s=1.0,
         max_augment_rows=100_000,
         categorical_features=None,
+        class_weight=None,
         memory=None,
         keep_teachers=False,
         n_jobs=None,
@@ -275,6 +287,7 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
         self.munge_s = munge_s
         self.max_augment_rows = max_augment_rows
         self.categorical_features = categorical_features
+        self.class_weight = class_weight
         self.memory = memory
         self.keep_teachers = keep_teachers
         self.n_jobs = n_jobs
@@ -295,7 +308,7 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
             Class labels: strings, integers or any other hashable values.
         sample_weight : array-like of shape (n_samples,), default=None
             Passed to every teacher whose ``fit`` accepts it, and weights each row's
-            term in the student's loss.
+            term in the student's loss. With ``class_weight``, the two multiply.
         X_unlabeled : array-like of shape (n_unlabeled, n_features), default=None
             Extra rows without labels. The fitted teachers label them and the student
             learns from those soft targets too.
@@ -304,7 +317,39 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
         -------
         self : DistilledClassifier
         """
+        if self.class_weight is not None:
+            sample_weight = self._class_sample_weight(y, sample_weight)
         return self._fit(X, y, sample_weight, X_unlabeled)
+
+    def _class_sample_weight(self, y, sample_weight):
+        """``sample_weight`` times the per-row weights of ``class_weight``."""
+        from sklearn.utils.class_weight import compute_sample_weight
+
+        labels = np.asarray(y)
+        if labels.ndim == 2 and labels.shape[1] == 1:
+            labels = labels.ravel()  # validate_data warns about the column vector later
+        if labels.ndim != 1:
+            return sample_weight  # not a class-label vector: _fit's checks explain why
+        if isinstance(self.class_weight, dict):
+            present = set(np.unique(labels).tolist())
+            unknown = [k for k in self.class_weight if k not in present]
+            if unknown:
+                raise ValueError(
+                    f"class_weight has label(s) {unknown} that are not in y; the labels "
+                    f"of y are {sorted(present, key=str)}."
+                )
+            bad = {k: v for k, v in self.class_weight.items()
+                   if not isinstance(v, Real) or isinstance(v, bool) or not v >= 0}
+            if bad:
+                raise ValueError(f"class_weight values must be non-negative numbers; got "
+                                 f"{bad}.")
+        weights = compute_sample_weight(self.class_weight, labels)
+        if sample_weight is None:
+            return weights
+        given = np.asarray(sample_weight, dtype=np.float64)
+        if given.ndim == 0 or given.shape == weights.shape:
+            return given * weights
+        return sample_weight  # a wrong length: _check_sample_weight reports it
 
     def _default_teachers(self, random_state):
         return default_teachers(random_state=random_state)

@@ -1,73 +1,82 @@
 """The main job in one command: distill the default ensemble and show what it buys."""
 
-import pickle
+import logging
 import time
 from pathlib import Path
 
 import numpy as np
 
-from ._base import without_teachers
-from ._measure import format_bytes, format_seconds
+from ._measure import format_bytes, format_ratio, format_seconds
+from ._progress import log_to_stderr, logger
 
 
-def run_demo(output="skdistill-demo-student.pkl", random_state=0, out=print):
+def run_demo(output="skdistill-demo-student.skd", random_state=0, out=print, verbose=1):
     """Distill the default teacher ensemble on scikit-learn's digits data and report.
 
     Fits ``DistilledClassifier()`` with the default ensemble and the same student
-    architecture on hard labels (``alpha=0``), then prints accuracy, fidelity, pickle
-    size and single-row latency of the teacher and the student, side by side, and
-    saves the student.
+    architecture on hard labels (``alpha=0``), then prints accuracy, fidelity, size and
+    single-row latency of the teachers and the student, side by side, and saves the
+    student (without teachers) in the safe ``.skd`` format (:func:`skdistill.save`).
+
+    Every figure comes from :func:`skdistill.DistillationReport` (``model.report``), so
+    the demo, the report and the command line print the same numbers for the same model
+    and rows. Progress goes to stderr through the ``"skdistill"`` logger.
 
     Parameters
     ----------
     output : str or path
-        Where the fitted student is pickled.
+        Where the fitted student is saved (``.skd``).
     random_state : int
     out : callable
-        Receives each output line.
+        Receives each line of the result table.
+    verbose : int, default=1
+        Progress of the teacher fits and student epochs (0: none).
 
     Returns
     -------
     dict
-        The numbers in the table.
+        The numbers in the table, the report (``"report"``, its ``to_dict()``) and the
+        saved file (``"path"``).
     """
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
     from ._classifier import DistilledClassifier
-    from ._measure import pickled_size, single_row_latency
+    from ._persist import save
 
+    if verbose:
+        log_to_stderr(logging.INFO)
     X, y = load_digits(return_X_y=True)
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=0.25, stratify=y, random_state=random_state
     )
-    out(f"Data: scikit-learn digits, {X_train.shape[0]} training and {X_test.shape[0]} test "
-        f"rows, {X.shape[1]} features, {len(np.unique(y))} classes.")
-    out("Fitting the default teacher ensemble (RF, ET, XGBoost, LightGBM, MLP) and "
-        "distilling it into the student...")
+    logger.info(f"Data: scikit-learn digits, {X_train.shape[0]} training and "
+                f"{X_test.shape[0]} test rows, {X.shape[1]} features, "
+                f"{len(np.unique(y))} classes.")
+    logger.info("Fitting the default teacher ensemble (RF, ET, XGBoost, LightGBM, MLP) and "
+                "distilling it into the student...")
     start = time.perf_counter()
-    student = DistilledClassifier(keep_teachers=True, random_state=random_state)
+    student = DistilledClassifier(keep_teachers=True, random_state=random_state,
+                                  verbose=verbose)
     student.fit(X_train, y_train)
     fit_seconds = time.perf_counter() - start
-    out("Training the same student architecture on the hard labels alone (alpha=0)...")
-    hard = DistilledClassifier(alpha=0.0, random_state=random_state).fit(X_train, y_train)
+    logger.info("Training the same student architecture on the hard labels alone "
+                "(alpha=0)...")
+    hard = DistilledClassifier(alpha=0.0, random_state=random_state,
+                               verbose=verbose).fit(X_train, y_train)
+    logger.info("Measuring teachers and student on the test rows...")
+    report = student.report(X_test, y_test).to_dict()
 
-    teacher_proba = student.teacher_predict_proba(X_test)
-    teacher_pred = student.classes_[teacher_proba.argmax(axis=1)]
-    student_pred = student.predict(X_test)
-    teachers = student.teachers_
-    # The shipped student carries no teachers: measure the model a user would deploy.
-    deployed = without_teachers(student)
-
+    accuracy = report["metrics"]["accuracy"]
     results = {
-        "teacher_accuracy": float(np.mean(teacher_pred == y_test)),
-        "student_accuracy": float(np.mean(student_pred == y_test)),
+        "teacher_accuracy": accuracy["teacher"],
+        "student_accuracy": accuracy["student"],
         "hard_label_accuracy": float(np.mean(hard.predict(X_test) == y_test)),
-        "fidelity": float(np.mean(student_pred == teacher_pred)),
-        "teacher_bytes": pickled_size(teachers),
-        "student_bytes": pickled_size(deployed),
-        "teacher_latency": single_row_latency(student.teacher_predict_proba, X_test, n_calls=200),
-        "student_latency": single_row_latency(deployed.predict_proba, X_test, n_calls=200),
+        "fidelity": report["fidelity"],
+        "teacher_bytes": report["sizes"]["teacher_bytes"],
+        "student_bytes": report["sizes"]["student_bytes"],
+        "teacher_latency": report["latency"]["teacher_seconds"],
+        "student_latency": report["latency"]["student_seconds"],
         "fit_seconds": fit_seconds,
     }
     r = results
@@ -77,24 +86,25 @@ def run_demo(output="skdistill-demo-student.pkl", random_state=0, out=print):
         ("hard-label student accuracy", "", f"{r['hard_label_accuracy']:.4f}",
          f"{r['student_accuracy'] - r['hard_label_accuracy']:+.4f} from distilling"),
         ("fidelity (agrees with teacher)", "", f"{r['fidelity']:.4f}", ""),
-        ("pickle size", format_bytes(r["teacher_bytes"]), format_bytes(r["student_bytes"]),
-         f"{r['teacher_bytes'] / r['student_bytes']:.0f}x smaller"),
+        ("size (pickle, as shipped)", format_bytes(r["teacher_bytes"]),
+         format_bytes(r["student_bytes"]),
+         format_ratio(r["teacher_bytes"], r["student_bytes"], "smaller", "larger")),
         ("single-row predict_proba", format_seconds(r["teacher_latency"]),
          format_seconds(r["student_latency"]),
-         f"{r['teacher_latency'] / r['student_latency']:.0f}x faster"),
+         format_ratio(r["teacher_latency"], r["student_latency"], "faster", "slower")),
     ]
     header = ("", "teacher", "student", "ratio")
     widths = [max(len(str(row[i])) for row in rows + [header]) for i in range(4)]
     line = "  ".join(f"{{:<{w}}}" for w in widths)
     out("")
-    out(line.format(*header))
+    out(line.format(*header).rstrip())
     out(line.format(*("-" * w for w in widths)))
     for row in rows:
-        out(line.format(*row))
+        out(line.format(*row).rstrip())
     out("")
-    path = Path(output)
-    with open(path, "wb") as fh:
-        pickle.dump(deployed, fh, protocol=pickle.HIGHEST_PROTOCOL)
-    out(f"Saved the student to {path} ({format_bytes(path.stat().st_size)}); "
-        f"the whole run took {fit_seconds:.0f} s to fit.")
+    path = save(student, Path(output))  # save() never stores the teachers
+    out(f"Saved the student to {path} ({format_bytes(path.stat().st_size)}, the safe .skd "
+        f"format; load it with skdistill.load). Fitting took {fit_seconds:.0f} s.")
+    results["report"] = report
+    results["path"] = str(path)
     return results

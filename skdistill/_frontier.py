@@ -13,8 +13,8 @@ import numpy as np
 from joblib import Memory
 from sklearn.base import clone
 
-from ._base import drop_teachers, without_teachers
-from ._measure import pickled_size, single_row_latency
+from ._base import drop_teachers
+from ._measure import row_latencies, shipped_size, teachers_size
 from ._metrics import fidelity_score, final_distiller
 
 __all__ = ["distillation_frontier"]
@@ -38,7 +38,7 @@ def _distiller_prefix(estimator):
 def distillation_frontier(estimator, X_train, y_train, X_test, y_test, *,
                           hidden_layer_sizes=((16,), (64,), (128, 64), (256, 128)),
                           temperatures=None, include_teachers=True, return_estimators=False,
-                          n_latency_calls=200):
+                          n_latency_calls=200, latency_path="distiller"):
     """Train students of several sizes from one teacher fit; measure each.
 
     The teachers are fitted once: the estimator is cloned with a temporary
@@ -68,7 +68,14 @@ def distillation_frontier(estimator, X_train, y_train, X_test, y_test, *,
         Add each fitted student model under ``"estimator"``. Its teachers are dropped
         unless the template itself had ``keep_teachers=True``.
     n_latency_calls : int, default=200
-        Single-row calls timed per student (the median is reported).
+        Single-row calls timed per student (the median is reported); the teachers get a
+        tenth of them (at least 5).
+    latency_path : {"distiller", "pipeline"}, default="distiller"
+        For a Pipeline, where the teachers and the students are timed, always on the
+        same path: ``"distiller"``, on the rows the distiller receives (the earlier
+        steps run before timing, so the curve compares the models themselves);
+        ``"pipeline"``, on raw rows through every step, what a service pays. Each entry
+        names its path under ``latency_path``.
 
     Returns
     -------
@@ -78,8 +85,11 @@ def distillation_frontier(estimator, X_train, y_train, X_test, y_test, *,
         ``model`` ("teachers" or "student"), ``hidden_layer_sizes``, ``temperature``,
         ``n_parameters``, ``score`` (accuracy, or R² for a regressor), ``fidelity``
         (agreement with the teachers, or R² against their predictions),
-        ``latency_seconds`` (median single-row ``predict``), ``size_bytes`` (the
-        model's pickle, without teachers) and ``fit_seconds``.
+        ``latency_seconds`` (median single-row ``predict_proba``, or ``predict`` for a
+        regressor), ``latency_path`` (the input path it was timed on), ``size_bytes``
+        (the pickle of the model as shipped, without teachers; the teachers' pickle for
+        the teachers' entry) and ``fit_seconds``. Sizes and latencies are measured as
+        in :meth:`DistilledClassifier.report`.
 
     See Also
     --------
@@ -98,8 +108,8 @@ def distillation_frontier(estimator, X_train, y_train, X_test, y_test, *,
     >>> [(r["model"], r["hidden_layer_sizes"]) for r in rows]
     [('teachers', None), ('student', (4,)), ('student', (32,))]
     >>> sorted(rows[1])  # doctest: +NORMALIZE_WHITESPACE
-    ['fidelity', 'fit_seconds', 'hidden_layer_sizes', 'latency_seconds', 'model',
-     'n_parameters', 'score', 'size_bytes', 'temperature']
+    ['fidelity', 'fit_seconds', 'hidden_layer_sizes', 'latency_path', 'latency_seconds',
+     'model', 'n_parameters', 'score', 'size_bytes', 'temperature']
     """
     prefix, template = _distiller_prefix(estimator)
     sizes = [tuple(int(h) for h in s) for s in hidden_layer_sizes]
@@ -135,12 +145,15 @@ def distillation_frontier(estimator, X_train, y_train, X_test, y_test, *,
                 model.fit(X_train, y_train)
                 fit_seconds = time.perf_counter() - start
                 distiller, Xt = final_distiller(model, X_test)
+                # Teachers and student timed by one function on one input path.
+                latency = row_latencies(model, X_test, n_calls=n_latency_calls,
+                                        n_teacher_calls=max(5, n_latency_calls // 10),
+                                        teachers=not teacher_entry_done, path=latency_path)
                 if not teacher_entry_done:
-                    results.append(_teacher_entry(distiller, Xt, y_test, regression,
-                                                  n_latency_calls))
+                    results.append(_teacher_entry(distiller, Xt, y_test, regression, latency))
                     teacher_entry_done = True
                 entry = _student_entry(model, distiller, Xt, X_test, y_test, regression,
-                                       n_latency_calls, keep_original, prefix)
+                                       latency, keep_original, prefix)
                 entry.update(hidden_layer_sizes=size,
                              temperature=None if regression else distiller.temperature,
                              fit_seconds=fit_seconds)
@@ -158,10 +171,9 @@ def _n_parameters(distiller):
     return student.n_parameters
 
 
-def _teacher_entry(distiller, Xt, y, regression, n_latency_calls):
+def _teacher_entry(distiller, Xt, y, regression, latency):
     from sklearn.metrics import accuracy_score, r2_score
 
-    rows = np.asarray(Xt) if not hasattr(distiller, "feature_names_in_") else Xt
     out = distiller.teacher_predict_output(Xt)
     if regression:
         score = r2_score(np.asarray(y, dtype=np.float64), out[:, 0])
@@ -170,16 +182,13 @@ def _teacher_entry(distiller, Xt, y, regression, n_latency_calls):
     return {
         "model": "teachers", "hidden_layer_sizes": None, "temperature": None,
         "n_parameters": None, "score": float(score), "fidelity": 1.0,
-        # Teachers are slow per call; a tenth of the calls gives a stable median.
-        "latency_seconds": single_row_latency(distiller.teacher_predict_output, rows,
-                                              n_calls=max(5, n_latency_calls // 10),
-                                              warmup=3),
-        "size_bytes": pickled_size(distiller.teachers_), "fit_seconds": None,
+        "latency_seconds": latency["teacher_seconds"], "latency_path": latency["path"],
+        "size_bytes": teachers_size(distiller), "fit_seconds": None,
     }
 
 
-def _student_entry(model, distiller, Xt, X_test, y, regression, n_latency_calls,
-                   keep_original, prefix):
+def _student_entry(model, distiller, Xt, X_test, y, regression, latency, keep_original,
+                   prefix):
     from sklearn.metrics import r2_score
 
     teacher = distiller.teacher_predict_output(Xt)
@@ -187,36 +196,13 @@ def _student_entry(model, distiller, Xt, X_test, y, regression, n_latency_calls,
         # Measure (and hand back) the model as it would ship: without its teachers.
         drop_teachers(distiller)
         model.set_params(**{f"{prefix}keep_teachers": False})
-    rows = X_test if hasattr(model, "feature_names_in_") else np.asarray(X_test)
+    score = model.score(X_test, y)
     if regression:
-        pred = distiller.predict(Xt)
-        score = model.score(X_test, y)
-        fidelity = r2_score(teacher[:, 0], pred)
-        call = model.predict
+        fidelity = r2_score(teacher[:, 0], distiller.predict(Xt))
     else:
-        score = model.score(X_test, y)
         fidelity = fidelity_score(teacher, distiller.predict_proba(Xt))
-        call = model.predict_proba
-    size_model = model
-    if keep_original:
-        size_model = _without_teachers(model)
     return {
         "model": "student", "n_parameters": _n_parameters(distiller), "score": float(score),
-        "fidelity": float(fidelity),
-        "latency_seconds": single_row_latency(call, rows, n_calls=n_latency_calls),
-        "size_bytes": pickled_size(size_model),
+        "fidelity": float(fidelity), "latency_seconds": latency["student_seconds"],
+        "latency_path": latency["path"], "size_bytes": shipped_size(model),
     }
-
-
-def _without_teachers(model):
-    import copy
-
-    from sklearn.pipeline import Pipeline
-
-    if isinstance(model, Pipeline):
-        steps = list(model.steps)
-        steps[-1] = (steps[-1][0], _without_teachers(steps[-1][1]))
-        out = copy.copy(model)
-        out.steps = steps
-        return out
-    return without_teachers(model)

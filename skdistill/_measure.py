@@ -1,7 +1,18 @@
-"""Measurements users judge a distillation by: single-row latency, throughput and size.
+"""Measurements users judge a distillation by: size, single-row latency, and their units.
 
-Shared by the demo, the report, the frontier, the command line and the benchmarks, so
-every number in the project is measured the same way.
+This module is the one definition of each measure. :func:`skdistill.DistillationReport`
+(``model.report``), the demo, the command line's hold-out table and
+:func:`skdistill.distillation_frontier` all call these functions, so the same model on
+the same rows gets the same figures everywhere:
+
+- **Size** (:func:`shipped_size`): bytes of the pickle (highest protocol) of the fitted
+  model as a user ships it, *without* its teachers: the distiller, or the whole Pipeline
+  ending in it. The teachers' size is the pickle of the kept teacher list.
+- **Latency** (:func:`row_latencies`): median seconds of single-row calls, student
+  (``predict_proba``, or ``predict`` for a regressor) and teachers (their averaged
+  output), both timed on the *same* input path.
+- **Units** (:func:`format_bytes`, :func:`format_seconds`): SI, 1 kB = 1000 bytes.
+- **Calibration**: :data:`ECE_BINS` equal-width bins.
 """
 
 import pickle
@@ -9,10 +20,59 @@ import time
 
 import numpy as np
 
+#: Bins of every expected calibration error the project reports or plots.
+ECE_BINS = 15
+
+#: Where single-row latency is timed, for a Pipeline ending in a distiller.
+#: ``"distiller"``: the rows the distiller receives (the earlier steps run once, before
+#: timing), so both sides pay for exactly their own model. ``"pipeline"``: raw rows
+#: through the earlier steps and then the student or the teachers, what a service pays.
+LATENCY_PATHS = ("distiller", "pipeline")
+
 
 def pickled_size(obj):
-    """Bytes of ``obj``'s pickle (highest protocol), the size a user ships."""
+    """Bytes of ``obj``'s pickle (highest protocol)."""
     return len(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def shipped_size(model):
+    """Bytes of the pickle of a fitted distiller or Pipeline without its teachers.
+
+    This is the project's one definition of "student size": the model as a user ships
+    it (a Pipeline's preprocessing steps included), never the teachers kept for
+    comparison.
+
+    Examples
+    --------
+    >>> from skdistill._measure import shipped_size
+    >>> shipped_size([1, 2, 3]) > 0
+    True
+    """
+    return pickled_size(_without_teachers(model))
+
+
+def teachers_size(distiller):
+    """Bytes of the pickle of a distiller's kept teachers, or None when not kept."""
+    teachers = getattr(distiller, "teachers_", None)
+    return None if teachers is None else pickled_size(teachers)
+
+
+def _without_teachers(model):
+    import copy
+
+    from sklearn.pipeline import Pipeline
+
+    from ._base import without_teachers
+
+    if isinstance(model, Pipeline):
+        out = copy.copy(model)
+        steps = list(model.steps)
+        steps[-1] = (steps[-1][0], _without_teachers(steps[-1][1]))
+        out.steps = steps
+        return out
+    if hasattr(model, "teacher_predict_output"):
+        return without_teachers(model)
+    return model
 
 
 def single_row_latency(predict, X, n_calls=200, warmup=20):
@@ -41,6 +101,107 @@ def single_row_latency(predict, X, n_calls=200, warmup=20):
     return float(np.median(times))
 
 
+def _rows(estimator, X):
+    # Named columns stay a DataFrame when the estimator was fitted on one (it checks the
+    # names); anything else becomes an ndarray, the serving fast path.
+    if hasattr(X, "iloc") and hasattr(estimator, "feature_names_in_"):
+        return X
+    return np.asarray(X)
+
+
+def row_latencies(model, X, *, n_calls=200, n_teacher_calls=30, teachers=True,
+                  path="distiller"):
+    """Median single-row latency of the student and the teachers, on one input path.
+
+    Parameters
+    ----------
+    model : fitted distiller or Pipeline ending in one
+    X : array-like
+        Rows as ``model`` takes them (raw rows for a Pipeline).
+    n_calls, n_teacher_calls : int
+        Timed calls per side; teachers are slower, so fewer calls give a stable median.
+    teachers : bool, default=True
+        Time the teachers too (when kept).
+    path : {"distiller", "pipeline"}, default="distiller"
+        See :data:`LATENCY_PATHS`. Both sides are always timed on the same one; for a
+        bare distiller the two are the same.
+
+    Returns
+    -------
+    dict
+        ``student_seconds``, ``teacher_seconds`` (None when not timed) and
+        ``path``, a sentence naming the input path both were timed on.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from skdistill import DistilledClassifier
+    >>> from skdistill._measure import row_latencies
+    >>> X, y = load_iris(return_X_y=True)
+    >>> model = DistilledClassifier(teachers=[("lr", LogisticRegression(max_iter=500))],
+    ...                             keep_teachers=True, max_epochs=2, random_state=0)
+    >>> lat = row_latencies(model.fit(X, y), X, n_calls=5, n_teacher_calls=3)
+    >>> lat["student_seconds"] > 0 and lat["teacher_seconds"] > 0
+    True
+    >>> lat["path"]
+    'model input'
+    """
+    from ._metrics import final_distiller
+
+    if path not in LATENCY_PATHS:
+        raise ValueError(f"path must be one of {LATENCY_PATHS}; got {path!r}.")
+    distiller, Xt = final_distiller(model, X)
+    regression = getattr(distiller, "_task", None) == "regression"
+    student_method = "predict" if regression else "predict_proba"
+    kept = teachers and hasattr(distiller, "teachers_")
+    if distiller is model:
+        description = "model input"
+        rows = _rows(model, X)
+        student_call = getattr(model, student_method)
+        teacher_call = distiller.teacher_predict_output
+    elif path == "distiller":
+        description = ("distiller input (rows after the Pipeline's earlier steps, which "
+                       "are not timed)")
+        rows = _rows(distiller, Xt)
+        student_call = getattr(distiller, student_method)
+        teacher_call = distiller.teacher_predict_output
+    else:
+        from sklearn.pipeline import Pipeline
+
+        description = "whole Pipeline (raw rows through every step)"
+        rows = _rows(model, X)
+        student_call = getattr(model, student_method)
+        preprocess = _preprocessing(model, Pipeline)
+
+        def teacher_call(row):
+            return distiller.teacher_predict_output(preprocess(row))
+
+    out = {"student_seconds": single_row_latency(student_call, rows, n_calls=n_calls),
+           "teacher_seconds": None, "path": description}
+    if kept:
+        out["teacher_seconds"] = single_row_latency(teacher_call, rows,
+                                                    n_calls=n_teacher_calls,
+                                                    warmup=min(3, n_teacher_calls))
+    return out
+
+
+def _preprocessing(model, Pipeline):
+    """Callable running every step of a (nested) Pipeline before its final distiller."""
+    stages = []
+    while isinstance(model, Pipeline):
+        if len(model.steps) > 1:
+            stages.append(model[:-1])
+        model = model.steps[-1][1]
+
+    def run(X):
+        for stage in stages:
+            X = stage.transform(X)
+        return X
+
+    return run
+
+
 def throughput(predict, X, min_seconds=0.2, repeats=3):
     """Rows per second of ``predict`` on the whole of ``X`` (best of ``repeats``)."""
     best = np.inf
@@ -57,13 +218,53 @@ def throughput(predict, X, min_seconds=0.2, repeats=3):
 
 
 def format_bytes(n):
-    """``1536`` -> ``"1.5 KB"``: sizes as the demo and the command line print them."""
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
+    """Bytes in SI units (1 kB = 1000 B), as every table in the project prints them.
+
+    Examples
+    --------
+    >>> from skdistill._measure import format_bytes
+    >>> format_bytes(999), format_bytes(1500), format_bytes(2_500_000), format_bytes(None)
+    ('999 B', '1.5 kB', '2.5 MB', '-')
+    """
+    if n is None:
+        return "-"
+    for unit in ("B", "kB", "MB"):
+        if n < 1000:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
+        n /= 1000.0
+    return f"{n:.1f} GB"
 
 
 def format_seconds(s):
-    """Microseconds below a millisecond, else milliseconds."""
-    return f"{s * 1e6:.0f} us" if s < 1e-3 else f"{s * 1e3:.2f} ms"
+    """Microseconds below a millisecond, milliseconds below a second, else seconds.
+
+    Examples
+    --------
+    >>> from skdistill._measure import format_seconds
+    >>> format_seconds(2.5e-5), format_seconds(0.0123), format_seconds(3.0)
+    ('25 us', '12.30 ms', '3.00 s')
+    """
+    if s is None:
+        return "-"
+    if s < 1e-3:
+        return f"{s * 1e6:.0f} us"
+    if s < 1:
+        return f"{s * 1e3:.2f} ms"
+    return f"{s:.2f} s"
+
+
+def format_ratio(teacher, student, better, worse):
+    """How the student compares with the teachers, e.g. ``"12x smaller"``; "" if unknown.
+
+    Examples
+    --------
+    >>> from skdistill._measure import format_ratio
+    >>> format_ratio(120, 10, "smaller", "larger"), format_ratio(1, 2, "faster", "slower")
+    ('12x smaller', '2.0x slower')
+    """
+    if teacher is None or student is None or teacher <= 0 or student <= 0:
+        return ""
+    r = teacher / student
+    word = better if r >= 1 else worse
+    r = r if r >= 1 else 1 / r
+    return f"{r:.1f}x {word}" if r < 10 else f"{r:.0f}x {word}"

@@ -10,6 +10,8 @@ the teachers' outputs on the same transformed rows.
 
 import numpy as np
 
+from ._measure import ECE_BINS
+
 __all__ = [
     "expected_calibration_error",
     "fidelity_score",
@@ -123,7 +125,17 @@ def teacher_student_kl(p_teacher, p_student, *, sample_weight=None):
     return max(_weighted_mean(per_row, sample_weight), 0.0)
 
 
-def expected_calibration_error(y_true, proba, *, n_bins=15, labels=None, sample_weight=None):
+def confidence_bins(confidence, n_bins):
+    """Bin index of each top-label confidence: the ECE's and the reliability plot's bins.
+
+    Equal-width bins with edges (0, 1/n, ..., 1]; a confidence of exactly 1 falls in the
+    last bin.
+    """
+    n_bins = int(n_bins)
+    return np.clip(np.ceil(np.asarray(confidence) * n_bins).astype(int) - 1, 0, n_bins - 1)
+
+
+def expected_calibration_error(y_true, proba, *, n_bins=ECE_BINS, labels=None, sample_weight=None):
     """Expected calibration error of the top-label confidence (Guo et al., 2017).
 
     Rows are grouped into ``n_bins`` equal-width bins of their highest probability; ECE
@@ -177,8 +189,7 @@ def expected_calibration_error(y_true, proba, *, n_bins=15, labels=None, sample_
     correct = (labels[proba.argmax(axis=1)] == y_true).astype(np.float64)
     w = (np.ones(len(y_true)) if sample_weight is None
          else np.asarray(sample_weight, dtype=np.float64).ravel())
-    # Bin edges (0, 1/n, ..., 1]: a confidence of exactly 1 falls in the last bin.
-    bins = np.clip(np.ceil(confidence * n_bins).astype(int) - 1, 0, int(n_bins) - 1)
+    bins = confidence_bins(confidence, n_bins)
     total = w.sum()
     ece = 0.0
     for b in np.unique(bins):
@@ -263,7 +274,7 @@ class TeacherStudentScorer:
 
     _KINDS = ("fidelity", "neg_kl", "neg_ece")
 
-    def __init__(self, kind, n_bins=15):
+    def __init__(self, kind, n_bins=ECE_BINS):
         if kind not in self._KINDS:
             raise ValueError(f"kind must be one of {self._KINDS}; got {kind!r}.")
         self.kind = kind

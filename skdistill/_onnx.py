@@ -38,8 +38,9 @@ def to_onnx(model, path=None, *, input_name="X", doc_string=None, metadata=None)
     - classifier: ``probabilities`` (float32, ``(n_samples, n_classes)``, columns in the
       order of ``classes_``) and ``label`` (int64 index into ``classes_``). The class
       labels themselves are stored in the model's metadata as JSON (``classes``).
-    - regressor: ``predictions`` (float32), ``(n_samples,)`` for one target and
-      ``(n_samples, n_targets)`` for several, as ``predict`` returns them.
+    - regressor: ``predictions`` (float32, ``(n_samples,)``), as ``predict`` returns
+      them. ``DistilledRegressor`` fits a single target; for several, export one model
+      per target.
 
     The graph computes in float32: probabilities agree with ``predict_proba`` (which
     returns float64) to about 1e-6.

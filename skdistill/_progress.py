@@ -1,10 +1,15 @@
 """Progress output for ``verbose > 0``: teacher fits and student epochs.
 
 Where a person watches (a terminal, or a Jupyter notebook), progress is a tqdm bar from
-``tqdm.auto``, which draws a widget in notebooks and text in terminals. Where nobody
-watches live (output piped to a file or a CI log), bars would write hundreds of
-carriage-return updates, so progress becomes a few plain lines on stdout instead. tqdm
-is optional: without it, progress is always plain lines.
+``tqdm.auto`` on stderr, which draws a widget in notebooks and text in terminals. Where
+nobody watches live (output piped to a file or a CI log), bars would write hundreds of
+carriage-return updates, so progress becomes a few plain INFO records of the
+``"skdistill"`` logger instead. tqdm is optional: without it, progress is always records.
+
+The library never prints to stdout. When ``verbose > 0`` asks for progress and the
+application has configured no logging handler, records go to stderr through a handler
+added to the ``"skdistill"`` logger (:func:`log_to_stderr`); an application that
+configures logging itself gets them through its own handlers instead.
 
 The training code only sees two small interfaces:
 
@@ -12,12 +17,76 @@ The training code only sees two small interfaces:
 - student: ``progress(record)`` is called with each epoch's history record.
 """
 
+import logging
 import sys
 import time
 
-__all__ = ["make_progress"]
+__all__ = ["make_progress", "logger", "log_to_stderr"]
 
 _PREFIX = "[skdistill]"
+
+#: The library's one logger; progress is INFO, problems the user can act on WARNING.
+logger = logging.getLogger("skdistill")
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is when a record arrives.
+
+    Holding the stream object from creation time would keep writing to a replaced
+    stream (pytest's capture, a notebook's redirection) after it is swapped.
+    """
+
+    def __init__(self):
+        super().__init__()
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value):
+        pass
+
+
+def log_to_stderr(level=logging.INFO):
+    """Send the ``"skdistill"`` logger's records of ``level`` and above to stderr.
+
+    Adds one handler (once; later calls only change its level). The command line and
+    the demo call it; a library user calls it, or configures :mod:`logging` as usual.
+
+    Returns
+    -------
+    logging.Handler
+
+    Examples
+    --------
+    >>> import logging
+    >>> from skdistill._progress import log_to_stderr
+    >>> handler = log_to_stderr(logging.WARNING)
+    >>> handler.level == logging.WARNING
+    True
+    """
+    handler = next((h for h in logger.handlers if isinstance(h, _StderrHandler)), None)
+    if handler is None:
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter(f"{_PREFIX} %(message)s"))
+        logger.addHandler(handler)
+    handler.setLevel(level)
+    if logger.level == logging.NOTSET or logger.level > level:
+        logger.setLevel(level)
+    return handler
+
+
+def _log(line):
+    if not logger.hasHandlers():
+        # verbose > 0 asked for progress; with logging unconfigured, Python's last-resort
+        # handler would drop INFO records, so the request would silently do nothing.
+        log_to_stderr()
+    elif logger.level == logging.NOTSET and logger.getEffectiveLevel() > logging.INFO:
+        # Handlers exist (the application's) but the default WARNING level would hide
+        # the progress that verbose asked for; an explicit level on our logger wins.
+        logger.setLevel(logging.INFO)
+    logger.info(line)
 
 
 def _bar_class(stream):
@@ -58,8 +127,8 @@ def make_progress(stage, *, verbose=1, total=None, stream=None):
         Epochs at most (``max_epochs``), for the student's bar.
     stream : file-like, optional
         Where bars go (default ``sys.stderr``, tqdm's default); its ``isatty`` decides
-        between bars and plain lines. Plain lines always go to stdout, like
-        scikit-learn's own ``verbose`` output.
+        between bars and plain lines. Plain lines are INFO records of the
+        ``"skdistill"`` logger (stderr unless logging is configured otherwise).
 
     Returns
     -------
@@ -67,13 +136,21 @@ def make_progress(stage, *, verbose=1, total=None, stream=None):
 
     Examples
     --------
-    >>> import io
-    >>> from skdistill._progress import make_progress
+    >>> import io, logging
+    >>> from skdistill._progress import logger, make_progress
+    >>> records = []
+    >>> class Keep(logging.Handler):
+    ...     def emit(self, record):
+    ...         records.append(record.getMessage())
+    >>> logger.addHandler(Keep())
     >>> progress = make_progress("student", total=3, stream=io.StringIO())
     >>> progress({"epoch": 1, "train_loss": 0.5, "valid_loss": 0.4, "valid_accuracy": 0.9})
-    [skdistill] student epoch 1/3 | train_loss 0.5000 | valid_loss 0.4000 | valid_accuracy 0.9000
     >>> progress.close()
-    [skdistill] student stopped after epoch 1; best valid_loss 0.4000 at epoch 1
+    >>> for message in records:
+    ...     print(message)
+    student epoch 1/3 | train_loss 0.5000 | valid_loss 0.4000 | valid_accuracy 0.9000
+    student stopped after epoch 1; best valid_loss 0.4000 at epoch 1
+    >>> logger.handlers.pop() and None
     """
     stream = sys.stderr if stream is None else stream
     bar = _bar_class(stream)
@@ -82,10 +159,6 @@ def make_progress(stage, *, verbose=1, total=None, stream=None):
     if stage == "student":
         return StudentProgress(bar, stream, verbose, total)
     raise ValueError(f"stage must be 'teachers' or 'student'; got {stage!r}.")
-
-
-def _print(line):
-    print(f"{_PREFIX} {line}", flush=True)
 
 
 def _job_names(labels):
@@ -142,7 +215,7 @@ class TeacherProgress:
                     bar.set_postfix_str(name, refresh=False)
                     bar.update(1)
                 else:
-                    _print(f"teachers {done}/{total}: {name} done "
+                    _log(f"teachers {done}/{total}: {name} done "
                            f"({time.perf_counter() - start:.1f}s)")
                 yield result
         finally:
@@ -184,7 +257,7 @@ class StudentProgress:
         of = f"/{self.total}" if self.total else ""
         parts = [f"student epoch {record['epoch']}{of}"]
         parts += [f"{k} {v:.4f}" for k, v in _postfix(record).items()]
-        _print(" | ".join(parts))
+        _log(" | ".join(parts))
 
     def close(self):
         """Finish the bar, or print the last epoch and where the best one was.
@@ -199,7 +272,7 @@ class StudentProgress:
             self._print(self._last)
         if self._last is not None and self.bar_class is None and self._best is not None:
             monitored = "valid_loss" if "valid_loss" in self._last else "train_loss"
-            _print(f"student stopped after epoch {self._last['epoch']}; best {monitored} "
+            _log(f"student stopped after epoch {self._last['epoch']}; best {monitored} "
                    f"{self._best[1]:.4f} at epoch {self._best[0]}")
         self._last = None
 

@@ -10,9 +10,21 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._base import without_teachers
-from ._measure import pickled_size, single_row_latency
-from ._metrics import expected_calibration_error, fidelity_score, teacher_student_kl
+from ._measure import (
+    ECE_BINS,
+    format_bytes,
+    format_ratio,
+    format_seconds,
+    row_latencies,
+    shipped_size,
+    teachers_size,
+)
+from ._metrics import (
+    expected_calibration_error,
+    fidelity_score,
+    final_distiller,
+    teacher_student_kl,
+)
 
 __all__ = ["DistillationReport", "build_report"]
 
@@ -33,7 +45,8 @@ class DistillationReport:
         filled in and ``notes`` says why.
     metrics : dict of str to dict
         ``{metric: {"teacher": value or None, "student": value}}``. Classification:
-        ``accuracy``, ``log_loss`` and ``ece`` (expected calibration error, 15 bins).
+        ``accuracy``, ``log_loss`` and ``ece`` (expected calibration error, 15 bins
+        unless ``n_bins`` says otherwise).
         Regression: ``r2`` and ``rmse``.
     fidelity : float or None
         Classification: fraction of rows where the student predicts the teachers'
@@ -45,11 +58,14 @@ class DistillationReport:
         teachers give that class) and ``fidelity`` (the share of them the student
         gives the same class). Classification only.
     sizes : dict
-        ``student_bytes`` (the fitted estimator's pickle without teachers) and
-        ``teacher_bytes`` (the kept teachers' pickle, or None).
+        ``student_bytes`` (the pickle of the fitted model as shipped: the distiller, or
+        the whole Pipeline, without teachers) and ``teacher_bytes`` (the kept teachers'
+        pickle, or None). The same definition as the demo, the command line and
+        :func:`~skdistill.distillation_frontier`.
     latency : dict
         Median seconds of one single-row call: ``student_seconds`` (``predict_proba``
-        or ``predict``) and ``teacher_seconds`` (the teachers' averaged output, or None).
+        or ``predict``) and ``teacher_seconds`` (the teachers' averaged output, or
+        None), both timed on the input path named by ``path``.
     disagreements : list of dict
         The rows where the two disagree most, largest first: total variation distance
         between their probabilities (classification) or absolute difference of their
@@ -156,16 +172,17 @@ class DistillationReport:
 
 
 def build_report(model, X, y, *, n_disagreements=10, n_latency_calls=200,
-                 n_teacher_latency_calls=30, n_bins=15):
+                 n_teacher_latency_calls=30, n_bins=ECE_BINS, latency_path="distiller"):
     """Measure a fitted distiller against its teachers on held-out rows.
 
     This is what ``model.report(X, y)`` runs; call it directly to change the defaults.
 
     Parameters
     ----------
-    model : DistilledClassifier or DistilledRegressor
-        A fitted distiller. With ``keep_teachers=True`` the report compares both sides;
-        otherwise it reports the student alone and says so.
+    model : DistilledClassifier, DistilledRegressor or Pipeline
+        A fitted distiller, or a fitted Pipeline whose last step is one (its earlier
+        steps transform ``X`` as in ``predict``). With ``keep_teachers=True`` the
+        report compares both sides; otherwise it reports the student alone and says so.
     X : array-like of shape (n_samples, n_features)
         Held-out inputs (not the training rows: there the teachers' soft targets were
         the student's training targets, so fidelity would be optimistic).
@@ -179,6 +196,10 @@ def build_report(model, X, y, *, n_disagreements=10, n_latency_calls=200,
         Single-row calls timed for the teachers, which are far slower.
     n_bins : int, default=15
         Bins of the expected calibration error.
+    latency_path : {"distiller", "pipeline"}, default="distiller"
+        For a Pipeline: time both sides on the rows the distiller receives, or on raw
+        rows through the whole Pipeline. Both sides always share one path, recorded in
+        ``latency["path"]``.
 
     Returns
     -------
@@ -202,7 +223,8 @@ def build_report(model, X, y, *, n_disagreements=10, n_latency_calls=200,
     """
     from sklearn.utils.validation import check_is_fitted
 
-    check_is_fitted(model)
+    distiller, Xt = final_distiller(model, X)
+    check_is_fitted(distiller)
     index = getattr(X, "index", None)
     y = np.asarray(y)
     n = y.shape[0]
@@ -210,34 +232,22 @@ def build_report(model, X, y, *, n_disagreements=10, n_latency_calls=200,
         raise ValueError(f"X has {X.shape[0]} rows but y has {n}.")
     if n == 0:
         raise ValueError("The report needs at least one row; X and y are empty.")
-    kept = hasattr(model, "teachers_")
-    regression = getattr(model, "_task", None) == "regression"
+    kept = hasattr(distiller, "teachers_")
+    regression = getattr(distiller, "_task", None) == "regression"
     notes = []
     if not kept:
         notes.append("The teachers were not kept, so only the student is reported. "
                       "Fit with keep_teachers=True to compare it with its teachers.")
 
-    student_model = without_teachers(model)  # measured as shipped
-    sizes = {"student_bytes": pickled_size(student_model),
-             "teacher_bytes": pickled_size(model.teachers_) if kept else None}
-
-    # One row at a time, as an online service calls a model: numpy rows, unless the
-    # model was fitted on named columns (then DataFrame rows, as it expects them).
-    rows = X if hasattr(model, "feature_names_in_") and hasattr(X, "iloc") else np.asarray(X)
-    student_call = model.predict if regression else model.predict_proba
-    latency = {"student_seconds": single_row_latency(student_call, rows,
-                                                     n_calls=n_latency_calls),
-               "teacher_seconds": None}
-    if kept:
-        latency["teacher_seconds"] = single_row_latency(
-            model.teacher_predict_output, rows, n_calls=n_teacher_latency_calls,
-            warmup=min(3, n_teacher_latency_calls))
-
-    common = dict(task=model._task, n_samples=int(n), teachers_kept=kept, sizes=sizes,
+    sizes = {"student_bytes": shipped_size(model), "teacher_bytes": teachers_size(distiller)}
+    latency = row_latencies(model, X, n_calls=n_latency_calls,
+                            n_teacher_calls=n_teacher_latency_calls, path=latency_path)
+    common = dict(task=distiller._task, n_samples=int(n), teachers_kept=kept, sizes=sizes,
                   latency=latency, notes=notes)
     if regression:
-        return _regression_report(model, X, y, kept, index, n_disagreements, common)
-    return _classification_report(model, X, y, kept, index, n_disagreements, n_bins, common)
+        return _regression_report(distiller, Xt, y, kept, index, n_disagreements, common)
+    return _classification_report(distiller, Xt, y, kept, index, n_disagreements, n_bins,
+                                  common)
 
 
 def _row_key(i, index):
@@ -351,33 +361,9 @@ def _fmt(value, digits=4):
     return "-" if value is None else f"{value:.{digits}f}"
 
 
-def _fmt_bytes(n):
-    if n is None:
-        return "-"
-    for unit in ("B", "kB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000.0
-    return f"{n:.1f} GB"  # pragma: no cover
-
-
-def _fmt_seconds(s):
-    if s is None:
-        return "-"
-    if s < 1e-3:
-        return f"{s * 1e6:.0f} us"
-    if s < 1:
-        return f"{s * 1e3:.2f} ms"
-    return f"{s:.2f} s"
-
-
 def _ratio(teacher, student, better, worse):
-    if teacher is None or not student:
-        return ""
-    r = teacher / student
-    if r >= 1:
-        return f"  (student {r:.0f}x {better})" if r >= 10 else f"  (student {r:.1f}x {better})"
-    return f"  (student {1 / r:.1f}x {worse})"
+    text = format_ratio(teacher, student, better, worse)
+    return f"  (student {text})" if text else ""
 
 
 def _format_report(r):
@@ -389,15 +375,17 @@ def _format_report(r):
     for name, values in r.metrics.items():
         lines.append(f"  {labels.get(name, name):22s}{_fmt(values['teacher']):>12s}"
                      f"{_fmt(values['student']):>12s}")
-    lines.append(f"  {'size (pickle)':22s}{_fmt_bytes(r.sizes.get('teacher_bytes')):>12s}"
-                 f"{_fmt_bytes(r.sizes.get('student_bytes')):>12s}"
+    lines.append(f"  {'size (pickle)':22s}{format_bytes(r.sizes.get('teacher_bytes')):>12s}"
+                 f"{format_bytes(r.sizes.get('student_bytes')):>12s}"
                  + _ratio(r.sizes.get("teacher_bytes"), r.sizes.get("student_bytes"),
                           "smaller", "larger"))
     lines.append(f"  {'latency (1 row, med.)':22s}"
-                 f"{_fmt_seconds(r.latency.get('teacher_seconds')):>12s}"
-                 f"{_fmt_seconds(r.latency.get('student_seconds')):>12s}"
+                 f"{format_seconds(r.latency.get('teacher_seconds')):>12s}"
+                 f"{format_seconds(r.latency.get('student_seconds')):>12s}"
                  + _ratio(r.latency.get("teacher_seconds"), r.latency.get("student_seconds"),
                           "faster", "slower"))
+    if r.latency.get("path") not in (None, "model input"):
+        lines.append(f"  latency timed on: {r.latency['path']}")
     if r.fidelity is not None:
         if r.task == "regression":
             lines.append(f"Fidelity (R2 of student vs teacher predictions): {r.fidelity:.4f}")

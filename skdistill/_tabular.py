@@ -12,6 +12,8 @@ between a training file and a prediction file (``1`` vs ``1.0`` when a value is
 missing).
 """
 
+import os
+
 import numpy as np
 
 #: A text column keeps at most this many categories (the most frequent); rarer ones are
@@ -27,12 +29,34 @@ class ColumnError(ValueError):
     """The columns of a table do not match what the model expects."""
 
 
-def read_csv(path):
-    """Read a CSV file with every column as text (missing cells as NaN)."""
+#: Separators :func:`read_csv` recognizes in a header that parsed as a single column.
+_OTHER_SEPARATORS = (";", "\t", "|", ",")
+
+
+def read_csv(path, sep=","):
+    r"""Read a CSV file with every column as text (missing cells as NaN).
+
+    A file whose header parses as one column holding another common separator (a
+    semicolon CSV read with ``sep=","``) is refused with a hint, rather than read as one
+    column that later shows up as "missing columns".
+
+    Examples
+    --------
+    >>> import io
+    >>> from skdistill._tabular import read_csv
+    >>> read_csv(io.StringIO("a;b\n1;2\n"), sep=";").columns.tolist()
+    ['a', 'b']
+    >>> try:
+    ...     read_csv(io.StringIO("a;b\n1;2\n"))
+    ... except ValueError as exc:
+    ...     print(str(exc).split(": ")[1])
+    its fields look separated by ';', not ','. Pass --sep ';'.
+    """
     import pandas as pd
 
     try:
-        return pd.read_csv(path, dtype=str, keep_default_na=True, skipinitialspace=True)
+        frame = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=True,
+                            skipinitialspace=True)
     except FileNotFoundError:
         raise FileNotFoundError(f"No such CSV file: {str(path)!r}.") from None
     except pd.errors.EmptyDataError:
@@ -40,6 +64,17 @@ def read_csv(path):
             f"{str(path)!r} is empty: expected a CSV file with a header row.") from None
     except pd.errors.ParserError as exc:
         raise ValueError(f"{str(path)!r} is not a readable CSV file: {exc}") from None
+    if frame.shape[1] == 1:
+        header = str(frame.columns[0])
+        for other in _OTHER_SEPARATORS:
+            if other != sep and other in header:
+                shown = "\\t" if other == "\t" else other
+                name = repr(str(path)) if isinstance(path, (str, os.PathLike)) else "The data"
+                raise ColumnError(
+                    f"{name} has a single column {header!r}: its fields look "
+                    f"separated by '{shown}', not {sep!r}. Pass --sep '{shown}'."
+                )
+    return frame
 
 
 def _as_numbers(values):
@@ -119,7 +154,7 @@ class TableEncoder:
                 names.extend(f"{c['name']}={cat}" for cat in c["categories"])
         return names
 
-    def transform(self, frame, ignore=()):
+    def transform(self, frame, ignore=(), ignore_extra=False):
         """Encode ``frame`` (a DataFrame of text) as a float64 matrix.
 
         Parameters
@@ -127,6 +162,8 @@ class TableEncoder:
         frame : pandas.DataFrame
         ignore : sequence of str
             Columns allowed in ``frame`` that the model does not use (e.g. the target).
+        ignore_extra : bool, default=False
+            Allow any column the model does not use, rather than refusing it.
 
         Raises
         ------
@@ -142,10 +179,11 @@ class TableEncoder:
                 f"on {', '.join(map(repr, expected))}."
             )
         unknown = [c for c in present if c not in expected and c not in set(ignore)]
-        if unknown:
+        if unknown and not ignore_extra:
             raise ColumnError(
                 f"unknown column(s) {', '.join(map(repr, unknown))}: the model expects "
-                f"exactly {', '.join(map(repr, expected))}. Drop the extra columns."
+                f"exactly {', '.join(map(repr, expected))}. Drop the extra columns, or "
+                "pass --ignore-extra (and --id COL to copy a column to the output)."
             )
         frame = frame.set_axis(present, axis=1)
         parts = []
@@ -170,6 +208,37 @@ class TableEncoder:
         if not parts:
             return np.empty((len(frame), 0))
         return np.hstack(parts)
+
+    def unseen_categories(self, frame):
+        """Per text column, the rows whose category was not seen in training.
+
+        Such cells (and categories cut by :data:`MAX_CATEGORIES`) encode as all zeros,
+        which the model has rarely seen; the command line warns with these counts.
+        Missing cells are not counted.
+
+        Returns
+        -------
+        dict of str to (int, list of str)
+            Column name to the number of such rows and up to three of the values.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from skdistill._tabular import TableEncoder
+        >>> enc = TableEncoder.fit(pd.DataFrame({"city": ["Paris", "Oslo"]}))
+        >>> enc.unseen_categories(pd.DataFrame({"city": ["Rome", "Oslo", "Rome", None]}))
+        {'city': (2, ['Rome'])}
+        """
+        frame = frame.set_axis([str(c) for c in frame.columns], axis=1)
+        out = {}
+        for c in self.columns:
+            if c["kind"] != "categorical" or c["name"] not in frame.columns:
+                continue
+            values = frame[c["name"]].dropna().astype(str)
+            unseen = values[~values.isin(c["categories"])]
+            if len(unseen):
+                out[c["name"]] = (int(len(unseen)), [str(v) for v in unseen.unique()[:3]])
+        return out
 
     def to_dict(self):
         """JSON-able description, the inverse of :meth:`from_dict`."""

@@ -158,8 +158,9 @@ def check_teachers(teachers, task):
         if task == "classification" and not hasattr(est, "predict_proba"):
             raise TypeError(
                 f"Teacher {name!r} ({type(est).__name__}) has no predict_proba, so it cannot give "
-                "soft targets. Use a probabilistic classifier, enable probabilities "
-                "(e.g. SVC(probability=True)), or wrap it in CalibratedClassifierCV."
+                "soft targets. Use a probabilistic classifier, or wrap it in "
+                "CalibratedClassifierCV (e.g. CalibratedClassifierCV(SVC(), ensemble=False); "
+                "SVC(probability=True) is deprecated since scikit-learn 1.9)."
             )
         if task == "regression" and not hasattr(est, "predict"):
             raise TypeError(f"Teacher {name!r} ({type(est).__name__}) has no predict method.")

@@ -1,20 +1,21 @@
 """The ``skdistill`` command line: demo, fit, predict, info and export.
 
-Progress goes to stderr and results to stdout, so ``skdistill predict ... > out.csv``
-and pipes stay clean. Errors a user can fix (a missing column, a corrupt model file)
+Progress and warnings are records of the ``"skdistill"`` logger, which the command line
+sends to stderr; results go to stdout, so ``skdistill predict ... > out.csv`` and pipes
+stay clean. Errors a user can fix (a missing column, a corrupt model file)
 print one ``skdistill: error: ...`` line and exit with status 1, without a traceback;
 set ``SKDISTILL_DEBUG=1`` to see the traceback anyway.
 """
 
 import argparse
-import contextlib
 import json
+import logging
 import os
 import sys
 import time
 
-from ._base import drop_teachers
-from ._measure import format_bytes, format_seconds
+from ._measure import format_bytes, format_ratio, format_seconds
+from ._progress import log_to_stderr, logger
 
 TEACHER_NAMES = ("rf", "et", "xgb", "lgbm", "mlp")
 
@@ -23,9 +24,9 @@ class CLIError(Exception):
     """An error the user can fix; printed as one line."""
 
 
-def _progress(args, message):
-    if not args.quiet:
-        print(message, file=sys.stderr, flush=True)
+def _progress(message):
+    # INFO: shown unless --quiet (main sets the stderr handler's level).
+    logger.info(message)
 
 
 def _check_output_path(path, option="-o"):
@@ -52,16 +53,6 @@ def _check_output_path(path, option="-o"):
 def _check_has_rows(frame, path):
     if len(frame) == 0:
         raise CLIError(f"{path!r} has a header row but no data rows.")
-
-
-def _ratio(teacher, student, better, worse):
-    """How the student compares, e.g. ``"12x smaller"`` or ``"1.3x larger"``."""
-    if teacher <= 0 or student <= 0:
-        return ""
-    r = teacher / student
-    word = better if r >= 1 else worse
-    r = r if r >= 1 else 1 / r
-    return f"{r:.1f}x {word}" if r < 10 else f"{r:.0f}x {word}"
 
 
 def _table(rows, header):
@@ -103,23 +94,69 @@ def _teachers(wanted, task, n_estimators, random_state):
     return teachers
 
 
+def _separator(sep):
+    # A shell passes "\t" as two characters; the tab is what the user means.
+    return "\t" if sep in ("\\t", "tab") else sep
+
+
+def _hidden_sizes(text):
+    try:
+        sizes = tuple(int(h) for h in text.split(",") if h.strip())
+    except ValueError:
+        sizes = ()
+    if not sizes or min(sizes) < 1:
+        raise CLIError(f"--hidden {text!r}: give comma-separated positive layer widths, "
+                       "e.g. --hidden 128,64.")
+    return sizes
+
+
+def _student_params(args, task):
+    """The student options of ``fit``, checked before any slow step."""
+    params = {}
+    if args.hidden is not None:
+        params["hidden_layer_sizes"] = _hidden_sizes(args.hidden)
+    if args.alpha is not None:
+        if not 0 <= args.alpha <= 1:
+            raise CLIError(f"--alpha must lie in [0, 1]; got {args.alpha}.")
+        params["alpha"] = args.alpha
+    if args.temperature is not None:
+        if task != "classification":
+            raise CLIError("--temperature applies to classification only; this target is "
+                           "a regression (use --task classification if it is not).")
+        if not args.temperature > 0:
+            raise CLIError(f"--temperature must be positive; got {args.temperature}.")
+        params["temperature"] = args.temperature
+    return params
+
+
 def _cmd_fit(args):
     import numpy as np
     from sklearn.model_selection import train_test_split
 
-    from ._measure import pickled_size, single_row_latency
     from ._persist import save
     from ._tabular import TableEncoder, detect_task, encode_target, read_csv
 
     wanted = _teacher_names(args.teachers)  # fail before any slow step
     if not 0 <= args.holdout < 1:
         raise CLIError(f"--holdout must lie in [0, 1); got {args.holdout}.")
+    if args.refit and args.holdout == 0:
+        raise CLIError("--refit retrains on all rows after the held-out comparison; with "
+                       "--holdout 0 the model already trains on all rows.")
+    if args.hidden is not None:
+        _hidden_sizes(args.hidden)
     _check_output_path(args.output)
-    frame = read_csv(args.train)
+    frame = read_csv(args.train, sep=_separator(args.sep))
     _check_has_rows(frame, args.train)
     if args.target not in frame.columns:
         raise CLIError(f"target column {args.target!r} is not in {args.train!r}; its columns "
                        f"are {', '.join(map(repr, frame.columns))}.")
+    ids = args.id or []
+    missing_ids = [c for c in ids if c not in frame.columns or c == args.target]
+    if missing_ids:
+        raise CLIError(f"--id column(s) {', '.join(map(repr, missing_ids))} are not feature "
+                       f"columns of {args.train!r}.")
+    # ID columns identify rows; they must not become features.
+    frame = frame.drop(columns=ids)
     target = frame.pop(args.target)
     if target.isna().any():
         raise CLIError(f"target column {args.target!r} has {int(target.isna().sum())} empty "
@@ -127,12 +164,13 @@ def _cmd_fit(args):
     if frame.shape[1] == 0:
         raise CLIError(f"{args.train!r} has no feature columns besides the target.")
     task = detect_task(target) if args.task == "auto" else args.task
+    student_params = _student_params(args, task)
     y = encode_target(target, task)
     encoder = TableEncoder.fit(frame)
     X = encoder.transform(frame)
-    _progress(args, f"Read {len(frame)} rows: {frame.shape[1]} columns "
-                    f"({len(encoder.categorical_columns)} categorical, one-hot to "
-                    f"{X.shape[1]} features); task: {task}.")
+    _progress(f"Read {len(frame)} rows: {frame.shape[1]} columns "
+              f"({len(encoder.categorical_columns)} categorical, one-hot to "
+              f"{X.shape[1]} features); task: {task}.")
 
     stratify = None
     if task == "classification":
@@ -147,70 +185,77 @@ def _cmd_fit(args):
     teachers = _teachers(wanted, task, args.n_estimators, args.random_state)
     params = dict(teachers=teachers, cv=args.cv, max_epochs=args.max_epochs,
                   keep_teachers=X_test is not None, random_state=args.random_state,
-                  verbose=0 if args.quiet else 1)
+                  verbose=0 if args.quiet else 1, **student_params)
     if task == "classification":
         from ._classifier import DistilledClassifier as Model
     else:
         from ._regressor import DistilledRegressor as Model
-    model = Model(**params)
-    _progress(args, f"Fitting teachers ({', '.join(n for n, _ in teachers)}) with "
-                    f"{args.cv}-fold cross-fitted soft targets on {len(X_train)} rows, then "
-                    "the student (one line per epoch)...")
-    start = time.perf_counter()
-    # The estimator prints its epoch lines on stdout; send them to stderr with the rest of
-    # the progress, so stdout holds only the summary.
-    with contextlib.redirect_stdout(sys.stderr):
-        model.fit(X_train, y_train)
-    fit_seconds = time.perf_counter() - start
-    _progress(args, f"Done in {fit_seconds:.1f} s (teachers "
-                    f"{model.fit_info_['teacher_fit_seconds']:.1f} s, student "
-                    f"{model.fit_info_['student_fit_seconds']:.1f} s, "
-                    f"{model.n_iter_} epochs).")
+    model, fit_seconds = _fit_model(Model(**params), X_train, y_train, teachers, args.cv)
 
     summary = {"task": task, "n_train_rows": int(len(X_train)),
                "n_holdout_rows": 0 if X_test is None else int(len(X_test)),
                "teachers": [n for n, _ in teachers], "fit_seconds": fit_seconds}
     if X_test is not None:
-        summary.update(_holdout_summary(model, X_test, y_test, task,
-                                        pickled_size, single_row_latency))
-        drop_teachers(model)  # the saved model never carries teachers
-        model.keep_teachers = False
+        summary.update(holdout_summary(model, X_test, y_test))
+        if args.refit:
+            summary["refit_rows"] = int(len(X))
+        # Printed before a refit, which can take as long again.
+        print(_summary_table(summary), flush=True)
+        if args.refit:
+            _progress(f"--refit: training teachers and student again on all {len(X)} rows.")
+            params["keep_teachers"] = False
+            model, _ = _fit_model(Model(**params), X, y, teachers, args.cv)
+        else:
+            from ._base import drop_teachers
+
+            drop_teachers(model)  # the saved model never carries teachers
+            model.keep_teachers = False
+    else:
+        print(_summary_table(summary))
     metadata = {"tabular": encoder.to_dict(), "target": args.target,
                 "source": os.path.basename(args.train), "summary": summary}
+    if ids:
+        metadata["id_columns"] = list(ids)
     path = save(model, args.output, metadata=metadata)
-    summary["student_file_bytes"] = path.stat().st_size
-    print(_summary_table(summary))
-    print(f"Saved the student to {path} ({format_bytes(path.stat().st_size)}).")
+    trained_on = (f"all {len(X)} rows" if args.refit or X_test is None
+                  else f"{len(X_train)} rows; --refit trains on all {len(X)}")
+    print(f"Saved the student to {path} ({format_bytes(path.stat().st_size)}, trained on "
+          f"{trained_on}).")
     return 0
 
 
-def _holdout_summary(model, X_test, y_test, task, pickled_size, single_row_latency):
-    import numpy as np
+def _fit_model(model, X, y, teachers, cv):
+    _progress(f"Fitting teachers ({', '.join(n for n, _ in teachers)}) with {cv}-fold "
+              f"cross-fitted soft targets on {len(X)} rows, then the student...")
+    start = time.perf_counter()
+    model.fit(X, y)
+    seconds = time.perf_counter() - start
+    _progress(f"Done in {seconds:.1f} s (teachers {model.fit_info_['teacher_fit_seconds']:.1f}"
+              f" s, student {model.fit_info_['student_fit_seconds']:.1f} s, "
+              f"{model.n_iter_} epochs).")
+    return model, seconds
 
-    if task == "classification":
-        teacher_out = model.teacher_predict_proba(X_test)
-        teacher_pred = model.classes_[teacher_out.argmax(axis=1)]
-        student_pred = model.predict(X_test)
-        t_score = float(np.mean(teacher_pred == y_test))
-        s_score = float(np.mean(student_pred == y_test))
-        fidelity = float(np.mean(student_pred == teacher_pred))
-        teacher_fn, student_fn = model.teacher_predict_proba, model.predict_proba
-    else:
-        from sklearn.metrics import r2_score
 
-        teacher_pred = model.teacher_predict(X_test)
-        student_pred = model.predict(X_test)
-        t_score = float(r2_score(y_test, teacher_pred))
-        s_score = float(r2_score(y_test, student_pred))
-        fidelity = float(r2_score(teacher_pred, student_pred))
-        teacher_fn, student_fn = model.teacher_predict, model.predict
+def holdout_summary(model, X_test, y_test, **report_params):
+    """The hold-out figures of ``fit``'s table, taken from :func:`build_report`.
+
+    The command line does not measure anything itself: accuracy (or R²), fidelity, size
+    and latency are the report's, so the table and ``model.report(X_test, y_test)``
+    agree on the same model and rows.
+    """
+    from ._report import build_report
+
+    report = build_report(model, X_test, y_test, **report_params).to_dict()
+    metric = "accuracy" if report["task"] == "classification" else "r2"
     return {
-        "metric": "accuracy" if task == "classification" else "r2",
-        "teacher_score": t_score, "student_score": s_score, "fidelity": fidelity,
-        "teacher_bytes": pickled_size(model.teachers_),
-        "student_bytes": pickled_size(model.student_),
-        "teacher_latency_s": single_row_latency(teacher_fn, X_test, n_calls=50, warmup=5),
-        "student_latency_s": single_row_latency(student_fn, X_test, n_calls=200),
+        "metric": metric,
+        "teacher_score": report["metrics"][metric]["teacher"],
+        "student_score": report["metrics"][metric]["student"],
+        "fidelity": report["fidelity"],
+        "teacher_bytes": report["sizes"]["teacher_bytes"],
+        "student_bytes": report["sizes"]["student_bytes"],
+        "teacher_latency_s": report["latency"]["teacher_seconds"],
+        "student_latency_s": report["latency"]["student_seconds"],
     }
 
 
@@ -224,15 +269,17 @@ def _summary_table(s):
         (f"held-out {s['metric']}", f"{s['teacher_score']:.4f}", f"{s['student_score']:.4f}",
          f"{s['student_score'] - s['teacher_score']:+.4f}"),
         (fid, "", f"{s['fidelity']:.4f}", ""),
-        ("size (pickled weights)", format_bytes(s["teacher_bytes"]),
+        ("size (pickle, as shipped)", format_bytes(s["teacher_bytes"]),
          format_bytes(s["student_bytes"]),
-         _ratio(s["teacher_bytes"], s["student_bytes"], "smaller", "larger")),
+         format_ratio(s["teacher_bytes"], s["student_bytes"], "smaller", "larger")),
         ("single-row latency", format_seconds(s["teacher_latency_s"]),
          format_seconds(s["student_latency_s"]),
-         _ratio(s["teacher_latency_s"], s["student_latency_s"], "faster", "slower")),
+         format_ratio(s["teacher_latency_s"], s["student_latency_s"], "faster", "slower")),
     ]
     title = (f"Held-out comparison on {s['n_holdout_rows']} rows "
-             f"(trained on {s['n_train_rows']}):")
+             f"(trained on {s['n_train_rows']}"
+             + (f"; the saved model is refit on all {s['refit_rows']}):"
+                if s.get("refit_rows") else "):"))
     return title + "\n" + _table(rows, ("", "teachers", "student", "difference"))
 
 
@@ -276,10 +323,29 @@ def _cmd_predict(args):
     if args.output:
         _check_output_path(args.output)
     model, encoder, metadata = _load_with_encoder(args.model)
-    frame = read_csv(args.data)
+    frame = read_csv(args.data, sep=_separator(args.sep))
     _check_has_rows(frame, args.data)
     target = metadata.get("target")
-    X = encoder.transform(frame, ignore=[target] if target else ())
+    present = [str(c) for c in frame.columns]
+    if args.id:
+        ids = list(args.id)
+        missing = [c for c in ids if c not in present]
+        if missing:
+            raise CLIError(f"--id column(s) {', '.join(map(repr, missing))} are not in "
+                           f"{args.data!r}; its columns are {', '.join(map(repr, present))}.")
+    else:
+        # Columns fit was told are IDs travel to the output when the data has them.
+        ids = [c for c in metadata.get("id_columns", []) if c in present]
+    ignore = ([target] if target else []) + ids
+    extra = [c for c in present if c not in encoder.input_columns and c not in ignore]
+    X = encoder.transform(frame, ignore=ignore, ignore_extra=args.ignore_extra)
+    if extra:
+        _progress(f"--ignore-extra: not using column(s) {', '.join(map(repr, extra))}.")
+    for column, (count, examples) in encoder.unseen_categories(frame).items():
+        logger.warning(
+            f"column {column!r}: {count} of {len(frame)} row(s) hold categories not seen in "
+            f"training (e.g. {', '.join(map(repr, examples))}); they are encoded as all "
+            "zeros, so predictions for them are less reliable.")
     if np.isnan(X).any():
         raise CLIError("the data has empty cells and the model stores no fill values; "
                        "fill them before predicting.")
@@ -287,7 +353,8 @@ def _cmd_predict(args):
     if names is not None:
         # A model fitted on a DataFrame in Python checks column names at predict time.
         X = pd.DataFrame(X, columns=list(names))
-    out = pd.DataFrame(index=frame.index)
+    frame.columns = present
+    out = frame[ids].copy() if ids else pd.DataFrame(index=frame.index)
     name = f"predicted_{target}" if target else "prediction"
     out[name] = model.predict(X)
     if args.proba:
@@ -298,7 +365,7 @@ def _cmd_predict(args):
             out[f"proba_{label}"] = proba[:, j]
     if args.output:
         out.to_csv(args.output, index=False)
-        print(f"Wrote {len(out)} predictions to {args.output}.", file=sys.stderr)
+        _progress(f"Wrote {len(out)} predictions to {args.output}.")
     else:
         out.to_csv(sys.stdout, index=False)
     return 0
@@ -381,7 +448,7 @@ def build_parser():
         description="Distill the default teacher ensemble on scikit-learn's digits data and "
                     "print teacher vs student accuracy, fidelity, size and latency.",
     )
-    demo.add_argument("-o", "--output", default="skdistill-demo-student.pkl",
+    demo.add_argument("-o", "--output", default="skdistill-demo-student.skd",
                       help="where to save the student (default: %(default)s)")
     demo.add_argument("--random-state", type=int, default=0)
     demo.set_defaults(func=_cmd_demo)
@@ -397,6 +464,12 @@ def build_parser():
     )
     fit.add_argument("train", metavar="TRAIN.csv", help="training data with a header row")
     fit.add_argument("--target", required=True, metavar="COL", help="the column to predict")
+    fit.add_argument("--sep", default=",", metavar="SEP",
+                     help="field separator of the CSV file, e.g. ';' or '\\t' "
+                          "(default: %(default)s)")
+    fit.add_argument("--id", action="append", metavar="COL",
+                     help="a column that identifies rows and is not a feature; repeatable. "
+                          "predict copies it to the output when the data has it")
     fit.add_argument("--teachers", default=",".join(TEACHER_NAMES), metavar="LIST",
                      help="comma-separated teachers from %(default)s (default: all)")
     fit.add_argument("--task", choices=("auto", "classification", "regression"), default="auto",
@@ -414,6 +487,17 @@ def build_parser():
                                                        "(default: %(default)s)")
     fit.add_argument("--max-epochs", type=int, default=200,
                      help="student training epochs at most (default: %(default)s)")
+    fit.add_argument("--hidden", default=None, metavar="SIZES",
+                     help="the student's hidden layer widths, comma-separated "
+                          "(default: 128,64)")
+    fit.add_argument("--temperature", type=float, default=None, metavar="T",
+                     help="distillation temperature, classification only (default: 2)")
+    fit.add_argument("--alpha", type=float, default=None, metavar="A",
+                     help="weight of the teachers' targets against the true labels, in "
+                          "[0, 1] (default: 0.5 for classification, 0.9 for regression)")
+    fit.add_argument("--refit", action="store_true",
+                     help="after the held-out comparison, train teachers and student again "
+                          "on all rows and save that model")
     fit.add_argument("--random-state", type=int, default=0)
     fit.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     fit.set_defaults(func=_cmd_fit)
@@ -429,6 +513,14 @@ def build_parser():
                          help="where to write the predictions (default: stdout)")
     predict.add_argument("--proba", action="store_true",
                          help="also write one probability column per class")
+    predict.add_argument("--sep", default=",", metavar="SEP",
+                         help="field separator of DATA.csv (default: %(default)s)")
+    predict.add_argument("--id", action="append", metavar="COL",
+                         help="copy this column to the output, first; repeatable (default: "
+                              "the --id columns given to fit, when present)")
+    predict.add_argument("--ignore-extra", action="store_true",
+                         help="ignore columns the model does not use instead of refusing "
+                              "the file")
     predict.set_defaults(func=_cmd_predict)
 
     info = sub.add_parser(
@@ -471,6 +563,8 @@ def main(argv=None):
 
     parser = build_parser()
     args = parser.parse_args(argv)
+    # Progress (INFO) and warnings go to stderr; --quiet keeps the warnings only.
+    log_to_stderr(logging.WARNING if getattr(args, "quiet", False) else logging.INFO)
     try:
         return args.func(args)
     except BrokenPipeError:

@@ -2,10 +2,13 @@
 
 matplotlib is an optional dependency (``pip install skdistill[plot]``), imported only
 when a function here is called. Every function draws on the ``ax`` it is given, or on
-a new figure, and returns the Axes, so that plots compose and save as usual.
+a new figure, and returns the Axes, so that plots compose and save as usual. A fitted
+Pipeline whose last step is a distiller works wherever a distiller does.
 """
 
 import numpy as np
+
+from ._measure import ECE_BINS
 
 __all__ = ["plot_training_curves", "plot_reliability", "plot_frontier"]
 
@@ -21,6 +24,28 @@ def _pyplot():
     return plt
 
 
+def _final_step(model):
+    """The last step of a (nested) Pipeline, or ``model`` itself."""
+    from sklearn.pipeline import Pipeline
+
+    while isinstance(model, Pipeline):
+        model = model.steps[-1][1]
+    return model
+
+
+def _fitted_distiller(model, function):
+    """The distiller at the end of ``model``, checked fitted, with messages naming it."""
+    from sklearn.utils.validation import check_is_fitted
+
+    final = _final_step(model)
+    if not hasattr(final, "teacher_predict_output"):
+        where = "" if final is model else " (the last step of the Pipeline)"
+        raise TypeError(f"{function} needs a DistilledClassifier or DistilledRegressor, or a "
+                        f"Pipeline ending with one; got {type(final).__name__}{where}.")
+    check_is_fitted(model if final is not model else final)
+    return final
+
+
 def _axes(ax, **subplots):
     if ax is not None:
         return ax
@@ -33,7 +58,7 @@ def plot_training_curves(model, *, ax=None, metrics=None):
 
     Parameters
     ----------
-    model : fitted distiller, or its ``history_`` list of dicts
+    model : fitted distiller, Pipeline ending in one, or a ``history_`` list of dicts
     ax : matplotlib Axes, optional
         Where to draw the losses. Validation accuracy, when recorded, goes on a twin
         y-axis on the right.
@@ -56,9 +81,15 @@ def plot_training_curves(model, *, ax=None, metrics=None):
     >>> [line.get_label() for line in ax.get_lines()]
     ['train_loss', 'valid_loss']
     """
-    history = model if isinstance(model, (list, tuple)) else getattr(model, "history_", None)
-    if not history:
-        raise ValueError("No training history: fit the model first (history_ is empty).")
+    if isinstance(model, (list, tuple)):
+        history = model
+        if not history:
+            raise ValueError("No training history: the history is empty; fit the model first.")
+    else:
+        model = _fitted_distiller(model, "plot_training_curves")
+        history = model.history_
+        if not history:
+            raise ValueError("The model recorded no training epochs (history_ is empty).")
     ax = _axes(ax)
     available = [k for k in ("train_loss", "valid_loss", "valid_accuracy") if k in history[0]]
     metrics = available if metrics is None else list(metrics)
@@ -91,9 +122,11 @@ def plot_training_curves(model, *, ax=None, metrics=None):
 
 
 def _reliability_curve(y, proba, classes, n_bins):
+    from ._metrics import confidence_bins
+
     confidence = proba.max(axis=1)
     correct = classes[proba.argmax(axis=1)] == y
-    bins = np.clip(np.ceil(confidence * n_bins).astype(int) - 1, 0, n_bins - 1)
+    bins = confidence_bins(confidence, n_bins)
     conf, acc = [], []
     for b in range(n_bins):
         mask = bins == b
@@ -103,7 +136,7 @@ def _reliability_curve(y, proba, classes, n_bins):
     return np.array(conf), np.array(acc)
 
 
-def plot_reliability(model, X, y, *, n_bins=10, ax=None):
+def plot_reliability(model, X, y, *, n_bins=ECE_BINS, ax=None):
     """Reliability diagram of the student and, when kept, the teachers.
 
     Rows are binned by their top-class confidence; each point shows a bin's mean
@@ -112,11 +145,14 @@ def plot_reliability(model, X, y, *, n_bins=10, ax=None):
 
     Parameters
     ----------
-    model : fitted DistilledClassifier
-        With ``keep_teachers=True`` the teachers' curve is drawn too.
+    model : fitted DistilledClassifier, or a fitted Pipeline ending in one
+        With ``keep_teachers=True`` the teachers' curve is drawn too. A Pipeline's
+        earlier steps transform ``X`` first, as in ``predict``.
     X, y : array-like
         Held-out rows and their labels.
-    n_bins : int, default=10
+    n_bins : int, default=15
+        The same bins as the report's expected calibration error, so the legend's ECE
+        is the report's.
     ax : matplotlib Axes, optional
 
     Returns
@@ -138,11 +174,14 @@ def plot_reliability(model, X, y, *, n_bins=10, ax=None):
     >>> [line.get_label().split(" (")[0] for line in ax.get_lines()]
     ['perfect calibration', 'student', 'teachers']
     """
-    from ._metrics import expected_calibration_error
+    from ._metrics import expected_calibration_error, final_distiller
 
-    if getattr(model, "_task", None) != "classification":
-        raise TypeError("plot_reliability needs a fitted DistilledClassifier (class "
-                        "probabilities); for a regressor, compare predictions instead.")
+    distiller = _fitted_distiller(model, "plot_reliability")
+    if distiller._task != "classification":
+        raise TypeError(f"plot_reliability needs class probabilities, from a "
+                        f"DistilledClassifier; got a {type(distiller).__name__}. For a "
+                        "regressor, compare predictions instead.")
+    model, X = final_distiller(model, X)
     y = np.asarray(y)
     ax = _axes(ax)
     ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="perfect calibration")

@@ -306,3 +306,180 @@ def test_unexpected_error_is_one_line_unless_debugging(files, tmp_path, capsys,
     monkeypatch.setenv("SKDISTILL_DEBUG", "1")
     with pytest.raises(TypeError):
         main(["info", "m.skd"])
+
+
+# -- issue 14: one measurement path, new options ----------------------------------------
+
+def _spy_reports(monkeypatch):
+    """Record every build_report call: a copy of the model, its rows and the report."""
+    import copy
+
+    import skdistill._report as report_module
+
+    calls = []
+    real = report_module.build_report
+
+    def spy(model, X, y, **kw):
+        snapshot = copy.deepcopy(model)
+        result = real(model, X, y, **kw)
+        calls.append({"model": snapshot, "X": X, "y": y, "report": result.to_dict()})
+        return result
+
+    monkeypatch.setattr(report_module, "build_report", spy)
+    return calls
+
+
+def _same_figures(report, fresh):
+    """Size, accuracy (or R²) and fidelity must be identical; latency is re-timed."""
+    assert fresh["sizes"] == report["sizes"]
+    assert fresh["metrics"] == report["metrics"]
+    assert fresh["fidelity"] == report["fidelity"]
+    assert set(fresh["latency"]) == set(report["latency"])
+
+
+def test_cli_table_shows_the_reports_figures(files, tmp_path, capsys, monkeypatch):
+    from skdistill._measure import format_bytes, format_seconds
+    from skdistill._report import build_report
+
+    calls = _spy_reports(monkeypatch)
+    out = tmp_path / "m.skd"
+    assert main(["fit", str(files / "train.csv"), "--target", "churn", "-o", str(out)]
+                + FAST) == 0
+    printed = capsys.readouterr().out
+    (call,) = calls  # the table is built from exactly one report
+    r = call["report"]
+    summary = load(out, return_metadata=True)[1]["summary"]
+    assert summary["teacher_score"] == r["metrics"]["accuracy"]["teacher"]
+    assert summary["student_score"] == r["metrics"]["accuracy"]["student"]
+    assert summary["fidelity"] == r["fidelity"]
+    assert summary["student_bytes"] == r["sizes"]["student_bytes"]
+    assert summary["teacher_bytes"] == r["sizes"]["teacher_bytes"]
+    assert summary["student_latency_s"] == r["latency"]["student_seconds"]
+    for text in (f"{r['metrics']['accuracy']['student']:.4f}", f"{r['fidelity']:.4f}",
+                 format_bytes(r["sizes"]["student_bytes"]),
+                 format_bytes(r["sizes"]["teacher_bytes"]),
+                 format_seconds(r["latency"]["student_seconds"])):
+        assert text in printed
+    # model.report on the same model and hold-out rows: the same figures.
+    _same_figures(r, build_report(call["model"], call["X"], call["y"], n_latency_calls=5,
+                                  n_teacher_latency_calls=3).to_dict())
+    assert call["model"].report(call["X"], call["y"]).to_dict()["sizes"] == r["sizes"]
+
+
+def test_demo_prints_the_reports_figures(tmp_path, monkeypatch, capsys):
+    """The demo's table is model.report's, on tiny settings so that it runs in seconds."""
+    from sklearn.linear_model import LogisticRegression
+
+    import skdistill._classifier as classifier
+    from skdistill._demo import run_demo
+    from skdistill._measure import format_bytes, format_seconds
+    from skdistill._report import build_report
+
+    defaults = dict(classifier.DistilledClassifier.__init__.__kwdefaults__)
+    defaults.update(teachers=[("lr", LogisticRegression(max_iter=300))], max_epochs=3,
+                    augmentation=None, cv=2)
+    monkeypatch.setattr(classifier.DistilledClassifier.__init__, "__kwdefaults__", defaults)
+    calls = _spy_reports(monkeypatch)
+    lines = []
+    results = run_demo(output=tmp_path / "demo.skd", out=lines.append)
+    (call,) = calls
+    r = call["report"]
+    assert results["report"] == r
+    text = "\n".join(lines)
+    for figure in (f"{r['metrics']['accuracy']['teacher']:.4f}", f"{r['fidelity']:.4f}",
+                   format_bytes(r["sizes"]["student_bytes"]),
+                   format_seconds(r["latency"]["student_seconds"])):
+        assert figure in text
+    _same_figures(r, build_report(call["model"], call["X"], call["y"], n_latency_calls=5,
+                                  n_teacher_latency_calls=3).to_dict())
+    # Saved in the safe format, and the demo says where.
+    assert results["path"].endswith("demo.skd") and results["path"] in lines[-1]
+    assert not hasattr(load(results["path"]), "teachers_")
+    # Progress went to stderr (the logger), never stdout.
+    captured = capsys.readouterr()
+    assert captured.out == "" and "[skdistill] " in captured.err
+
+
+def test_semicolon_csv_hints_at_sep(files, tmp_path, capsys):
+    df = read_csv(files / "train.csv")
+    semi = tmp_path / "semi.csv"
+    df.to_csv(semi, index=False, sep=";")
+    line = _error(capsys, ["fit", str(semi), "--target", "churn", "-o",
+                           str(tmp_path / "m.skd")] + FAST)
+    assert "--sep ';'" in line and "missing" not in line
+    assert main(["fit", str(semi), "--sep", ";", "--target", "churn", "-o",
+                 str(tmp_path / "m.skd")] + FAST) == 0
+    new = read_csv(files / "new.csv")
+    new.to_csv(tmp_path / "new_semi.csv", index=False, sep=";")
+    capsys.readouterr()
+    line = _error(capsys, ["predict", str(tmp_path / "m.skd"), str(tmp_path / "new_semi.csv")])
+    assert "--sep ';'" in line
+    assert main(["predict", str(tmp_path / "m.skd"), str(tmp_path / "new_semi.csv"),
+                 "--sep", ";"]) == 0
+    assert len(pd.read_csv(io.StringIO(capsys.readouterr().out))) == 12
+
+
+def test_id_columns_and_ignore_extra(model_path, files, tmp_path, capsys):
+    df = read_csv(files / "new.csv")
+    df.insert(0, "customer", [f"c{i}" for i in range(len(df))])
+    df["note"] = "x"
+    path = tmp_path / "ids.csv"
+    df.to_csv(path, index=False)
+    line = _error(capsys, ["predict", str(model_path), str(path)])
+    assert "--ignore-extra" in line
+    assert main(["predict", str(model_path), str(path), "--id", "customer",
+                 "--ignore-extra"]) == 0
+    captured = capsys.readouterr()
+    out = pd.read_csv(io.StringIO(captured.out))
+    assert list(out.columns) == ["customer", "predicted_churn"]
+    assert list(out.customer) == list(df.customer)
+    assert "'note'" in captured.err
+    line = _error(capsys, ["predict", str(model_path), str(path), "--id", "nope",
+                           "--ignore-extra"])
+    assert "'nope'" in line
+
+    # fit --id: the column is not a feature, and predict copies it by default.
+    train = read_csv(files / "train.csv")
+    train.insert(0, "customer", [f"t{i}" for i in range(len(train))])
+    train.to_csv(tmp_path / "train_ids.csv", index=False)
+    assert main(["fit", str(tmp_path / "train_ids.csv"), "--target", "churn", "--id",
+                 "customer", "-o", str(tmp_path / "ids.skd")] + FAST) == 0
+    _, metadata = load(tmp_path / "ids.skd", return_metadata=True)
+    assert "customer" not in [c["name"] for c in metadata["tabular"]["columns"]]
+    df.drop(columns="note").to_csv(path, index=False)
+    capsys.readouterr()
+    assert main(["predict", str(tmp_path / "ids.skd"), str(path)]) == 0
+    out = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    assert list(out.columns) == ["customer", "predicted_churn"]
+
+
+def test_student_options_and_refit(files, tmp_path, capsys):
+    path = tmp_path / "opts.skd"
+    assert main(["fit", str(files / "train.csv"), "--target", "churn", "-o", str(path),
+                 "--hidden", "12,6", "--temperature", "3.5", "--alpha", "0.7", "--refit"]
+                + FAST) == 0
+    printed = capsys.readouterr().out
+    model, metadata = load(path, return_metadata=True)
+    assert tuple(model.student_.layer_sizes[-3:-1]) == (12, 6)
+    assert model.temperature == 3.5 and model.alpha == 0.7
+    n_rows = len(read_csv(files / "train.csv"))
+    # --refit: the comparison on the hold-out split, then the saved model on every row.
+    assert metadata["summary"]["refit_rows"] == n_rows
+    info = model.fit_info_
+    assert info["n_real_rows"] + info["n_validation_rows"] == n_rows
+    assert f"refit on all {n_rows}" in printed and "trained on all" in printed
+    for bad, word in ((["--hidden", "0"], "--hidden"), (["--alpha", "2"], "--alpha"),
+                      (["--refit", "--holdout", "0"], "--refit")):
+        line = _error(capsys, ["fit", str(files / "train.csv"), "--target", "churn",
+                               "-o", str(tmp_path / "x.skd")] + bad + FAST)
+        assert word in line
+
+
+def test_unseen_categories_are_counted_in_a_warning(model_path, files, tmp_path, capsys):
+    df = read_csv(files / "new.csv")
+    df.loc[:2, "city"] = "Lyon"
+    df.to_csv(tmp_path / "unseen.csv", index=False)
+    assert main(["predict", str(model_path), str(tmp_path / "unseen.csv")]) == 0
+    captured = capsys.readouterr()
+    assert "column 'city': 3 of 12 row(s)" in captured.err and "'Lyon'" in captured.err
+    assert len(pd.read_csv(io.StringIO(captured.out))) == 12

@@ -99,3 +99,53 @@ def test_clear_errors(split):
         distillation_frontier(LogisticRegression(), *split)
     with pytest.raises(ValueError, match="at least one student size"):
         distillation_frontier(_template(), *split, hidden_layer_sizes=[])
+
+
+class CountingScaler(StandardScaler):
+    """Counts single-row transforms, to see which timed calls run the preprocessing."""
+
+    n_row_transforms = 0
+
+    def transform(self, X, copy=None):
+        if np.shape(X)[0] == 1:
+            CountingScaler.n_row_transforms += 1
+        return super().transform(X, copy=copy)
+
+
+@pytest.mark.parametrize("path", ["distiller", "pipeline"])
+def test_pipeline_student_and_teachers_timed_on_the_same_path(split, monkeypatch, path):
+    """Issue 14: students were timed through the whole Pipeline, teachers after it.
+
+    Every timed single-row call is recorded with the rows it received; both sides must
+    get the same rows, and run the preprocessing in the same way (never, or every call).
+    """
+    import skdistill._measure as measure
+
+    calls = []
+    real = measure.single_row_latency
+
+    def spy(predict, X, n_calls=200, warmup=20):
+        before = CountingScaler.n_row_transforms
+        seconds = real(predict, X, n_calls=n_calls, warmup=warmup)
+        calls.append({"rows": np.asarray(X), "calls": n_calls + warmup,
+                      "transforms": CountingScaler.n_row_transforms - before})
+        return seconds
+
+    monkeypatch.setattr(measure, "single_row_latency", spy)
+    X_train, y_train, X_test, y_test = split
+    pipe = make_pipeline(CountingScaler(), _template(random_state=0))
+    rows = distillation_frontier(pipe, *split, hidden_layer_sizes=[(4,)], n_latency_calls=10,
+                                 latency_path=path)
+    teacher, student = calls  # teachers' entry first, then the one student's
+    np.testing.assert_array_equal(teacher["rows"], student["rows"])
+    scaled = pipe.fit(X_train, y_train)[0].transform(X_test)
+    if path == "distiller":
+        np.testing.assert_allclose(student["rows"], scaled)
+        assert teacher["transforms"] == student["transforms"] == 0
+        assert rows[1]["latency_path"].startswith("distiller input")
+    else:
+        np.testing.assert_array_equal(student["rows"], X_test)
+        assert teacher["transforms"] == teacher["calls"]
+        assert student["transforms"] == student["calls"]
+        assert rows[1]["latency_path"].startswith("whole Pipeline")
+    assert rows[0]["latency_path"] == rows[1]["latency_path"]

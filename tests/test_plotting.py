@@ -107,3 +107,38 @@ def test_missing_matplotlib_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
     with pytest.raises(ImportError, match=r"pip install skdistill\[plot\]"):
         plot_training_curves([{"epoch": 1, "train_loss": 1.0}])
+
+
+def test_plots_accept_a_fitted_pipeline(fitted):
+    """Issue 14: a fitted Pipeline was rejected as 'a regressor' or 'not fitted'."""
+    from sklearn.exceptions import NotFittedError
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from skdistill._report import build_report
+
+    _, X, y = fitted
+    pipe = make_pipeline(StandardScaler(), DistilledClassifier(
+        teachers=[("lr", LogisticRegression())], keep_teachers=True, max_epochs=4,
+        random_state=0)).fit(X, y)
+    ax = plot_training_curves(pipe)
+    assert len(ax.get_lines()[0].get_xdata()) == pipe[-1].n_iter_
+    ax = plot_reliability(pipe, X, y)
+    labels = [line.get_label() for line in ax.get_lines()]
+    # The legend's ECE is the report's: same bins, same rows through the scaler.
+    report = build_report(pipe, X, y, n_latency_calls=3, n_teacher_latency_calls=3)
+    assert labels[1] == f"student (ECE {report.metrics['ece']['student']:.3f})"
+    assert labels[2] == f"teachers (ECE {report.metrics['ece']['teacher']:.3f})"
+
+    unfitted = make_pipeline(StandardScaler(), DistilledClassifier())
+    for plot in (lambda: plot_training_curves(unfitted), lambda: plot_reliability(unfitted, X, y)):
+        with pytest.raises(NotFittedError):
+            plot()
+    with pytest.raises(TypeError, match="got LogisticRegression .the last step"):
+        plot_reliability(make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y), X, y)
+    Xr, yr = make_regression(n_samples=60, n_features=3, random_state=0)
+    reg = make_pipeline(StandardScaler(), DistilledRegressor(
+        teachers=[("lin", LinearRegression())], max_epochs=2, random_state=0)).fit(Xr, yr)
+    with pytest.raises(TypeError, match="got a DistilledRegressor"):
+        plot_reliability(reg, Xr, yr)
+    assert plot_training_curves(reg).get_lines()

@@ -1,6 +1,13 @@
-"""verbose progress: tqdm bars on a terminal, plain lines elsewhere, quiet by default."""
+"""verbose progress: tqdm bars on a terminal, log records elsewhere, quiet by default.
+
+Nothing goes to stdout: bars go to stderr, plain lines are INFO records of the
+"skdistill" logger (pytest's caplog sees them; without any configured handler they go
+to stderr).
+"""
 
 import io
+import logging
+import subprocess
 import sys
 
 import pytest
@@ -28,18 +35,24 @@ def _model(**kw):
     return DistilledClassifier(**params)
 
 
-def test_quiet_by_default(data, capsys):
+def _messages(caplog):
+    return [r.getMessage() for r in caplog.records if r.name == "skdistill"]
+
+
+def test_quiet_by_default(data, capsys, caplog):
+    caplog.set_level(logging.DEBUG, logger="skdistill")
     _model().fit(*data)
     out, err = capsys.readouterr()
-    assert out == "" and err == ""
+    assert out == "" and err == "" and _messages(caplog) == []
 
 
-def test_plain_lines_when_not_a_tty(data, capsys):
+def test_plain_lines_when_not_a_tty(data, capsys, caplog):
     # pytest's captured stderr is not a TTY, as in a CI log or a redirected file.
     _model(verbose=1, keep_teachers=True).fit(*data)
-    out, err = capsys.readouterr()
-    lines = out.splitlines()
-    assert err == ""
+    out, _ = capsys.readouterr()
+    assert out == ""  # never stdout
+    lines = _messages(caplog)
+    assert all(r.levelno == logging.INFO for r in caplog.records if r.name == "skdistill")
     assert [line.split(": ")[1].split(" done")[0] for line in lines[:4]] == [
         "lr fold 1/3", "lr fold 2/3", "lr fold 3/3", "lr refit on all rows"]
     epochs = [line for line in lines if "student epoch" in line]
@@ -48,9 +61,9 @@ def test_plain_lines_when_not_a_tty(data, capsys):
                                                                            "12/12"]
     assert "valid_loss" in epochs[0] and "valid_accuracy" in epochs[0]
     assert "stopped after epoch 12" in lines[-1]
+    caplog.clear()
     _model(verbose=2).fit(*data)
-    out, _ = capsys.readouterr()
-    assert out.count("student epoch") == 12
+    assert sum("student epoch" in m for m in _messages(caplog)) == 12
 
 
 def test_bars_on_a_terminal(data, monkeypatch, capsys):
@@ -65,19 +78,35 @@ def test_bars_on_a_terminal(data, monkeypatch, capsys):
     assert "student" in text and "12/12" in text and "valid_loss" in text
 
 
-def test_plain_lines_without_tqdm(data, monkeypatch, capsys):
+def test_plain_lines_without_tqdm(data, monkeypatch, capsys, caplog):
     # A None entry in sys.modules makes "import tqdm.auto" raise ImportError.
     monkeypatch.setitem(sys.modules, "tqdm.auto", None)
     monkeypatch.setattr(sys, "stderr", FakeTTY())
     _model(verbose=1).fit(*data)
-    out, _ = capsys.readouterr()
-    assert "[skdistill] teachers 1/3: lr fold 1/3 done" in out
+    assert capsys.readouterr().out == ""
+    assert any(m.startswith("teachers 1/3: lr fold 1/3 done") for m in _messages(caplog))
 
 
-def test_progress_is_not_part_of_the_cache_key(data, tmp_path, capsys):
+def test_unconfigured_logging_goes_to_stderr_not_stdout():
+    # A fresh interpreter with no logging configuration, as in a plain script.
+    code = ("from sklearn.datasets import make_classification\n"
+            "from sklearn.linear_model import LogisticRegression\n"
+            "from skdistill import DistilledClassifier\n"
+            "X, y = make_classification(n_samples=100, random_state=0)\n"
+            "DistilledClassifier(teachers=[('lr', LogisticRegression())], cv=2,"
+            " max_epochs=2, augmentation=None, verbose=1, random_state=0).fit(X, y)\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+    assert "[skdistill] teachers 1/" in result.stderr and "lr fold 1/2 done" in result.stderr
+    assert "[skdistill] student epoch 1/2" in result.stderr
+
+
+def test_progress_is_not_part_of_the_cache_key(data, tmp_path, caplog):
     X, y = data
     _model(verbose=1, memory=str(tmp_path), soft_targets="in_sample").fit(X, y)
-    assert "teachers 1/1" in capsys.readouterr().out
+    assert any("teachers 1/1" in m for m in _messages(caplog))
     model = _model(verbose=0, memory=str(tmp_path), soft_targets="in_sample").fit(X, y)
     # A cache hit: no teacher was fitted, so the teacher phase took next to no time.
     assert model.fit_info_["teacher_fit_seconds"] < 0.5

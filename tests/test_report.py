@@ -122,3 +122,30 @@ def test_regression_report():
                                       random_state=0).fit(X[:200], y[:200])
     r2 = student_only.report(X[200:], y[200:])
     assert r2.fidelity is None and r2.metrics["rmse"]["teacher"] is None
+
+
+def test_report_on_a_pipeline_times_both_sides_on_one_path(split):
+    """A fitted Pipeline: figures on the transformed rows, latency path recorded."""
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from skdistill._measure import shipped_size
+
+    X, y, X_test, y_test = split
+    pipe = make_pipeline(StandardScaler(), DistilledClassifier(
+        teachers=[("lr", LogisticRegression())], keep_teachers=True, max_epochs=5,
+        random_state=0)).fit(X, y)
+    r = build_report(pipe, X_test, y_test, n_latency_calls=3, n_teacher_latency_calls=3)
+    assert r.metrics["accuracy"]["student"] == pytest.approx(pipe.score(X_test, y_test))
+    # The same figures as the distiller's own report on the rows it receives...
+    inner = pipe[-1].report(pipe[0].transform(X_test), y_test)
+    assert r.metrics == inner.metrics and r.fidelity == inner.fidelity
+    # ...but the size is the Pipeline as shipped (scaler included, teachers excluded).
+    assert r.sizes["student_bytes"] == shipped_size(pipe) > inner.sizes["student_bytes"]
+    assert r.sizes["teacher_bytes"] == inner.sizes["teacher_bytes"]
+    assert r.latency["path"].startswith("distiller input") and "latency timed on" in str(r)
+    whole = build_report(pipe, X_test, y_test, n_latency_calls=3, n_teacher_latency_calls=3,
+                         latency_path="pipeline")
+    assert whole.latency["path"].startswith("whole Pipeline")
+    with pytest.raises(ValueError, match="path must be one of"):
+        build_report(pipe, X_test, y_test, latency_path="nope")
