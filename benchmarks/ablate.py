@@ -70,6 +70,10 @@ GROUPS = {
                      "munge_p": 0.5, "munge_s": 1.0, "augment_factor": 20.0}
                     for v in ("plateau", "cosine")],
     "n_bins": [{"n_bins": v, "input_encoding": "piecewise_linear"} for v in (8, 16, 32)],
+    # Steps per epoch on the current student: the batch size, with the step size scaled.
+    "batch": [{"batch_size": b, "learning_rate": lr, "input_encoding": "piecewise_linear",
+               "munge_p": 0.5, "munge_s": 1.0, "augment_factor": 20.0}
+              for b, lr in ((256, 3e-3), (512, 6e-3), (1024, 6e-3))],
     # Transfer-set budget: how many synthetic rows, and how far MUNGE moves them.
     "transfer": [{"input_encoding": e, "munge_p": p, "munge_s": s, "augment_factor": f}
                  for e in ("standard", "piecewise_linear")

@@ -45,8 +45,8 @@ def run(name, X, y, memory, log=print):
     X_train, X_test, y_train, y_test, _ = make_split(X, y, 0, max_train=2000, max_test=2000)
     teachers = benchmark_teachers(0)
     ref = DistilledClassifier(teachers=teachers, memory=memory, random_state=0,
-                              keep_teachers=True, **STUDENT, input_encoding="standard",
-                              max_epochs=1).fit(X_train, y_train)
+                              keep_teachers=True, **{**STUDENT, "max_epochs": 1},
+                              input_encoding="standard").fit(X_train, y_train)
     fresh = munge(X_train, 4000, p=STUDENT["munge_p"], s=STUDENT["munge_s"], random_state=7)
     sets = {"training rows": X_train, "fresh MUNGE rows": fresh, "test rows": X_test}
     teacher = {k: ref.teacher_predict_proba(v).argmax(axis=1) for k, v in sets.items()}
