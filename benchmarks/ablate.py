@@ -140,7 +140,7 @@ def run_dataset(name, X, y, seed, groups, memory, latency_calls, max_train, n_jo
                     f"{seen[key]['accuracy']:.4f} logloss {seen[key]['log_loss']:.4f} "
                     f"({wall:.1f} s)")
             rows.append(dict(dataset=name, seed=seed, group=group, variant=_label(change),
-                             is_reference=all(params[k] == REFERENCE[k] for k in change),
+                             is_reference=all(params[k] == REFERENCE.get(k) for k in change),
                              teacher_accuracy=teacher_acc, n_train=info["n_train"],
                              n_test=info["n_test"], **seen[key]))
     return rows

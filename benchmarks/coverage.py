@@ -36,7 +36,8 @@ from benchmarks._common import (  # noqa: E402
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 STUDENT = dict(soft_targets="in_sample", alpha=1.0, temperature=1.0, early_stopping=False,
                max_epochs=80, lr_schedule="cosine", augmentation="munge",
-               munge_p=0.5, munge_s=1.0, augment_factor=20.0)
+               munge_p=0.5, munge_s=1.0, augment_factor=20.0, batch_size=256,
+               learning_rate=3e-3)
 
 
 def run(name, X, y, memory, log=print):

@@ -1,7 +1,8 @@
 """Choose the teachers: your own estimators, and a model you have already fitted.
 
-- Any classifier with ``predict_proba`` can teach, including a Pipeline. An SVC needs
-  ``probability=True``.
+- Any classifier with ``predict_proba`` can teach, including a Pipeline. An SVC gets
+  probabilities from ``CalibratedClassifierCV`` (``SVC(probability=True)`` is deprecated
+  since scikit-learn 1.9).
 - A model that is already fitted is wrapped in ``sklearn.frozen.FrozenEstimator``: it is
   used as it is, never cloned or refitted. It cannot be cross-fitted, so it labels the
   training rows in-sample; fit it on other rows when you can (here, a separate split).
@@ -9,6 +10,7 @@
 - Nested parameters reach each teacher by name: ``teachers__svc__C``.
 """
 
+from sklearn.calibration import CalibratedClassifierCV
 from sklearn.datasets import load_digits
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.frozen import FrozenEstimator
@@ -31,14 +33,15 @@ print(f"existing model, test accuracy:  {existing.score(X_test, y_test):.3f}")
 model = DistilledClassifier(
     teachers=[
         ("existing", FrozenEstimator(existing)),
-        ("svc", make_pipeline(StandardScaler(), SVC(probability=True, random_state=0))),
+        ("svc", make_pipeline(StandardScaler(),
+                              CalibratedClassifierCV(SVC(random_state=0), ensemble=False))),
     ],
     teacher_weights=[1.0, 2.0],   # trust the SVC twice as much
     cv=3,
     keep_teachers=True,
     random_state=0,
 )
-model.set_params(teachers__svc__svc__C=3.0)  # nested parameters, as in GridSearchCV
+model.set_params(teachers__svc__calibratedclassifiercv__estimator__C=3.0)  # as in GridSearchCV
 model.fit(X_train, y_train)
 
 teacher_proba = model.teacher_predict_proba(X_test)

@@ -151,7 +151,8 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
         student. The global numpy and torch random states are never touched.
     verbose : int, default=0
         Progress for teacher fits (per teacher and fold) and student epochs: tqdm bars in
-        terminals and notebooks, a few plain lines on stdout otherwise; 2 logs every epoch.
+        terminals and notebooks, otherwise a few INFO records of the ``"skdistill"`` logger
+        (on stderr unless logging is configured); 2 logs every epoch.
 
     Attributes
     ----------

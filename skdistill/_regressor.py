@@ -87,7 +87,8 @@ class DistilledRegressor(RegressorMixin, _BaseDistiller):
     device : {"auto", "cpu", "cuda"}, default="auto"
     random_state : int, RandomState instance or None, default=None
     verbose : int, default=0
-        Progress for teacher fits and student epochs (tqdm bars, or plain lines).
+        Progress for teacher fits and student epochs (tqdm bars on stderr, or INFO
+        records of the ``"skdistill"`` logger).
 
     Attributes
     ----------

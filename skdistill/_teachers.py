@@ -54,7 +54,7 @@ def default_teachers(random_state=None):
     Start from this list to change one member or add your own::
 
         teachers = default_teachers(random_state=0)
-        teachers.append(("svc", SVC(probability=True)))
+        teachers.append(("svc", CalibratedClassifierCV(SVC(), ensemble=False)))
 
     Parameters
     ----------
