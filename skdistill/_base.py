@@ -486,19 +486,38 @@ class _BaseDistiller(BaseEstimator):
     def _student_output(self, X):
         """The student's raw output for validated X: the one predict path."""
         check_is_fitted(self)
-        # Fast path for the common serving call, a float ndarray: the same checks that
-        # validate_data makes, minus its generic dispatch, which costs more than the
-        # network's forward pass on a single row. student_output checks the float32 range.
-        if not (
-            type(X) is np.ndarray
-            and X.ndim == 2
-            and X.dtype in _FAST_DTYPES
-            and X.shape[0] > 0
-            and X.shape[1] == self.n_features_in_
-            and not hasattr(self, "feature_names_in_")
-        ):
+        fast = self._fast_array(X)
+        if fast is None:
             X = validate_data(self, X, reset=False, dtype=_FLOAT_DTYPES, ensure_all_finite=True)
+        else:
+            X = fast
         return student_output(self.student_, X)
+
+    def _fast_array(self, X):
+        """X as a float ndarray when it is a common serving input, else None.
+
+        The same checks validate_data makes, minus its generic dispatch, which costs more
+        than the network's forward pass on a single row: a float ndarray of the right
+        width (for a model fitted without column names), or a DataFrame whose columns are
+        exactly the fitted names, in order, all numeric. ``student_output`` then checks
+        finiteness and the float32 range.
+        """
+        names = getattr(self, "feature_names_in_", None)
+        if type(X) is np.ndarray:
+            ok = (names is None and X.ndim == 2 and X.dtype in _FAST_DTYPES
+                  and X.shape[0] > 0 and X.shape[1] == self.n_features_in_)
+            return X if ok else None
+        columns = getattr(X, "columns", None)
+        if names is None or columns is None or not hasattr(X, "to_numpy"):
+            return None
+        if len(columns) != len(names) or not (columns.to_numpy() == names).all():
+            return None
+        # One block for the whole frame: a numeric kind only if every column is numeric
+        # (strings, categories or mixed kinds give object); cheaper than X.dtypes.
+        values = X.to_numpy()
+        if values.ndim != 2 or values.shape[0] == 0 or values.dtype.kind not in "fiu":
+            return None
+        return values.astype(np.float64, copy=False)
 
     def teacher_predict_output(self, X):
         """The kept teacher ensemble's averaged output (probabilities or predictions).
