@@ -191,12 +191,24 @@ def gain_retained(student, teacher, hard):
 
 
 # -- environment ----------------------------------------------------------------------------
+def _git_commit():
+    """`` (commit abc1234)`` of the measured checkout, or ``""`` outside git."""
+    import subprocess
+
+    try:
+        out = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=REPO_ROOT,
+                             capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return f" (commit {out.stdout.strip()})" if out.returncode == 0 and out.stdout else ""
+
+
 def environment(command):
     from importlib.metadata import PackageNotFoundError, version
 
     import skdistill
 
-    versions = {"skdistill": skdistill.__version__}
+    versions = {"skdistill": skdistill.__version__ + _git_commit()}
     for dist in ("numpy", "scikit-learn", "torch", "xgboost", "lightgbm", "lleaves",
                  "llvmlite", "pandas", "matplotlib"):
         try:

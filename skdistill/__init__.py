@@ -25,7 +25,7 @@ from ._student import MLPStudent
 from ._teachers import default_regression_teachers, default_teachers
 from ._torch_export import from_torch, to_torch
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "DistillationPipeline",
