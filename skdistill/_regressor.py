@@ -47,29 +47,15 @@ class DistilledRegressor(RegressorMixin, _BaseDistiller):
     validation_fraction : float, default=0.1
     n_iter_no_change : int, default=10
     tol : float, default=1e-4
-        Minimum decrease of the monitored loss that counts as an improvement for early
-        stopping and for the plateau schedule.
+        Minimum decrease of the monitored loss that counts as an improvement.
     validation_target : {"labels", "teachers"}, default="labels"
-        What the held-out rows are scored against for early stopping: ``"labels"``, the
-        true labels; ``"teachers"``, the teachers' out-of-fold outputs on those rows, so
-        that training stops where the student follows its teachers best.
+        Score held-out rows against the true targets or the teachers' out-of-fold
+        predictions (MSE), for early stopping.
     lr_schedule : {"plateau", "cosine"}, default="plateau"
-        ``"plateau"`` halves the learning rate when the monitored loss stalls;
-        ``"cosine"`` anneals it to zero over ``max_epochs``.
     input_encoding : {"standard", "piecewise_linear", "periodic"}, default="piecewise_linear"
-        How each numeric column enters the network, after standardization.
-        ``"standard"``: as it is. ``"piecewise_linear"``: one column per quantile bin of
-        the training rows, 0 below the bin, 1 above it and linear inside, which lets a
-        small network draw the sharp, axis-aligned steps of a tree ensemble.
-        ``"periodic"``: sines and cosines of trainable frequencies. Both are from
-        Gorishniy, Rubachev and Babenko (NeurIPS 2022). The encoding is a layer of the
-        student, so numpy predict, ONNX and saved files include it.
+        How each numeric column enters the network; see :class:`DistilledClassifier`.
     n_bins : int, default=16
-        Quantile bins per column for ``"piecewise_linear"`` (fewer on wide tables, so
-        that the encoded width stays at most 1,024; fewer where a column has fewer
-        distinct values).
     n_frequencies : int, default=8
-        Frequencies per column for ``"periodic"`` (capped the same way).
     augmentation : {None, "munge", "auto"}, default="auto"
         Synthetic transfer rows made by :func:`munge` and labelled by the teachers, at
         every table size within the budget; see :class:`DistilledClassifier`.

@@ -438,11 +438,6 @@ class MLPStudent:
         return [layer.bias for layer in self.linears]
 
     @property
-    def n_features_in(self):
-        first = self.layers[0]
-        return first.mean.shape[0] if isinstance(first, Standardize) else None
-
-    @property
     def n_outputs(self):
         return self.linears[-1].weight.shape[1]
 
