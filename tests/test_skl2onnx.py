@@ -117,9 +117,11 @@ def test_regressor_pipeline_one_graph():
     proto = skl2onnx.to_onnx(pipe, df[:1])
     (pred,) = _session(proto).run(None, _feeds(df))
     assert pred.shape == (len(df), 1)
-    diff = np.abs(pred[:, 0] - pipe.predict(df)).max()
+    expected = pipe.predict(df)
+    diff = np.abs(pred[:, 0] - expected).max()
     print(f"\nregressor: max |onnx - predict| = {diff:.2e}")
-    assert diff <= TOL
+    # The graph computes in float32: relative to the targets' scale.
+    assert diff <= TOL * max(1.0, np.abs(expected).max())
 
 
 def test_bare_estimator_double_input_and_serving_copy():
