@@ -198,7 +198,7 @@ class _BaseDistiller(BaseEstimator):
         fitted, soft, teacher_time = self._soft_targets(teachers, data, seeds["splits"])
         train_idx, valid_idx = self._validation_split(data.y_enc, seeds["validation"])
         transfer = self._transfer_set(data, fitted, soft, train_idx, seeds["augment"])
-        result, student_time = self._train(data, soft, transfer, train_idx, valid_idx,
+        result, student_time = self._train(data, transfer, train_idx, valid_idx,
                                            seeds["student"])
         self._store(data, fitted, result, transfer, valid_idx, teacher_time, student_time)
         return self
@@ -333,7 +333,7 @@ class _BaseDistiller(BaseEstimator):
             n_frequencies=self.n_frequencies, random_state=seed,
         )
 
-    def _train(self, data, soft, transfer, train_idx, valid_idx, seed):
+    def _train(self, data, transfer, train_idx, valid_idx, seed):
         from ._training import train_student  # torch is imported here, not at import time
 
         student = self._initial_student(data.X[train_idx], data.n_outputs, data.hidden, seed)
