@@ -6,8 +6,9 @@ This module is the one definition of each measure. :func:`skdistill.Distillation
 the same rows gets the same figures everywhere:
 
 - **Size** (:func:`shipped_size`): bytes of the pickle (highest protocol) of the fitted
-  model as a user ships it, *without* its teachers: the distiller, or the whole Pipeline
-  ending in it. The teachers' size is the pickle of the kept teacher list.
+  model as a user ships it, :func:`skdistill.serving`'s copy: the distiller, or the
+  whole Pipeline ending in it, without teachers (kept or given as fitted models). The
+  teachers' size is the pickle of the kept teacher list.
 - **Latency** (:func:`row_latencies`): median seconds of single-row calls, student
   (``predict_proba``, or ``predict`` for a regressor) and teachers (their averaged
   output), both timed on the *same* input path.
@@ -58,21 +59,16 @@ def teachers_size(distiller):
 
 
 def _without_teachers(model):
-    import copy
+    """What a user ships: :func:`skdistill.serving`'s copy (no kept teachers, and teacher
+    names instead of the ``teachers`` parameter's estimators, which may be fitted
+    models), or ``model`` itself when it is neither a distiller nor a Pipeline ending in
+    one."""
+    from ._serving import serving
 
-    from sklearn.pipeline import Pipeline
-
-    from ._base import without_teachers
-
-    if isinstance(model, Pipeline):
-        out = copy.copy(model)
-        steps = list(model.steps)
-        steps[-1] = (steps[-1][0], _without_teachers(steps[-1][1]))
-        out.steps = steps
-        return out
-    if hasattr(model, "teacher_predict_output"):
-        return without_teachers(model)
-    return model
+    try:
+        return serving(model)
+    except TypeError:
+        return model
 
 
 def single_row_latency(predict, X, n_calls=200, warmup=20):

@@ -149,3 +149,28 @@ def test_report_on_a_pipeline_times_both_sides_on_one_path(split):
     assert whole.latency["path"].startswith("whole Pipeline")
     with pytest.raises(ValueError, match="path must be one of"):
         build_report(pipe, X_test, y_test, latency_path="nope")
+
+
+def test_student_size_is_what_ships_even_with_a_frozen_teacher():
+    """A prefit teacher sits in the ``teachers`` parameter; the shipped size leaves it out."""
+    import pickle
+
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.frozen import FrozenEstimator
+
+    from skdistill import DistilledClassifier, serving
+
+    X, y = load_breast_cancer(return_X_y=True)
+    forest = RandomForestClassifier(n_estimators=50, random_state=0).fit(X[:300], y[:300])
+    model = DistilledClassifier(teachers=[("rf", FrozenEstimator(forest))], max_epochs=3,
+                                augmentation=None, keep_teachers=True,
+                                random_state=0).fit(X[300:], y[300:])
+    sizes = model.report(X[:100], y[:100]).sizes
+    assert sizes["student_bytes"] == len(pickle.dumps(serving(model),
+                                                      protocol=pickle.HIGHEST_PROTOCOL))
+    assert sizes["student_bytes"] < 1.2 * model.student_.nbytes + 20_000
+    # Dropping only the kept teachers would still ship the frozen forest.
+    from skdistill._base import without_teachers
+
+    assert len(pickle.dumps(without_teachers(model))) > sizes["student_bytes"] + 100_000
