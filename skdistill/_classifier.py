@@ -59,8 +59,8 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
     dropout : float, default=0.0
         Dropout rate after each hidden layer, in [0, 1).
     batch_size : int, default=256
-        Rows per optimizer step. Batches of 512 at a step size of 6e-3 halve the
-        student's fit time but cost 0.6 points of accuracy on the quick suite
+        Rows per optimizer step. Batches of 512 at a step size of 6e-3 cut the
+        student's fit time by a third but cost 0.6 points of accuracy on the quick suite
         (``benchmarks/results/ablation_training.md``).
     learning_rate : float, default=3e-3
         AdamW step size. Halved when the monitored loss stops improving.
@@ -105,7 +105,7 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
         within the budget ``augment_factor`` x rows, capped by ``max_augment_rows``;
         the rows are labelled in chunks, and each epoch trains on a fresh slice of them
         (at most six rows per real row), so an epoch costs what it would with a small
-        transfer set. Measured in ``benchmarks/results/ablation.md`` and
+        transfer set. Measured in ``benchmarks/results/ablation_student.md`` and
         ``benchmarks/results/transfer_size.md``. ``None`` trains on the real rows only.
     augment_factor : float, default=20.0
         Synthetic rows per real training row (the budget).
@@ -115,7 +115,7 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
         MUNGE's local-variance divisor. With ``munge_p=0.5`` and ``munge_s=1`` the
         synthetic rows spread further from the real ones than with MUNGE's original
         (0.2, 10), which covers more of the region the student is later asked about:
-        fidelity rose in the ablation (``benchmarks/results/ablation.md``).
+        fidelity rose in the ablation (``benchmarks/results/ablation_student.md``).
     max_augment_rows : int, default=100_000
         Cap on the number of synthetic rows, which bounds memory and time.
     categorical_features : array-like of int, bool or str, or None, default=None
