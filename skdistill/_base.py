@@ -198,8 +198,7 @@ class _BaseDistiller(BaseEstimator):
         fitted, soft, teacher_time = self._soft_targets(teachers, data, seeds["splits"])
         train_idx, valid_idx = self._validation_split(data.y_enc, seeds["validation"])
         transfer = self._transfer_set(data, fitted, soft, train_idx, seeds["augment"])
-        result, student_time = self._train(data, transfer, train_idx, valid_idx,
-                                           seeds["student"])
+        result, student_time = self._train(data, transfer, valid_idx, seeds["student"])
         self._store(data, fitted, result, transfer, valid_idx, teacher_time, student_time)
         return self
 
@@ -333,10 +332,12 @@ class _BaseDistiller(BaseEstimator):
             n_frequencies=self.n_frequencies, random_state=seed,
         )
 
-    def _train(self, data, transfer, train_idx, valid_idx, seed):
+    def _train(self, data, transfer, valid_idx, seed):
         from ._training import train_student  # torch is imported here, not at import time
 
-        student = self._initial_student(data.X[train_idx], data.n_outputs, data.hidden, seed)
+        # The transfer set starts with the real training rows: fit the encoding on those.
+        student = self._initial_student(transfer.X[:transfer.n_real], data.n_outputs,
+                                        data.hidden, seed)
         has_valid = len(valid_idx) > 0
         w = data.row_weights
         start = time.perf_counter()
@@ -535,10 +536,8 @@ class _BaseDistiller(BaseEstimator):
         X = validate_data(self, X, reset=False, dtype=_FLOAT_DTYPES)
         fitted = [FittedTeacher(name, est, cols) for (name, est), cols in
                   zip(self.named_teachers_.items(), self._teacher_columns)]
-        n_outputs = self.student_.n_outputs
-        weights = self.teacher_weights_
-        return predict_teachers(fitted, X, n_outputs=n_outputs, task=self._task,
-                                weights=weights)
+        return predict_teachers(fitted, X, n_outputs=self.student_.n_outputs, task=self._task,
+                                weights=self.teacher_weights_)
 
     def report(self, X, y):
         """Compare the student with its teachers on held-out data.
@@ -573,20 +572,22 @@ def without_teachers(model):
     """A shallow copy of a fitted distiller without its teachers: the model a user ships."""
     return drop_teachers(copy.copy(model))
 
-
-
 #: Transfer rows labelled by the teachers per call.
 _LABEL_CHUNK_ROWS = 20_000
 
 
-#: An epoch draws at most this many synthetic rows per real training row: a large
-#: synthetic transfer set is then seen a slice per epoch, so an epoch costs about what it
-#: did with 0.1.0's five synthetic rows per real row, and over the epochs every row is seen.
+#: An epoch holds as many rows as the transfer set would with this many synthetic rows per
+#: real training row: a larger synthetic set is then seen a random subset per epoch, so an
+#: epoch costs about what it did with 0.1.0's five, and over the epochs every row is seen.
 SYNTHETIC_ROWS_PER_EPOCH = 5
 
 
 def _epoch_rows(transfer):
-    """Rows per epoch: all real and user-given rows, plus a slice of the synthetic ones."""
+    """Rows drawn per epoch (uniformly, from the whole transfer set), or None for all.
+
+    The count is the real and user-given rows plus at most ``SYNTHETIC_ROWS_PER_EPOCH``
+    synthetic rows per real row; the draw itself does not tell the kinds apart.
+    """
     total = transfer.n_real + transfer.n_extra
     sliced = transfer.n_synthetic - min(transfer.n_synthetic,
                                         SYNTHETIC_ROWS_PER_EPOCH * transfer.n_real)

@@ -103,9 +103,10 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
         by the teachers (Bucilua et al., 2006), so that the student learns the teachers'
         function between the real rows too. ``"auto"`` does so at every table size,
         within the budget ``augment_factor`` x rows, capped by ``max_augment_rows``;
-        the rows are labelled in chunks, and each epoch trains on a fresh slice of them
-        (at most six rows per real row), so an epoch costs what it would with a small
-        transfer set. Measured in ``benchmarks/results/ablation_student.md`` and
+        the rows are labelled in chunks, and each epoch trains on a fresh random subset of
+        the transfer set (as many rows as five synthetic rows per real row would give),
+        so an epoch costs what it would with a small transfer set. Measured in
+        ``benchmarks/results/ablation_student.md`` and
         ``benchmarks/results/transfer_size.md``. ``None`` trains on the real rows only.
     augment_factor : float, default=20.0
         Synthetic rows per real training row (the budget).

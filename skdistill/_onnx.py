@@ -112,21 +112,16 @@ def to_onnx(model, path=None, *, input_name="X", doc_string=None, metadata=None)
         g.node("Softmax", [h], axis=1, output="probabilities")
         g.node("ArgMax", [h], axis=1, keepdims=0, output="label")
     else:
-        if n_out == 1:
-            # predict returns a 1-D array for a single target; so does the graph.
-            g.node("Squeeze", [h, g.const("squeeze_axes", np.array([1], dtype=np.int64))],
-                   output="predictions")
-            shape = ["N"]
-        else:
-            g.node("Identity", [h], output="predictions")
-            shape = ["N", n_out]
-        outputs = [helper.make_tensor_value_info("predictions", TensorProto.FLOAT, shape)]
+        # The regressor has one target and predict returns a 1-D array; so does the graph.
+        g.node("Squeeze", [h, g.const("squeeze_axes", np.array([1], dtype=np.int64))],
+               output="predictions")
+        outputs = [helper.make_tensor_value_info("predictions", TensorProto.FLOAT, ["N"])]
 
     graph = helper.make_graph(
         g.nodes, f"skdistill_{type(model).__name__}",
         [helper.make_tensor_value_info(input_name, TensorProto.FLOAT, ["N", n_features])],
         outputs, initializer=g.initializers,
-        doc_string=doc_string or "skdistill student: standardize, MLP, output head",
+        doc_string=doc_string or "skdistill student: input encoding, MLP, output head",
     )
     proto = helper.make_model(
         graph, producer_name="skdistill", producer_version=__version__,

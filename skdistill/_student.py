@@ -576,10 +576,15 @@ def student_output(student, X):
     return out
 
 
+def nonfinite_arrays(student):
+    """Names (``kind.array``) of the student's arrays that hold NaN or inf."""
+    return [f"{layer.kind}.{name}" for layer in student.layers
+            for name, a in layer.arrays().items() if not np.isfinite(a).all()]
+
+
 def check_student_finite(student, X_sample):
     """Raise when a fitted student holds non-finite numbers or outputs them on training rows."""
-    bad = [f"{layer.kind}.{name}" for layer in student.layers
-           for name, a in layer.arrays().items() if not np.isfinite(a).all()]
+    bad = nonfinite_arrays(student)
     if bad:
         raise ValueError(
             f"The fitted student holds non-finite values in {bad}: the inputs or the target "

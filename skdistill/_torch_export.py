@@ -8,8 +8,6 @@ model with ``_training.numpy_student``. torch is imported only when these are ca
 
 import copy
 
-import numpy as np
-
 
 def _import_torch():
     try:
@@ -155,6 +153,7 @@ def from_torch(model, module):
     """
     _check_model(model, "from_torch")
     _import_torch()
+    from ._student import nonfinite_arrays
     from ._training import numpy_student
 
     student = numpy_student(module)
@@ -165,8 +164,7 @@ def from_torch(model, module):
     if n_out != model.student_.n_outputs:
         raise ValueError(f"The module has {n_out} outputs; the model's student has "
                          f"{model.student_.n_outputs}.")
-    bad = [f"{layer.kind}.{name}" for layer in student.layers
-           for name, a in layer.arrays().items() if not np.isfinite(a).all()]
+    bad = nonfinite_arrays(student)
     if bad:
         raise ValueError(f"The module holds non-finite values in {bad}.")
     tuned = copy.copy(model)

@@ -151,7 +151,7 @@ class EarlyStopping:
         return False, self.stall >= self.patience
 
 
-#: A training loss this many times its first epoch's value means the loop diverged.
+#: An epoch's training loss this many times the untrained network's means the loop diverged.
 DIVERGENCE_FACTOR = 100.0
 
 
@@ -227,9 +227,9 @@ def train_student(
         the teachers' out-of-fold outputs ``target_valid`` (KL divergence or MSE).
     lr_schedule : {"plateau", "cosine"}
     epoch_rows : int or None
-        Rows drawn (without replacement, afresh each epoch) per epoch; None for all. A
-        large synthetic transfer set is then seen a slice at a time: every epoch costs
-        the same, and over the epochs the student still sees every row.
+        Rows drawn per epoch (uniformly, without replacement, afresh each epoch); None
+        for all. A large synthetic transfer set is then seen a random subset at a time:
+        every epoch costs the same, and over the epochs the student sees every row.
     progress : callable or None
         Called after every epoch with the epoch's history record.
 
