@@ -61,10 +61,13 @@ def log_to_stderr(level=logging.INFO):
     Examples
     --------
     >>> import logging
-    >>> from skdistill._progress import log_to_stderr
+    >>> from skdistill._progress import log_to_stderr, logger
+    >>> level = logger.level
     >>> handler = log_to_stderr(logging.WARNING)
     >>> handler.level == logging.WARNING
     True
+    >>> logger.removeHandler(handler)  # leave logging as it was
+    >>> logger.setLevel(level)
     """
     handler = next((h for h in logger.handlers if isinstance(h, _StderrHandler)), None)
     if handler is None:
@@ -143,6 +146,8 @@ def make_progress(stage, *, verbose=1, total=None, stream=None):
     ...     def emit(self, record):
     ...         records.append(record.getMessage())
     >>> logger.addHandler(Keep())
+    >>> level = logger.level
+    >>> logger.setLevel(logging.INFO)  # whatever logging setup ran before this example
     >>> progress = make_progress("student", total=3, stream=io.StringIO())
     >>> progress({"epoch": 1, "train_loss": 0.5, "valid_loss": 0.4, "valid_accuracy": 0.9})
     >>> progress.close()
@@ -151,6 +156,7 @@ def make_progress(stage, *, verbose=1, total=None, stream=None):
     student epoch 1/3 | train_loss 0.5000 | valid_loss 0.4000 | valid_accuracy 0.9000
     student stopped after epoch 1; best valid_loss 0.4000 at epoch 1
     >>> logger.handlers.pop() and None
+    >>> logger.setLevel(level)
     """
     stream = sys.stderr if stream is None else stream
     bar = _bar_class(stream)
