@@ -22,6 +22,7 @@ from ._report import DistillationReport
 from ._serving import serving
 from ._skl2onnx import register_skl2onnx
 from ._student import MLPStudent
+from ._table import TableSchema
 from ._teachers import default_regression_teachers, default_teachers
 from ._torch_export import from_torch, to_torch
 
@@ -49,6 +50,7 @@ __all__ = [
     "register_skl2onnx",
     "save",
     "serving",
+    "TableSchema",
     "to_onnx",
     "to_torch",
     "__version__",

@@ -10,6 +10,7 @@ teachers' behaviour in the gaps without any new true labels.
 This module knows nothing of teachers or students: it turns a table into more rows.
 """
 
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -52,15 +53,20 @@ def munge(X, n_samples=None, *, p=0.5, s=10.0, categorical_features=None, random
     - a continuous value by a draw from ``N(e'_a, |e_a - e'_a| / s)``;
     - a categorical value by ``e'_a`` (a swap).
 
+    A missing value stays missing: a synthetic cell is missing when the value it copies
+    (the row's own, or the neighbour's when swapped) is, so each column keeps its rate of
+    missing values. In the neighbour search a missing value sits at its column's mean,
+    plus a distance of one standard deviation to rows where it is present.
+
     Rows are visited in passes over ``X``, each pass with fresh random draws, until
     ``n_samples`` rows are made; the last, partial pass uses a random subset of rows.
 
     Parameters
     ----------
     X : array-like or pandas DataFrame of shape (n_rows, n_features)
-        Finite numeric data with at least 2 rows. A DataFrame may also hold
-        non-numeric columns (strings, ``category``, ``bool``): those are always treated
-        as categorical.
+        Numeric data with at least 2 rows; NaN marks a missing value (infinity is
+        refused). A DataFrame may also hold non-numeric columns (strings,
+        ``category``, ``bool``): those are always treated as categorical.
     n_samples : int or None, default=None
         Synthetic rows to make. ``None`` makes one pass: ``n_rows`` rows.
     p : float, default=0.5
@@ -148,6 +154,9 @@ def munge(X, n_samples=None, *, p=0.5, s=10.0, categorical_features=None, random
             take = gen.random(a.shape) < p
             noise = gen.standard_normal(a.shape, dtype=values.dtype)
             drawn = b + np.abs(a - b) * inv_s * noise
+            # A missing value on either side has no spread to draw from: take the
+            # neighbour's value as it is (missing or not), as a categorical swap does.
+            drawn = np.where(np.isnan(drawn), b, drawn)
             out[start:start + len(rows)] = np.where(take, drawn, a)
     return _from_codes(out, frame_columns, frame_dtypes, categorical, levels)
 
@@ -182,11 +191,11 @@ def _as_codes(X, categorical_features):
             else:
                 columns_out.append(col.to_numpy(dtype=np.float64, na_value=np.nan))
         values = np.column_stack(columns_out) if columns_out else np.empty((len(X), 0))
-        values = check_array(values, ensure_all_finite=True, ensure_min_samples=2,
+        values = check_array(values, ensure_all_finite="allow-nan", ensure_min_samples=2,
                              input_name="X")
         return columns, dtypes, values, categorical, levels
 
-    values = check_array(X, dtype=[np.float64, np.float32], ensure_all_finite=True,
+    values = check_array(X, dtype=[np.float64, np.float32], ensure_all_finite="allow-nan",
                          ensure_min_samples=1, input_name="X")
     n_features = values.shape[1]
     categorical = _resolve_categorical(categorical_features, n_features, None)
@@ -202,12 +211,8 @@ def _as_codes(X, categorical_features):
 def _factorize(column, name):
     import pandas as pd
 
-    codes, uniques = pd.factorize(column, sort=True)
-    if (codes < 0).any():
-        raise ValueError(
-            f"Input X contains missing values in column {name!r}; munge needs complete "
-            "rows. Impute them first, e.g. with sklearn.impute.SimpleImputer."
-        )
+    # A missing value is a level of its own: swapped like any other, never invented.
+    codes, uniques = pd.factorize(column, sort=True, use_na_sentinel=False)
     return codes, uniques
 
 
@@ -250,10 +255,18 @@ def _nearest_other_row(values, categorical, levels):
     parts = []
     cont = values[:, ~categorical].astype(np.float64)
     if cont.shape[1]:
-        scale = cont.std(axis=0)
+        missing = np.isnan(cont)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # an all-missing column
+            scale = np.nanstd(cont, axis=0)
+            centre = np.nanmean(cont, axis=0)
         # A constant column carries no distance; dividing by 1 keeps it at 0.
         scale[~(scale > 1e-12)] = 1.0
-        parts.append((cont - cont.mean(axis=0)) / scale)
+        centre[~np.isfinite(centre)] = 0.0
+        # A missing value sits at the column's mean, and being missing where the other
+        # row is not counts like one standard deviation.
+        parts.append(np.where(missing, 0.0, (cont - centre) / scale))
+        parts.append(missing[:, missing.any(axis=0)].astype(np.float64))
     for j in np.flatnonzero(categorical):
         codes = values[:, j].astype(np.intp)
         k = len(levels[j])

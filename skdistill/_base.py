@@ -14,7 +14,13 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator
-from sklearn.utils.validation import check_is_fitted, check_memory, validate_data
+from sklearn.utils.validation import (
+    check_array,
+    check_is_fitted,
+    check_memory,
+    check_X_y,
+    validate_data,
+)
 
 from ._compat import HasMethods, Interval, StrOptions, _check_sample_weight
 from ._student import (
@@ -27,6 +33,7 @@ from ._student import (
 from ._teachers import (
     SOFT_TARGET_METHODS,
     _seeds,
+    adapt_teachers,
     check_teachers,
     fit_teachers,
     predict_teachers,
@@ -50,6 +57,7 @@ class _FitData:
     hidden: tuple
     weights: object
     categorical: np.ndarray
+    table: object  # a TableSchema (X then holds its codes), or None for a table of numbers
 
     @property
     def row_weights(self):
@@ -204,12 +212,7 @@ class _BaseDistiller(BaseEstimator):
 
     def _check_inputs(self, X, y, sample_weight, X_unlabeled):
         """Validate everything a fit reads before any teacher is fitted."""
-        X, y = validate_data(
-            self, X, y, reset=True, dtype=_FLOAT_DTYPES,
-            # ensure_all_finite=True: teachers and the student cannot use NaN; sklearn's
-            # message points users to SimpleImputer in a Pipeline.
-            ensure_all_finite=True, y_numeric=self._task == "regression",
-        )
+        X, y, table = self._check_table(X, y)
         check_float32_range(X, "X")
         y_enc, n_outputs = self._encode_target(y)
         if sample_weight is not None:
@@ -221,13 +224,55 @@ class _BaseDistiller(BaseEstimator):
             resolve_device(self.device)
         X_extra = None
         if X_unlabeled is not None:
-            X_extra = validate_data(self, X_unlabeled, reset=False, dtype=_FLOAT_DTYPES)
-            check_float32_range(X_extra, "X_unlabeled")
+            X_extra = self._validated_rows(X_unlabeled, table, "X_unlabeled")
         return _FitData(X=X, y=y, y_enc=y_enc, n_outputs=n_outputs,
                         sample_weight=sample_weight, X_unlabeled=X_extra,
                         hidden=self._check_hidden_layer_sizes(),
                         weights=self._check_teacher_weights(),
-                        categorical=self._categorical_mask(X.shape[1]))
+                        categorical=(self._categorical_mask(X.shape[1]) if table is None
+                                     else table.categorical_mask),
+                        table=table)
+
+    def _check_table(self, X, y):
+        """(X as floats, y, schema): a table with categories or missing values becomes
+        the codes of its :class:`~skdistill._table.TableSchema`; a table of numbers
+        without missing values stays as it is, with no schema."""
+        from ._table import TableSchema, needs_schema
+
+        regression = self._task == "regression"
+        if not needs_schema(X, self.categorical_features):
+            X, y = validate_data(self, X, y, reset=True, dtype=_FLOAT_DTYPES,
+                                 ensure_all_finite="allow-nan", y_numeric=regression)
+            if not np.isnan(X).any():
+                return X, y, None
+            names = getattr(self, "feature_names_in_", None)
+            table = TableSchema.fit(X, names=names)
+            return X.astype(np.float64, copy=False), y, table
+        # Names and n_features_in_ from the table itself; its values are checked as codes.
+        validate_data(self, X, reset=True, skip_check_array=True)
+        table = TableSchema.fit(X, self.categorical_features)
+        codes, y = check_X_y(table.encode(X, warn_unseen=False), y, dtype=np.float64,
+                             ensure_all_finite="allow-nan", y_numeric=regression)
+        return codes, y, table
+
+    def _validated_rows(self, X, table, what="X"):
+        """Rows to label or predict, checked against the fit: floats or a table's codes."""
+        if table is None:
+            X = validate_data(self, X, reset=False, dtype=_FLOAT_DTYPES)
+        else:
+            if not self._has_fitted_columns(X):
+                validate_data(self, X, reset=False, skip_check_array=True)
+            X = check_array(table.encode(X), dtype=np.float64, ensure_all_finite="allow-nan",
+                            input_name=what)
+        check_float32_range(X, what)
+        return X
+
+    def _has_fitted_columns(self, X):
+        """Whether X is a DataFrame with exactly the fitted column names, in order."""
+        names = getattr(self, "feature_names_in_", None)
+        columns = getattr(X, "columns", None)
+        return (names is not None and columns is not None and len(columns) == len(names)
+                and bool((np.asarray(columns, dtype=object) == names).all()))
 
     def _draw_seeds(self):
         # _seeds draws from a fresh generator for random_state=None, so that the user's
@@ -238,6 +283,7 @@ class _BaseDistiller(BaseEstimator):
     def _resolve_teachers(self, seed, data):
         teachers = (self._default_teachers(seed) if self.teachers is None
                     else check_teachers(self.teachers, self._task))
+        teachers = adapt_teachers(teachers, data.table)
         if data.weights is not None and len(data.weights) != len(teachers):
             raise ValueError(
                 f"teacher_weights has {len(data.weights)} entries but there are "
@@ -322,14 +368,14 @@ class _BaseDistiller(BaseEstimator):
             n_real=n_real, n_extra=n_extra, n_synthetic=n_synthetic,
         )
 
-    def _initial_student(self, X_real, n_outputs, hidden, seed):
+    def _initial_student(self, X_real, n_outputs, hidden, seed, table=None):
         """The untrained network: input encoding fitted on the real rows, random weights."""
         from ._student import build_student
 
         return build_student(
             X_real, n_outputs, hidden, activation=self.activation,
             input_encoding=self.input_encoding, n_bins=self.n_bins,
-            n_frequencies=self.n_frequencies, random_state=seed,
+            n_frequencies=self.n_frequencies, table=table, random_state=seed,
         )
 
     def _train(self, data, transfer, valid_idx, seed):
@@ -337,7 +383,7 @@ class _BaseDistiller(BaseEstimator):
 
         # The transfer set starts with the real training rows: fit the encoding on those.
         student = self._initial_student(transfer.X[:transfer.n_real], data.n_outputs,
-                                        data.hidden, seed)
+                                        data.hidden, seed, data.table)
         has_valid = len(valid_idx) > 0
         w = data.row_weights
         start = time.perf_counter()
@@ -365,6 +411,9 @@ class _BaseDistiller(BaseEstimator):
         student = self._finish_student(result["student"])
         check_student_finite(student, data.X[:1000])
         self.student_ = student
+        # The schema of a table with categories or missing values: predict reads its
+        # columns through it. None for a table of numbers.
+        self.table_ = data.table
         # The weights the soft targets were averaged with: teacher_predict_output uses
         # these, so a later set_params(teacher_weights=...) cannot change the kept ensemble.
         self.teacher_weights_ = data.weights
@@ -487,9 +536,12 @@ class _BaseDistiller(BaseEstimator):
     def _student_output(self, X):
         """The student's raw output for validated X: the one predict path."""
         check_is_fitted(self)
-        fast = self._fast_array(X)
+        table = getattr(self, "table_", None)
+        # A table of numbers with missing values reads as floats: the student imputes.
+        plain = table is None or not table.categorical_mask.any()
+        fast = self._fast_array(X) if plain else None
         if fast is None:
-            X = validate_data(self, X, reset=False, dtype=_FLOAT_DTYPES, ensure_all_finite=True)
+            X = self._validated_rows(X, table)
         else:
             X = fast
         return student_output(self.student_, X)
@@ -533,7 +585,7 @@ class _BaseDistiller(BaseEstimator):
             )
         from ._teachers import FittedTeacher
 
-        X = validate_data(self, X, reset=False, dtype=_FLOAT_DTYPES)
+        X = self._validated_rows(X, getattr(self, "table_", None))
         fitted = [FittedTeacher(name, est, cols) for (name, est), cols in
                   zip(self.named_teachers_.items(), self._teacher_columns)]
         return predict_teachers(fitted, X, n_outputs=self.student_.n_outputs, task=self._task,
@@ -552,7 +604,9 @@ class _BaseDistiller(BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = False
+        # NaN is a missing value: the teachers and the student handle it (``_table.py``).
+        tags.input_tags.allow_nan = True
+        tags.input_tags.categorical = True
         tags.input_tags.sparse = False
         return tags
 

@@ -102,7 +102,9 @@ def to_onnx(model, path=None, *, input_name="X", doc_string=None, metadata=None)
     n_features = model.n_features_in_
     n_out = student.n_outputs
     g = GraphBuilder(numpy_helper, helper)
-    checked = finite_or_fail(g, input_name, "check_finite_input")
+    # A student fitted on a table imputes NaN in the graph; infinity is refused either way.
+    checked = finite_or_fail(g, input_name, "check_finite_input",
+                             allow_nan=student.accepts_missing)
     h = finite_or_fail(g, student_graph(g, student, checked), "check_finite_output")
     if task == "classification":
         outputs = [
@@ -136,6 +138,11 @@ def to_onnx(model, path=None, *, input_name="X", doc_string=None, metadata=None)
     names = getattr(model, "feature_names_in_", None)
     if names is not None:
         meta["feature_names"] = json.dumps([str(n) for n in names])
+    table = getattr(model, "table_", None)
+    if table is not None:
+        # Encoded-input mode: the graph reads the table's codes, and this entry says how
+        # to make them (see table_codes and the user guide's page on raw tables).
+        meta["table"] = json.dumps(table.to_dict())
     meta.update(metadata or {})
     helper.set_model_props(proto, {str(k): str(v) for k, v in meta.items()})
     onnx.checker.check_model(proto)
@@ -181,17 +188,20 @@ class GraphBuilder:
         self._scope = f"{name}/"
 
 
-def finite_or_fail(g, h, name):
+def finite_or_fail(g, h, name, allow_nan=False):
     """Make the graph fail, instead of passing on NaN or inf, when ``h`` is not finite.
 
     ONNX has no assert operator. Here a Gather reads index 0 of a one-element constant
     when every value of ``h`` is finite, and an index past its end otherwise: the runtime
     then stops with an error that names the node (``name``). The gathered zero is added
     to ``h``, so the check cannot be pruned away. The student checks its input (NaN,
-    inf) and its output (an overflow inside the network), as ``predict`` does.
+    inf) and its output (an overflow inside the network), as ``predict`` does; with
+    ``allow_nan``, NaN (a missing value the student imputes) passes.
     """
     g.scope(name)
-    bad = g.node("Or", [g.node("IsNaN", [h]), g.node("IsInf", [h])])
+    bad = g.node("IsInf", [h])
+    if not allow_nan:
+        bad = g.node("Or", [g.node("IsNaN", [h]), bad])
     # A sum, not a max: it is 0 for zero rows, where ReduceMax gives INT64_MIN.
     count = g.node("ReduceSum", [g.node("Cast", [bad], to=7)], keepdims=0)  # 7: INT64
     index = g.node("Reshape", [count, g.const("one_dim", np.array([1], dtype=np.int64))])

@@ -377,6 +377,8 @@ def save(model, path, *, metadata=None, key=None):
     for key, value in model.__dict__.items():
         if key in _NOT_STORED or key in param_names:
             continue
+        if key == "table_" and value is not None:
+            value = value.to_dict()  # the TableSchema as the plain data that defines it
         try:
             fitted[key] = _to_json(value)
         except _NotJSONable as exc:
@@ -826,6 +828,7 @@ def load(path, *, return_metadata=False, key=None):
 
         student = _build_student(header, arrays, path)
         model.student_ = student
+        model.table_ = _build_table(header, student, path)
     except ModelFormatError as exc:
         raise _naming(exc, path) from None
     except _READ_ERRORS as exc:
@@ -835,6 +838,25 @@ def load(path, *, return_metadata=False, key=None):
         with _format_errors(path):
             return model, _from_json(header.get("metadata"))
     return model
+
+
+def _build_table(header, student, path):
+    """The model's TableSchema (or None), refused unless it fits the student."""
+    from ._table import TableSchema
+
+    data = header["fitted"].get("table_")
+    if data is None:
+        if student.accepts_missing:
+            raise ModelFormatError(f"{str(path)!r}: the student reads a table, but the file "
+                                   "has no table schema.")
+        return None
+    try:
+        table = TableSchema.from_dict(data)
+    except ValueError as exc:
+        raise ModelFormatError(f"{str(path)!r}: {exc}") from None
+    if len(table) != header["fitted"]["n_features_in_"] or not student.accepts_missing:
+        raise ModelFormatError(f"{str(path)!r}: the table schema does not fit the student.")
+    return table
 
 
 def _build_student(header, arrays, path):

@@ -90,6 +90,14 @@ def _student_logits(scope, operator, container):
             f"{container.target_opset}."
         )
     model = operator.raw_operator
+    table = getattr(model, "table_", None)
+    if table is not None and table.categorical_mask.any():
+        raise RuntimeError(
+            f"{type(model).__name__} was fitted on a table with categorical columns, whose "
+            "codes skl2onnx cannot produce. Export it with skdistill.to_onnx, which reads "
+            "the codes (model.table_.encode(X)), or encode the categories in the Pipeline "
+            "before the distiller."
+        )
     g = ContainerGraphBuilder(scope, container)
     x = operator.inputs[0].full_name
     if not isinstance(operator.inputs[0].type, FloatTensorType):
@@ -97,7 +105,7 @@ def _student_logits(scope, operator, container):
         x = g.node("Cast", [x], to=TensorProto.FLOAT)
     # As in to_onnx: the graph fails rather than pass on NaN or inf (an imputer before
     # the student usually removes NaN; what is left is a bad input).
-    x = finite_or_fail(g, x, "check_finite_input")
+    x = finite_or_fail(g, x, "check_finite_input", allow_nan=model.student_.accepts_missing)
     return g, finite_or_fail(g, student_graph(g, model.student_, x), "check_finite_output")
 
 

@@ -16,6 +16,8 @@ else: torch and onnx reach a layer as arguments, so a fitted model unpickles and
 predicts on a machine without either.
 """
 
+import warnings
+
 import numpy as np
 
 ACTIVATIONS = ("relu", "tanh", "gelu", "silu")
@@ -131,6 +133,93 @@ class Layer:
 
 def _width_error(layer, expected, got):
     return ValueError(f"{layer.kind} layer expects input width {expected}, got {got}.")
+
+
+@register_layer
+class TableInput(Layer):
+    """Missing values and categories in: the first layer of a student fitted on a table.
+
+    It reads the codes of :class:`~skdistill._table.TableSchema` (numeric columns with
+    NaN where missing, categorical columns as category indices, NaN where missing and -1
+    when unseen) and outputs, in this order:
+
+    - each numeric column ``numeric[i]``, a missing value replaced by ``fill[i]`` (the
+      median of the training rows);
+    - for each column ``indicator[i]`` (those with missing values in the training rows),
+      1 where it is missing and 0 elsewhere;
+    - one-hot slots: slot ``j`` is 1 where column ``onehot_column[j]`` holds code
+      ``onehot_code[j]``. A missing, unseen or rare category has no slot: all zeros.
+    """
+
+    kind = "table_input"
+    array_names = ("numeric", "fill", "indicator", "onehot_column", "onehot_code")
+    integer_arrays = ("numeric", "indicator", "onehot_column")
+
+    def __init__(self, **arrays):
+        super().__init__(**arrays)
+        for name in self.integer_arrays:
+            setattr(self, name, np.ascontiguousarray(arrays[name], dtype=np.int64))
+
+    @classmethod
+    def fit(cls, codes, schema):
+        """Fill values, indicators and one-hot slots from ``codes`` (the real training rows)."""
+        categorical = schema.categorical_mask
+        numeric = np.flatnonzero(~categorical)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slice: filled below
+            fill = np.nanmedian(codes[:, numeric], axis=0) if len(numeric) else np.zeros(0)
+        fill = np.where(np.isfinite(fill), fill, 0.0)
+        indicator = np.flatnonzero(np.isnan(codes).any(axis=0))
+        slots = schema.one_hot_codes(codes)
+        column = np.concatenate([np.full(len(c), j) for j, c in slots] or [np.zeros(0)])
+        code = np.concatenate([c for _, c in slots] or [np.zeros(0)])
+        return cls(numeric=numeric, fill=fill, indicator=indicator,
+                   onehot_column=column, onehot_code=code)
+
+    @property
+    def n_expanded(self):
+        """Output columns that are 0/1 flags (indicators and one-hot slots)."""
+        return len(self.indicator) + len(self.onehot_column)
+
+    def check(self, n_in):
+        if self.fill.shape != self.numeric.shape or \
+                self.onehot_code.shape != self.onehot_column.shape:
+            raise ValueError("table_input arrays do not fit together.")
+        used = np.concatenate([self.numeric, self.indicator, self.onehot_column])
+        if used.size and (used.min() < 0 or used.max() >= n_in):
+            raise _width_error(self, f"> {int(used.max())}", n_in)
+        return len(self.numeric) + self.n_expanded
+
+    def forward(self, h):
+        a = self.f64
+        num = h[:, self.numeric]
+        num = np.where(np.isnan(num), a["fill"], num)
+        flags = np.isnan(h[:, self.indicator]).astype(np.float64)
+        one_hot = (h[:, self.onehot_column] == a["onehot_code"]).astype(np.float64)
+        return np.concatenate([num, flags, one_hot], axis=1)
+
+    def torch_forward(self, torch, p, h):
+        num = h[:, p["numeric"]]
+        num = torch.where(torch.isnan(num), p["fill"], num)
+        flags = torch.isnan(h[:, p["indicator"]]).to(h.dtype)
+        one_hot = (h[:, p["onehot_column"]] == p["onehot_code"]).to(h.dtype)
+        return torch.cat([num, flags, one_hot], dim=1)
+
+    def onnx(self, g, h):
+        parts = []
+        if self.numeric.size:
+            num = g.node("Gather", [h, g.const("numeric", self.numeric)], axis=1)
+            parts.append(g.node("Where", [g.node("IsNaN", [num]), g.const("fill", self.fill),
+                                          num]))
+        if self.indicator.size:
+            flags = g.node("IsNaN", [g.node("Gather", [h, g.const("indicator", self.indicator)],
+                                            axis=1)])
+            parts.append(g.node("Cast", [flags], to=1))  # 1: FLOAT
+        if self.onehot_column.size:
+            cols = g.node("Gather", [h, g.const("onehot_column", self.onehot_column)], axis=1)
+            hit = g.node("Equal", [cols, g.const("onehot_code", self.onehot_code)])
+            parts.append(g.node("Cast", [hit], to=1))
+        return parts[0] if len(parts) == 1 else g.node("Concat", parts, axis=1)
 
 
 @register_layer
@@ -425,6 +514,11 @@ class MLPStudent:
 
     # -- views used by reports, the CLI and benchmarks ------------------------------
     @property
+    def accepts_missing(self):
+        """Whether the input may hold NaN: a student fitted on a table imputes it."""
+        return bool(self.layers) and isinstance(self.layers[0], TableInput)
+
+    @property
     def linears(self):
         return [layer for layer in self.layers if isinstance(layer, Linear)]
 
@@ -514,26 +608,38 @@ MAX_ENCODED_WIDTH = 1024
 
 def build_student(X, n_outputs, hidden_layer_sizes, *, activation="relu",
                   input_encoding="standard", n_bins=16, n_frequencies=8,
-                  frequency_scale=0.5, random_state=0):
+                  frequency_scale=0.5, table=None, random_state=0):
     """The untrained student for inputs like ``X`` (the real training rows).
 
-    Standardization statistics and quantile bins are fitted on ``X``; weights and
-    frequencies are drawn from ``np.random.default_rng(random_state)``.
+    With a ``table`` (a :class:`~skdistill._table.TableSchema`), ``X`` holds its codes
+    and the student starts with a :class:`TableInput` layer fitted on them; the numeric
+    encoding then reads that layer's output. Standardization statistics and quantile bins
+    are fitted on ``X``; weights and frequencies are drawn from
+    ``np.random.default_rng(random_state)``.
     """
     rng = np.random.default_rng(random_state)
     X = np.asarray(X, dtype=np.float64)
+    layers, n_flags = [], 0
+    if table is not None:
+        first = TableInput.fit(X, table)
+        layers.append(first)
+        X = first.forward(X)
+        n_flags = first.n_expanded
     mean = X.mean(axis=0)
     scale = X.std(axis=0)
     scale[~(scale > 1e-12)] = 1.0
-    layers = [Standardize(mean=mean, inv_scale=1.0 / scale)]
+    layers.append(Standardize(mean=mean, inv_scale=1.0 / scale))
     d = X.shape[1]
     if input_encoding == "piecewise_linear":
-        bins = max(2, min(n_bins, MAX_ENCODED_WIDTH // max(d, 1)))
+        # 0/1 flags (missing indicators, one-hot slots) take a single bin each; the
+        # numeric columns share the rest of the width.
+        budget = max(MAX_ENCODED_WIDTH - n_flags, 0) // max(d - n_flags, 1)
+        bins = max(2, min(n_bins, budget))
         layers.append(PiecewiseLinear.fit((X - mean) / scale, bins))
     elif input_encoding == "periodic":
         k = max(1, min(n_frequencies, MAX_ENCODED_WIDTH // max(2 * d, 1)))
         layers.append(Periodic.init(d, k, frequency_scale, rng))
-    width = d
+    width = len(table) if table is not None else d
     for layer in layers:
         width = layer.check(width)
     for h in hidden_layer_sizes:
@@ -545,7 +651,8 @@ def build_student(X, n_outputs, hidden_layer_sizes, *, activation="relu",
 
 def check_float32_range(X, what="X"):
     """Refuse finite values that float32 cannot hold: they would become inf, then NaN."""
-    if X.dtype == np.float64 and X.size and np.abs(X).max() > FLOAT32_MAX:
+    # A comparison, not a max: a missing value (NaN) is not out of range.
+    if X.dtype == np.float64 and X.size and (np.abs(X) > FLOAT32_MAX).any():
         columns = np.flatnonzero((np.abs(X) > FLOAT32_MAX).any(axis=0))
         raise ValueError(
             f"{what} has values beyond float32's range (|x| > {FLOAT32_MAX:.3g}) in columns "
@@ -561,8 +668,15 @@ def student_output(student, X):
     arithmetic of training and of the ONNX graph), or one that overflows inside the
     network raises a ValueError.
     """
-    if not np.isfinite(X).all():
-        raise ValueError("Input X contains NaN or infinity.")
+    if student.accepts_missing:
+        if np.isinf(X).any():
+            raise ValueError("Input X contains infinity.")
+    elif not np.isfinite(X).all():
+        raise ValueError(
+            "Input X contains NaN or infinity. This model was fitted without missing "
+            "values, so it has nothing to fill them with: impute them first, or fit on "
+            "data with missing values (the student then learns to handle them)."
+        )
     check_float32_range(X, "X")
     with np.errstate(over="ignore", invalid="ignore"):
         out = student.forward(X)

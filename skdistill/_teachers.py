@@ -171,6 +171,69 @@ def check_teachers(teachers, task):
     return pairs
 
 
+def handles_tables(estimator):
+    """Whether a teacher reads a table with ``category`` columns and NaN as it is.
+
+    LightGBM, XGBoost and scikit-learn's HistGradientBoosting do natively. So, by
+    assumption, do a prefit teacher (the user fitted it on their own table) and a Pipeline
+    that starts with a ColumnTransformer (it selects and encodes its own columns).
+    """
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+
+    if isinstance(estimator, FrozenEstimator):
+        return True
+    if isinstance(estimator, Pipeline):
+        return isinstance(estimator.steps[0][1], ColumnTransformer)
+    if isinstance(estimator, (HistGradientBoostingClassifier, HistGradientBoostingRegressor)):
+        return True
+    return type(estimator).__module__.split(".")[0] in ("lightgbm", "xgboost")
+
+
+def adapt_teachers(teachers, table):
+    """The teachers as they are fitted on a table's codes (see ``_table.py``).
+
+    Each one becomes a Pipeline whose first step turns the codes back into a DataFrame
+    with ``category`` columns (:meth:`TableSchema.to_frame`). Teachers that read such a
+    table natively (:func:`handles_tables`) follow it directly; XGBoost gets
+    ``enable_categorical=True``. The others get :func:`~skdistill._table.default_encoder`
+    (median imputation with missing-value indicators, capped one-hot) first. A prefit
+    teacher stays frozen, behind the same first step. Without a table the teachers are
+    returned unchanged.
+    """
+    if table is None:
+        return teachers
+    return [(name, _adapt(name, est, table)) for name, est in teachers]
+
+
+def _adapt(name, est, table):
+    from sklearn.preprocessing import FunctionTransformer
+
+    from ._table import default_encoder
+
+    # The user's own prefit teachers and ColumnTransformers select columns by name;
+    # boosters refuse some characters in names, so the others see x0, x1, ...
+    positional = not isinstance(est, (FrozenEstimator, Pipeline)) or not handles_tables(est)
+    to_frame = ("table", FunctionTransformer(table.to_frame,
+                                             kw_args={"positional_names": positional}))
+    if isinstance(est, FrozenEstimator):
+        return FrozenEstimator(Pipeline([to_frame, (name, est.estimator)]))
+    steps = [to_frame]
+    if not handles_tables(est):
+        steps.append(("encode", default_encoder(table, positional_names=positional)))
+    elif type(est).__module__.split(".")[0] == "xgboost":
+        est = clone(est).set_params(enable_categorical=True)
+    # A Pipeline is flattened, so that its last step stays the last step (sample_weight
+    # and out-of-bag estimates are read from it).
+    steps += list(est.steps) if isinstance(est, Pipeline) else [(name, est)]
+    return Pipeline(steps)
+
+
+def _final_step(estimator):
+    """The estimator that does the learning: a Pipeline's last step, or the estimator."""
+    return estimator.steps[-1][1] if isinstance(estimator, Pipeline) else estimator
+
+
 def _sample_weight_params(estimator, sample_weight):
     """Fit kwargs that pass ``sample_weight``, or None when the estimator cannot take it."""
     if sample_weight is None:
@@ -350,7 +413,8 @@ def _fit_predict(name, estimator, X, y, sample_weight, train, test, n_outputs, c
         teacher = _fit_one(name, estimator, X[train], y[train], w, classification)
         return None, teacher.predict_target(X[test], n_outputs, classification)
     if kind == "oob":
-        estimator = clone(estimator).set_params(oob_score=True)
+        estimator = clone(estimator)
+        _final_step(estimator).set_params(oob_score=True)
     teacher = _fit_one(name, estimator, X, y, sample_weight, classification, classes)
     if kind == "oob":
         return teacher, _oob_targets(teacher, X, n_outputs, classification)
@@ -360,7 +424,7 @@ def _fit_predict(name, estimator, X, y, sample_weight, train, test, n_outputs, c
 
 
 def _oob_targets(teacher, X, n_outputs, classification):
-    est = teacher.estimator
+    est = _final_step(teacher.estimator)
     if classification:
         raw = est.oob_decision_function_
         out = np.zeros((X.shape[0], n_outputs))
@@ -386,10 +450,11 @@ def _oob_targets(teacher, X, n_outputs, classification):
 
 
 def supports_oob(estimator):
-    """Whether a teacher is a bagged forest that can give out-of-bag estimates."""
+    """Whether a teacher is a bagged forest (perhaps a Pipeline's last step) that can give
+    out-of-bag estimates."""
     if isinstance(estimator, FrozenEstimator):
         return False
-    params = estimator.get_params(deep=False)
+    params = _final_step(estimator).get_params(deep=False)
     return "oob_score" in params and params.get("bootstrap", False) is True
 
 

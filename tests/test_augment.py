@@ -150,7 +150,7 @@ def test_dataframe_in_dataframe_out():
     ({"p": -0.1}, None, "'p' parameter"),
     ({"s": 0.0}, None, "'s' parameter"),
     ({"s": -1.0}, None, "'s' parameter"),
-    ({}, np.array([[1.0, np.nan], [2.0, 3.0]]), "NaN"),
+    ({}, np.array([[1.0, np.inf], [2.0, 3.0]]), "infinity"),
     ({}, np.array([[1.0, 2.0]]), "at least 2 rows"),
     ({"categorical_features": ["a"]}, None, "no column names"),
     ({"categorical_features": [True, False]}, None, "boolean mask"),
@@ -161,10 +161,16 @@ def test_bad_input_gives_a_clear_error(kwargs, X, message):
         munge(_table() if X is None else X, **kwargs)
 
 
-def test_missing_category_in_a_dataframe_is_an_error():
-    df = pd.DataFrame({"x": [1.0, 2.0, 3.0], "c": ["a", None, "b"]})
-    with pytest.raises(ValueError, match="missing values in column 'c'"):
-        munge(df)
+def test_missing_values_stay_missing_at_their_rate():
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"x": rng.normal(size=400), "c": rng.choice(["a", "b", "c"], 400)})
+    df.loc[rng.random(400) < 0.2, "x"] = np.nan
+    df.loc[rng.random(400) < 0.1, "c"] = None
+    out = munge(df, n_samples=4000, random_state=0)
+    np.testing.assert_allclose(out.isna().mean(), df.isna().mean(), atol=0.02)
+    assert set(out["c"].dropna()) <= {"a", "b", "c"}
+    # A present value is still drawn near the neighbour's present value.
+    assert np.isfinite(out["x"].dropna()).all()
 
 
 # -- the transfer set in DistilledClassifier --------------------------------------------

@@ -343,7 +343,7 @@ def test_history_and_early_stopping(cancer):
 # --- bad input: clear errors, nothing half-fitted ---------------------------------------
 
 @pytest.mark.parametrize("bad, match", [
-    (np.array([[np.nan, 1.0]] * 10), "NaN.*imputer"),
+    (np.array([[np.nan, 1.0]] * 10), "Column .x0. has no value.*Drop it"),
     (np.array([[np.inf, 1.0]] * 10), "infinity"),
     (np.arange(10.0), "Expected 2D array"),
     (np.empty((0, 2)), "0 sample"),

@@ -20,6 +20,7 @@ from skdistill._student import (
     Periodic,
     PiecewiseLinear,
     Standardize,
+    TableInput,
     build_student,
 )
 from skdistill._training import TorchLayer, numpy_student, torch_student
@@ -36,6 +37,12 @@ def _fitted_ple():
     return PiecewiseLinear.fit(data, 8)
 
 
+def _table_input():
+    # Columns 0, 1, 3 and 4 numeric; 2 and 5 categorical codes, one-hot on three codes.
+    return TableInput(numeric=[0, 1, 3, 4], fill=RNG.normal(size=4), indicator=[0, 2, 5],
+                      onehot_column=[2, 2, 5], onehot_code=[0.0, 1.0, 2.0])
+
+
 #: One random instance per registered layer type (and each activation); a new layer type
 #: fails ``test_every_layer_type_is_covered`` until it gets one here.
 FACTORIES = {
@@ -44,6 +51,7 @@ FACTORIES = {
     "piecewise_linear": _fitted_ple,
     "periodic": lambda: Periodic.init(N_IN, 3, 0.5, RNG),
     "linear": lambda: Linear.init(N_IN, 5, RNG),
+    "table_input": _table_input,
     **{f"activation:{name}": (lambda name=name: Activation(name)) for name in ACTIVATIONS},
 }
 
@@ -84,6 +92,21 @@ def test_numpy_torch_onnx_agree(key):
     assert got_torch.shape == expected.shape == got_onnx.shape
     assert np.abs(got_torch - expected).max() <= 1e-5 * scale
     assert np.abs(got_onnx - expected).max() <= 1e-5 * scale
+
+
+def test_table_input_agrees_on_missing_values_and_codes():
+    """The generic inputs hold no NaN and no codes; these do, in every role."""
+    layer = _table_input()
+    inputs = np.asarray(X[:50] / 10, dtype=np.float32)
+    inputs[:, 2] = RNG.integers(-1, 3, 50)  # -1: an unseen category
+    inputs[:, 5] = RNG.integers(0, 4, 50)
+    inputs[RNG.random(inputs.shape) < 0.2] = np.nan
+    expected = layer.forward(inputs.astype(np.float64))
+    assert np.isfinite(expected).all() and expected[:, 7:].sum() > 0
+    with torch.no_grad():
+        got_torch = TorchLayer(layer)(torch.from_numpy(inputs)).numpy()
+    np.testing.assert_allclose(got_torch, expected, atol=1e-6)
+    np.testing.assert_allclose(_onnx_run(layer, inputs), expected, atol=1e-6)
 
 
 @pytest.mark.parametrize("key", sorted(FACTORIES))

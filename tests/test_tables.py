@@ -1,0 +1,296 @@
+"""Raw tables in: categorical columns and missing values, without a Pipeline.
+
+A DataFrame with category, text and numeric columns holding NaN fits as it is: the
+teachers that read such tables natively get them, the others a scikit-learn encoding,
+and the student its own input layer (imputation, missing-value flags, one-hot), which
+numpy predict, pickle, ``.skd`` and ONNX all carry.
+"""
+
+import json
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+from lightgbm import LGBMClassifier, LGBMRegressor
+from sklearn.ensemble import (
+    HistGradientBoostingClassifier,
+    RandomForestClassifier,
+)
+from sklearn.frozen import FrozenEstimator
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
+
+from skdistill import DistilledClassifier, DistilledRegressor, TableSchema, load, save, to_onnx
+from skdistill._student import TableInput
+
+pd = pytest.importorskip("pandas")
+
+N = 900
+
+
+def _table(seed=0, n=N):
+    """Two numeric columns with missing values, a text and a category column; the label
+    depends on all four, so a model that drops any of them loses accuracy."""
+    rng = np.random.default_rng(seed)
+    age = rng.normal(40, 10, n)
+    income = rng.lognormal(3, 0.5, n)
+    city = rng.choice(["Oslo", "Paris", "Rome", "Lima"], n, p=[0.4, 0.3, 0.2, 0.1])
+    plan = rng.choice(["basic", "pro"], n)
+    logit = (age - 40) / 6 + np.where(city == "Rome", 2.5, 0) - np.where(plan == "pro", 1.5, 0) \
+        + (np.log(income) - 3) * 2
+    y = (logit + rng.logistic(size=n) * 0.5 > 0).astype(int)
+    frame = pd.DataFrame({"age": age, "income": income, "city": city.astype(object),
+                          "plan": pd.Categorical(plan)})
+    frame.loc[rng.random(n) < 0.1, "age"] = np.nan
+    frame.loc[rng.random(n) < 0.1, "income"] = np.nan
+    frame.loc[rng.random(n) < 0.05, "city"] = None
+    return frame, y
+
+
+def _teachers():
+    return [("lgbm", LGBMClassifier(n_estimators=40, verbose=-1, random_state=0)),
+            ("rf", RandomForestClassifier(n_estimators=40, random_state=0))]
+
+
+def _model(**params):
+    params = {"teachers": _teachers(), "max_epochs": 30, "random_state": 0,
+              "augment_factor": 2.0, **params}
+    return DistilledClassifier(**params)
+
+
+@pytest.fixture(scope="module")
+def split():
+    frame, y = _table()
+    return train_test_split(frame, y, test_size=0.3, random_state=0, stratify=y)
+
+
+@pytest.fixture(scope="module")
+def fitted(split):
+    X_train, _, y_train, _ = split
+    return _model(keep_teachers=True).fit(X_train, y_train)
+
+
+# -- fit and predict on the raw table ---------------------------------------------------
+
+def test_a_raw_table_fits_and_follows_its_teachers(fitted, split):
+    _, X_test, _, y_test = split
+    assert isinstance(fitted.table_, TableSchema)
+    assert [c["kind"] for c in fitted.table_.columns] == ["numeric", "numeric",
+                                                          "categorical", "categorical"]
+    assert isinstance(fitted.student_.layers[0], TableInput)
+    proba = fitted.predict_proba(X_test)
+    assert np.isfinite(proba).all()
+    teacher = fitted.teacher_predict_proba(X_test).argmax(axis=1)
+    accuracy = np.mean(fitted.predict(X_test) == y_test)
+    assert accuracy >= np.mean(teacher == y_test) - 0.04
+    assert np.mean(fitted.predict(X_test) == teacher) >= 0.9
+
+
+def test_each_column_matters(fitted, split):
+    """The student reads the categories and the missing-value flags, not only numbers."""
+    _, X_test, _, _ = split
+    rome, oslo = X_test.copy(), X_test.copy()
+    rome["city"], oslo["city"] = "Rome", "Oslo"
+    assert (fitted.predict_proba(rome)[:, 1] > fitted.predict_proba(oslo)[:, 1]).mean() > 0.9
+
+
+def test_teachers_get_the_table_natively_or_through_sklearn_encoders(fitted):
+    lgbm, rf = fitted.named_teachers_["lgbm"], fitted.named_teachers_["rf"]
+    # LightGBM saw pandas category columns; the forest saw imputed, one-hot columns.
+    assert lgbm[-1].booster_.pandas_categorical is not None
+    assert [name for name, _ in rf.steps] == ["table", "encode", "rf"]
+    assert rf[-1].n_features_in_ > 4
+
+
+def test_hist_gradient_boosting_reads_categories_from_dtype(split):
+    X_train, X_test, y_train, _ = split
+    model = _model(teachers=[("hgb", HistGradientBoostingClassifier(max_iter=30))],
+                   keep_teachers=True, max_epochs=3).fit(X_train, y_train)
+    hgb = model.named_teachers_["hgb"][-1]
+    np.testing.assert_array_equal(hgb.is_categorical_, [False, False, True, True])
+
+
+def test_a_prefit_teacher_gets_the_original_column_names(split):
+    X_train, X_test, y_train, _ = split
+    from sklearn.compose import make_column_transformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.preprocessing import OneHotEncoder
+
+    own = make_pipeline(make_column_transformer(
+        (SimpleImputer(), ["age", "income"]),
+        (OneHotEncoder(handle_unknown="ignore"), ["city", "plan"])),
+        RandomForestClassifier(n_estimators=20, random_state=0)).fit(X_train, y_train)
+    model = _model(teachers=[("own", FrozenEstimator(own))], max_epochs=3,
+                   keep_teachers=True).fit(X_train, y_train)
+    np.testing.assert_allclose(model.teacher_predict_proba(X_test), own.predict_proba(X_test))
+
+
+def test_a_regressor_fits_a_raw_table(split):
+    X_train, X_test, _, _ = split
+    target = X_train["age"].fillna(40).to_numpy() * 2 + (X_train["city"] == "Rome") * 10
+    model = DistilledRegressor(teachers=[("lgbm", LGBMRegressor(n_estimators=40, verbose=-1))],
+                               max_epochs=20, random_state=0).fit(X_train, target)
+    assert model.score(X_train, target) > 0.8
+    assert np.isfinite(model.predict(X_test)).all()
+
+
+def test_inside_a_pipeline(split):
+    X_train, X_test, y_train, _ = split
+    pipe = make_pipeline(FunctionTransformer(feature_names_out="one-to-one"),
+                         _model(max_epochs=3)).fit(X_train, y_train)
+    assert np.isfinite(pipe.predict_proba(X_test)).all()
+
+
+def test_unlabeled_rows_and_sample_weight_read_the_same_table(split):
+    X_train, X_test, y_train, _ = split
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # both teachers take sample_weight: no warning
+        model = _model(max_epochs=3).fit(X_train, y_train, X_unlabeled=X_test,
+                                         sample_weight=np.ones(len(y_train)))
+    assert model.fit_info_["n_transfer_rows"] > len(X_test)
+
+
+def test_out_of_bag_soft_targets_through_the_encoding(split):
+    X_train, _, y_train, _ = split
+    model = _model(soft_targets="oob", max_epochs=3).fit(X_train, y_train)
+    assert np.isfinite(model.predict_proba(X_train)).all()
+
+
+def test_synthetic_rows_keep_categories_and_missing_values(split):
+    X_train, _, y_train, _ = split
+    model = _model(max_epochs=2)
+    data = model._check_inputs(X_train, y_train, None, None)
+    synthetic = model._synthesize(data.X, data.categorical, 0)
+    for j in np.flatnonzero(data.categorical):
+        seen = set(np.unique(data.X[:, j][~np.isnan(data.X[:, j])]))
+        assert set(np.unique(synthetic[:, j][~np.isnan(synthetic[:, j])])) <= seen
+    rates = np.isnan(data.X).mean(axis=0), np.isnan(synthetic).mean(axis=0)
+    np.testing.assert_allclose(rates[1], rates[0], atol=0.03)
+
+
+# -- arrays: missing values and marked categorical columns ------------------------------
+
+def test_an_array_with_missing_values_fits_and_imputes():
+    frame, y = _table()
+    X = frame[["age", "income"]].to_numpy()
+    model = _model(max_epochs=5).fit(X, y)
+    assert model.student_.accepts_missing
+    assert np.isfinite(model.predict_proba(np.array([[np.nan, np.nan], [30.0, 20.0]]))).all()
+
+
+def test_a_model_fitted_without_missing_values_refuses_them():
+    frame, y = _table()
+    X = frame[["age", "income"]].fillna(1.0).to_numpy()
+    model = _model(max_epochs=2).fit(X, y)
+    assert model.table_ is None and not model.student_.accepts_missing
+    with pytest.raises(ValueError, match="NaN"):
+        model.predict(np.array([[np.nan, 1.0]]))
+
+
+def test_categorical_features_marks_array_columns_as_categories():
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.normal(size=400), rng.integers(0, 5, 400) * 10.0])
+    y = (X[:, 1] == 20).astype(int)
+    model = _model(categorical_features=[1], max_epochs=40).fit(X, y)
+    assert model.table_.columns[1]["categories"] == [0.0, 10.0, 20.0, 30.0, 40.0]
+    assert model.score(X, y) > 0.95
+    with pytest.warns(UserWarning, match=r"'x1': 1 row\(s\), e.g. 25.0"):
+        model.predict(np.array([[0.0, 25.0]]))
+
+
+# -- bad input: clear errors ------------------------------------------------------------
+
+def test_an_unseen_category_warns_with_its_count(fitted, split):
+    _, X_test, _, _ = split
+    new = X_test.iloc[:5].copy()
+    new["city"] = ["Berlin", "Berlin", "Oslo", "Tokyo", None]
+    with pytest.warns(UserWarning, match=r"'city': 3 row\(s\), e\.g\. 'Berlin'"):
+        proba = fitted.predict_proba(new)
+    assert np.isfinite(proba).all()
+
+
+@pytest.mark.parametrize("column, value, message", [
+    ("age", "old", "Column 'age' held numbers at fit but holds 'old'"),
+    ("city", 3.0, "Column 'city' held text categories at fit"),
+])
+def test_a_column_of_the_wrong_kind_is_named(fitted, split, column, value, message):
+    _, X_test, _, _ = split
+    bad = X_test.iloc[:3].copy().astype({column: object})
+    bad[column] = value
+    with pytest.raises(ValueError, match=message):
+        fitted.predict(bad)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda f: f.assign(age=np.nan), "Column 'age' has no value: every cell is missing"),
+    (lambda f: f.assign(city=["a", 1] * (len(f) // 2)), "Column 'city' mixes kinds"),
+])
+def test_bad_tables_are_refused_at_fit(split, change, message):
+    X_train, _, y_train, _ = split
+    model = _model(max_epochs=2)
+    with pytest.raises(ValueError, match=message):
+        model.fit(change(X_train.iloc[:len(X_train) // 2 * 2]), y_train[:len(X_train) // 2 * 2])
+    assert not hasattr(model, "student_") and not hasattr(model, "n_features_in_")
+
+
+def test_wrong_columns_at_predict_are_named(fitted, split):
+    _, X_test, _, _ = split
+    with pytest.raises(ValueError, match="city"):
+        fitted.predict(X_test.drop(columns="city"))
+
+
+# -- the one encoding everywhere: pickle, .skd, ONNX ------------------------------------
+
+def test_pickle_and_skd_round_trips_are_exact(fitted, split, tmp_path):
+    _, X_test, _, _ = split
+    expected = fitted.predict_proba(X_test)
+    again = pickle.loads(pickle.dumps(fitted))
+    np.testing.assert_array_equal(again.predict_proba(X_test), expected)
+    loaded = load(save(fitted, tmp_path / "table.skd"))
+    assert loaded.table_ == fitted.table_
+    np.testing.assert_array_equal(loaded.predict_proba(X_test), expected)
+
+
+def test_onnx_reads_the_codes_and_imputes_in_the_graph(fitted, split):
+    ort = pytest.importorskip("onnxruntime")
+    import json
+
+    _, X_test, _, _ = split
+    proto = to_onnx(fitted)
+    meta = {p.key: p.value for p in proto.metadata_props}
+    assert TableSchema.from_dict(json.loads(meta["table"])) == fitted.table_
+    codes = fitted.table_.encode(X_test).astype(np.float32)
+    assert np.isnan(codes).any()
+    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    proba = session.run(None, {"X": codes})[0]
+    assert np.abs(proba - fitted.predict_proba(X_test)).max() < 1e-5
+    with pytest.raises(Exception, match="check_finite_input"):
+        session.run(None, {"X": np.full((1, 4), np.inf, dtype=np.float32)})
+
+
+def test_a_tampered_schema_is_refused(fitted, tmp_path):
+    from skdistill import ModelFormatError
+
+    with pytest.raises(ValueError, match="schema is invalid"):
+        TableSchema.from_dict({"columns": [{"name": "a", "kind": "text"}]})
+    path = save(fitted, tmp_path / "m.skd")
+    import skdistill._persist as persist
+
+    members = persist._read_members(path)
+    header = json.loads(members[persist._HEADER])
+    header["fitted"]["table_"]["columns"].pop()
+    members[persist._HEADER] = json.dumps(header).encode()
+    persist._write_atomic(path, persist._seal(
+        {k: v for k, v in members.items() if k not in (persist._CHECKSUM,)}, None))
+    with pytest.raises(ModelFormatError, match="table schema does not fit"):
+        load(path)
+
+
+def test_few_row_lookups_equal_the_column_path(fitted, split):
+    _, X_test, _, _ = split
+    assert len(X_test) > 64  # encoded column by column
+    whole = fitted.table_.encode(X_test)
+    few = np.vstack([fitted.table_.encode(X_test.iloc[i:i + 7]) for i in range(0, 63, 7)])
+    np.testing.assert_array_equal(few, whole[:63])
