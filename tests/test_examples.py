@@ -20,6 +20,7 @@ OPTIONAL = {
     "production_export.py": ["onnx", "onnxruntime", "pandas"],
     "frontier_plot.py": ["matplotlib"],
     "pipeline_grid_search.py": ["pandas"],
+    "raw_tables.py": ["pandas"],
     "pipeline_onnx.py": ["onnx", "onnxruntime", "skl2onnx", "pandas", "lightgbm"],
 }
 
