@@ -309,8 +309,10 @@ def needs_schema(X, categorical_features):
     """Whether ``X`` goes through a :class:`TableSchema`: a DataFrame with a non-numeric
     column, or any input with ``categorical_features`` set. (Missing values in a table of
     numbers are found after validation, see ``_base``.)"""
-    if categorical_features is not None and len(np.atleast_1d(categorical_features)):
-        return True
+    if categorical_features is not None:
+        spec = np.atleast_1d(np.asarray(categorical_features))
+        if spec.any() if spec.dtype == bool else spec.size:
+            return True
     return _is_frame(X) and not all(_is_numeric(X.iloc[:, j]) for j in range(X.shape[1]))
 
 
