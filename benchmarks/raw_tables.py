@@ -86,11 +86,11 @@ def _latency(predict, row, repeats=2000):
     return float(np.median(times)) / (repeats // 20)
 
 
-def run_arm(arm, X_train, X_test, y_train, y_test, log=print):
+def run_arm(arm, X_train, X_test, y_train, y_test, log=print, **params):
     from skdistill import DistilledClassifier
 
     model = DistilledClassifier(teachers=benchmark_teachers(0), random_state=0,
-                                keep_teachers=True)
+                                keep_teachers=True, **params)
     estimator = _pipeline(model) if arm.startswith("Pipeline") else model
     start = time.perf_counter()
     estimator.fit(X_train, y_train)

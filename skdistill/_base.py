@@ -15,7 +15,6 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import (
-    check_array,
     check_is_fitted,
     check_memory,
     check_X_y,
@@ -262,8 +261,12 @@ class _BaseDistiller(BaseEstimator):
         else:
             if not self._has_fitted_columns(X):
                 validate_data(self, X, reset=False, skip_check_array=True)
-            X = check_array(table.encode(X), dtype=np.float64, ensure_all_finite="allow-nan",
-                            input_name=what)
+            X = table.encode(X)  # float64, one column per fitted column
+            if X.shape[0] == 0:
+                raise ValueError(f"Found array with 0 sample(s) (shape={X.shape}) while a "
+                                 f"minimum of 1 is required by {type(self).__name__}.")
+            if np.isinf(X).any():
+                raise ValueError(f"Input {what} contains infinity.")
         check_float32_range(X, what)
         return X
 
