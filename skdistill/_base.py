@@ -16,11 +16,11 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted, check_memory, validate_data
 
+from . import _sparse
 from ._compat import HasMethods, Interval, StrOptions, _check_sample_weight
 from ._student import (
     ACTIVATIONS,
     INPUT_ENCODINGS,
-    check_float32_range,
     check_student_finite,
     student_output,
 )
@@ -39,9 +39,9 @@ _FAST_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
 
 @dataclass
 class _FitData:
-    """The validated inputs of one fit."""
+    """The validated inputs of one fit (``X`` and ``X_unlabeled`` dense or CSR)."""
 
-    X: np.ndarray
+    X: object
     y: np.ndarray
     y_enc: np.ndarray
     n_outputs: int
@@ -60,7 +60,7 @@ class _FitData:
 class _TransferSet:
     """The rows the student trains on, with their teacher and true targets."""
 
-    X: np.ndarray
+    X: object  # ndarray, or CSR when X or X_unlabeled was sparse
     target: np.ndarray
     y: np.ndarray
     labeled: np.ndarray
@@ -157,7 +157,7 @@ class _BaseDistiller(BaseEstimator):
         return self
 
     # -- hooks the subclasses fill in ---------------------------------------------------
-    def _default_teachers(self, random_state):
+    def _default_teachers(self, random_state, sparse=False):
         raise NotImplementedError
 
     def _encode_target(self, y):
@@ -207,10 +207,14 @@ class _BaseDistiller(BaseEstimator):
         X, y = validate_data(
             self, X, y, reset=True, dtype=_FLOAT_DTYPES,
             # ensure_all_finite=True: teachers and the student cannot use NaN; sklearn's
-            # message points users to SimpleImputer in a Pipeline.
+            # message points users to SimpleImputer in a Pipeline. For sparse X it checks
+            # the stored values; absent entries are zeros.
             ensure_all_finite=True, y_numeric=self._task == "regression",
+            # Any sparse format: others become CSR here, CSC becomes CSR in as_csr.
+            accept_sparse=_sparse.ACCEPT_SPARSE,
         )
-        check_float32_range(X, "X")
+        X = _sparse.as_csr(X)
+        _sparse.check_float32_range(X, "X")
         y_enc, n_outputs = self._encode_target(y)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X, ensure_non_negative=True)
@@ -221,13 +225,18 @@ class _BaseDistiller(BaseEstimator):
             resolve_device(self.device)
         X_extra = None
         if X_unlabeled is not None:
-            X_extra = validate_data(self, X_unlabeled, reset=False, dtype=_FLOAT_DTYPES)
-            check_float32_range(X_extra, "X_unlabeled")
+            X_extra = _sparse.as_csr(validate_data(self, X_unlabeled, reset=False,
+                                                   dtype=_FLOAT_DTYPES,
+                                                   accept_sparse=_sparse.ACCEPT_SPARSE))
+            _sparse.check_float32_range(X_extra, "X_unlabeled")
+        categorical = self._categorical_mask(X.shape[1])
+        if _sparse.is_sparse(X):
+            _sparse.check_no_categorical(categorical)  # before the teachers, not in MUNGE
         return _FitData(X=X, y=y, y_enc=y_enc, n_outputs=n_outputs,
                         sample_weight=sample_weight, X_unlabeled=X_extra,
                         hidden=self._check_hidden_layer_sizes(),
                         weights=self._check_teacher_weights(),
-                        categorical=self._categorical_mask(X.shape[1]))
+                        categorical=categorical)
 
     def _draw_seeds(self):
         # _seeds draws from a fresh generator for random_state=None, so that the user's
@@ -236,7 +245,8 @@ class _BaseDistiller(BaseEstimator):
         return dict(zip(names, _seeds(self.random_state, len(names))))
 
     def _resolve_teachers(self, seed, data):
-        teachers = (self._default_teachers(seed) if self.teachers is None
+        teachers = (self._default_teachers(seed, sparse=_sparse.is_sparse(data.X))
+                    if self.teachers is None
                     else check_teachers(self.teachers, self._task))
         if data.weights is not None and len(data.weights) != len(teachers):
             raise ValueError(
@@ -284,35 +294,40 @@ class _BaseDistiller(BaseEstimator):
         teacher_target, true_target = self._student_targets(soft, data.y_enc)
         X_real = data.X[train_idx]
         extra = []
-        if data.X_unlabeled is not None and len(data.X_unlabeled):
+        if data.X_unlabeled is not None and data.X_unlabeled.shape[0]:
             extra.append(data.X_unlabeled)
         n_synthetic = 0
         if self._augmentation_enabled():
             synthetic = self._synthesize(X_real, data.categorical, seed)
-            n_synthetic = len(synthetic)
+            n_synthetic = synthetic.shape[0]
             if n_synthetic:  # teachers' predict_proba refuses zero rows
                 extra.append(synthetic)
         X_parts, target_parts = [X_real], [teacher_target[train_idx]]
         if extra:
-            X_extra = np.vstack(extra).astype(data.X.dtype, copy=False)
+            # Sparse when any part is (MUNGE rows of sparse rows are sparse too): CSR.
+            X_extra = _sparse.stack_rows(extra).astype(data.X.dtype, copy=False)
             # Labelled in chunks: the teachers' per-row intermediates (a forest's per-tree
-            # probabilities) then stay bounded whatever the size of the transfer set.
+            # probabilities) then stay bounded whatever the size of the transfer set. Each
+            # chunk goes in the kind the teachers were fitted on (see like_fit_input).
+            fit_sparse = _sparse.is_sparse(data.X)
             extra_soft = np.vstack([
-                predict_teachers(fitted, X_extra[i:i + _LABEL_CHUNK_ROWS],
+                predict_teachers(fitted,
+                                 _sparse.like_fit_input(X_extra[i:i + _LABEL_CHUNK_ROWS],
+                                                        fit_sparse),
                                  n_outputs=data.n_outputs, task=self._task, weights=data.weights)
-                for i in range(0, len(X_extra), _LABEL_CHUNK_ROWS)
+                for i in range(0, X_extra.shape[0], _LABEL_CHUNK_ROWS)
             ])
             X_parts.append(X_extra)
             target_parts.append(self._student_targets(extra_soft, None)[0])
         n_real = len(train_idx)
-        n_extra = sum(len(part) for part in X_parts[1:])
+        n_extra = sum(part.shape[0] for part in X_parts[1:])
         w = data.row_weights
         y_train = true_target[train_idx]
         if n_extra:
             filler = np.zeros((n_extra,) + y_train.shape[1:], dtype=y_train.dtype)
             y_train = np.concatenate([y_train, filler])
         return _TransferSet(
-            X=np.vstack(X_parts) if n_extra else X_real,
+            X=_sparse.stack_rows(X_parts) if n_extra else X_real,
             target=np.concatenate(target_parts).astype(np.float32),
             y=y_train,
             labeled=np.concatenate([np.ones(n_real, bool), np.zeros(n_extra, bool)]),
@@ -363,7 +378,7 @@ class _BaseDistiller(BaseEstimator):
     def _store(self, data, fitted, result, transfer, valid_idx, teacher_time, student_time):
         """Set the fitted attributes, once the student is known to compute finite outputs."""
         student = self._finish_student(result["student"])
-        check_student_finite(student, data.X[:1000])
+        check_student_finite(student, next(_sparse.dense_row_blocks(data.X[:1000])))
         self.student_ = student
         # The weights the soft targets were averaged with: teacher_predict_output uses
         # these, so a later set_params(teacher_weights=...) cannot change the kept ensemble.
@@ -382,6 +397,8 @@ class _BaseDistiller(BaseEstimator):
         if self.keep_teachers:
             self.teachers_ = [t.estimator for t in fitted]
             self._teacher_columns = [t.columns for t in fitted]
+            # teacher_predict_output hands rows to the teachers in this kind.
+            self._teacher_input_sparse = _sparse.is_sparse(data.X)
             self.named_teachers_ = dict(zip([t.name for t in fitted], self.teachers_))
         else:
             drop_teachers(self)
@@ -489,9 +506,12 @@ class _BaseDistiller(BaseEstimator):
         check_is_fitted(self)
         fast = self._fast_array(X)
         if fast is None:
-            X = validate_data(self, X, reset=False, dtype=_FLOAT_DTYPES, ensure_all_finite=True)
+            X = validate_data(self, X, reset=False, dtype=_FLOAT_DTYPES, ensure_all_finite=True,
+                              accept_sparse=_sparse.ACCEPT_SPARSE)
         else:
             X = fast
+        if _sparse.is_sparse(X):  # densified a bounded block of rows at a time
+            return _sparse.student_output(self.student_, _sparse.as_csr(X))
         return student_output(self.student_, X)
 
     def _fast_array(self, X):
@@ -533,11 +553,21 @@ class _BaseDistiller(BaseEstimator):
             )
         from ._teachers import FittedTeacher
 
-        X = validate_data(self, X, reset=False, dtype=_FLOAT_DTYPES)
+        X = _sparse.as_csr(validate_data(self, X, reset=False, dtype=_FLOAT_DTYPES,
+                                         accept_sparse=_sparse.ACCEPT_SPARSE))
         fitted = [FittedTeacher(name, est, cols) for (name, est), cols in
                   zip(self.named_teachers_.items(), self._teacher_columns)]
-        return predict_teachers(fitted, X, n_outputs=self.student_.n_outputs, task=self._task,
-                                weights=self.teacher_weights_)
+        # Rows in the kind the teachers were fitted on (XGBoost reads an absent sparse
+        # entry as missing, a dense zero as 0), in chunks so that neither kind's
+        # conversion holds more than a chunk.
+        fit_sparse = getattr(self, "_teacher_input_sparse", False)
+        return np.vstack([
+            predict_teachers(fitted, _sparse.like_fit_input(X[i:i + _LABEL_CHUNK_ROWS],
+                                                            fit_sparse),
+                             n_outputs=self.student_.n_outputs, task=self._task,
+                             weights=self.teacher_weights_)
+            for i in range(0, X.shape[0], _LABEL_CHUNK_ROWS)
+        ])
 
     def report(self, X, y):
         """Compare the student with its teachers on held-out data.
@@ -553,12 +583,13 @@ class _BaseDistiller(BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
-        tags.input_tags.sparse = False
+        tags.input_tags.sparse = True
         return tags
 
 
 #: Fitted attributes that hold the kept teachers (``keep_teachers=True``).
-TEACHER_ATTRIBUTES = ("teachers_", "named_teachers_", "_teacher_columns")
+TEACHER_ATTRIBUTES = ("teachers_", "named_teachers_", "_teacher_columns",
+                      "_teacher_input_sparse")
 
 
 def drop_teachers(model):

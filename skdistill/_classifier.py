@@ -356,8 +356,8 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
             return given * weights
         return sample_weight  # a wrong length: _check_sample_weight reports it
 
-    def _default_teachers(self, random_state):
-        return default_teachers(random_state=random_state)
+    def _default_teachers(self, random_state, sparse=False):
+        return default_teachers(random_state=random_state, sparse=sparse)
 
     def _encode_target(self, y):
         check_classification_targets(y)

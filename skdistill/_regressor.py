@@ -210,8 +210,8 @@ class DistilledRegressor(RegressorMixin, _BaseDistiller):
             )
         return self._fit(X, y, sample_weight, X_unlabeled)
 
-    def _default_teachers(self, random_state):
-        return default_regression_teachers(random_state=random_state)
+    def _default_teachers(self, random_state, sparse=False):
+        return default_regression_teachers(random_state=random_state, sparse=sparse)
 
     def _encode_target(self, y):
         y = np.asarray(y, dtype=np.float64)
