@@ -191,11 +191,12 @@ class DistilledRegressor(RegressorMixin, _BaseDistiller):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
         y : array-like of shape (n_samples,)
             A single continuous target.
         sample_weight : array-like of shape (n_samples,), default=None
-        X_unlabeled : array-like of shape (n_unlabeled, n_features), default=None
+        X_unlabeled : {array-like, sparse matrix} of shape (n_unlabeled, n_features), \
+                default=None
             Extra rows without targets, labelled by the fitted teachers.
 
         Returns
@@ -243,7 +244,7 @@ class DistilledRegressor(RegressorMixin, _BaseDistiller):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
 
         Returns
         -------
