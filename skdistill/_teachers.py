@@ -24,7 +24,7 @@ from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import has_fit_parameter
 
 from ._compat import check_cv
-from ._sparse import accepts_sparse, is_sparse, teacher_input
+from ._sparse import accepts_sparse, dense_row_blocks, is_sparse, teacher_input
 
 SOFT_TARGET_METHODS = ("oof", "in_sample", "oob")
 
@@ -305,7 +305,10 @@ class FittedTeacher:
         self.columns = columns
 
     def predict_target(self, X, n_outputs, classification):
-        X = teacher_input(self.estimator, X)  # a dense copy for a dense-only teacher
+        if is_sparse(X) and not accepts_sparse(self.estimator):
+            # A dense-only teacher gets dense rows, a bounded block at a time.
+            return np.vstack([self.predict_target(block, n_outputs, classification)
+                              for block in dense_row_blocks(X)])
         n_rows = X.shape[0]
         if classification:
             out = np.zeros((n_rows, n_outputs))

@@ -219,6 +219,7 @@ class _Recorder(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X):
         _LOGS.setdefault(self.log, []).append(("predict_proba", sp.issparse(X)))
+        _LOGS.setdefault(self.log + " rows", []).append(X.shape[0])
         return self.inner_.predict_proba(X)
 
     def __sklearn_tags__(self):
@@ -238,6 +239,19 @@ def test_teachers_get_sparse_when_their_tags_accept_it_else_dense():
     # Both labelled the synthetic rows too (predict_proba after the refit).
     assert takes_sparse.count(("fit", True)) == 3  # 2 folds + the refit
     assert ("predict_proba", True) in takes_sparse[3:]
+
+
+def test_a_dense_only_teacher_labels_sparse_rows_in_bounded_blocks(monkeypatch):
+    X, y = _one_hot()
+    monkeypatch.setattr(_sparse, "DENSE_BLOCK_ELEMENTS", 50 * X.shape[1])
+    _LOGS.clear()
+    model = DistilledClassifier(teachers=[("d", _Recorder(False, "d"))], keep_teachers=True,
+                                **_SMALL).fit(X, y)
+    # Synthetic rows (thousands) and teacher_predict_output: 50 dense rows per call.
+    _LOGS["d rows"].clear()
+    proba = model.teacher_predict_proba(X)
+    assert max(_LOGS["d rows"]) <= 50 and sum(_LOGS["d rows"]) == X.shape[0]
+    np.testing.assert_array_equal(proba, model.teacher_predict_proba(X.toarray()))
 
 
 def test_a_pipeline_teacher_that_centres_gets_a_dense_copy():
@@ -416,6 +430,15 @@ def test_save_load_and_serving_predict_sparse(tmp_path):
     slim = skdistill.serving(model)
     assert not hasattr(slim, "_teacher_input_sparse")
     np.testing.assert_array_equal(slim.predict_proba(X), expected)
+
+
+def test_frontier_on_sparse_rows():
+    X, y = _one_hot()
+    rows = skdistill.distillation_frontier(
+        DistilledClassifier(teachers=[("rf", _rf())], **_SMALL), X[:200], y[:200], X[200:],
+        y[200:], hidden_layer_sizes=[(8,)], n_latency_calls=5)
+    assert [r["model"] for r in rows] == ["teachers", "student"]
+    assert 0.0 <= rows[1]["fidelity"] <= 1.0
 
 
 # -- clear errors ---------------------------------------------------------------------------------
