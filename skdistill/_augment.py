@@ -14,6 +14,7 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.neighbors import NearestNeighbors
 from sklearn.utils import check_array, check_random_state
 
@@ -23,7 +24,12 @@ _MAX_SEED = np.iinfo(np.int32).max
 
 # Rows generated per block: the random draws and temporaries of one block are
 # a few (block x n_features) float64 arrays, so memory beyond the output stays a few MB.
+# Wide tables (more than _BLOCK_ELEMENTS / _BLOCK_ROWS = 256 columns) get fewer rows per
+# block, so that a one-hot matrix of thousands of columns stays bounded too. The block
+# size depends on the width alone, never on the input's kind: sparse and dense inputs
+# consume the random stream in the same shapes, and so give the same rows.
 _BLOCK_ROWS = 8192
+_BLOCK_ELEMENTS = _BLOCK_ROWS * 256
 
 # A categorical column with more levels than this is placed in the neighbour search by its
 # standardized code instead of one-hot, to bound the width of the search space.
@@ -32,7 +38,7 @@ _MAX_ONE_HOT_LEVELS = 64
 
 @validate_params(
     {
-        "X": ["array-like"],
+        "X": ["array-like", "sparse matrix"],
         "n_samples": [Interval(Integral, 0, None, closed="left"), None],
         "p": [Interval(Real, 0, 1, closed="both")],
         "s": [Interval(Real, 0, None, closed="neither")],
@@ -63,10 +69,12 @@ def munge(X, n_samples=None, *, p=0.5, s=10.0, categorical_features=None, random
 
     Parameters
     ----------
-    X : array-like or pandas DataFrame of shape (n_rows, n_features)
+    X : array-like, sparse matrix or pandas DataFrame of shape (n_rows, n_features)
         Numeric data with at least 2 rows; NaN marks a missing value (infinity is
         refused). A DataFrame may also hold non-numeric columns (strings,
-        ``category``, ``bool``): those are always treated as categorical.
+        ``category``, ``bool``): those are always treated as categorical. A scipy sparse
+        matrix (any format, finite values) gives sparse synthetic rows;
+        ``categorical_features`` cannot be used with it.
     n_samples : int or None, default=None
         Synthetic rows to make. ``None`` makes one pass: ``n_rows`` rows.
     p : float, default=0.5
@@ -84,11 +92,13 @@ def munge(X, n_samples=None, *, p=0.5, s=10.0, categorical_features=None, random
 
     Returns
     -------
-    X_synthetic : ndarray or DataFrame of shape (n_samples, n_features)
+    X_synthetic : ndarray, CSR matrix or DataFrame of shape (n_samples, n_features)
         An ndarray in the input's float precision (float32 stays float32, anything else
         becomes float64) holding the original values in categorical columns; or, for a
         DataFrame, a DataFrame with the same columns in the same order, where
-        categorical columns keep their dtype and continuous ones become float.
+        categorical columns keep their dtype and continuous ones become float; or, for
+        sparse X, a CSR matrix (same precision rule) holding the same values as the
+        ndarray that the dense X would give.
 
     Notes
     -----
@@ -100,6 +110,15 @@ def munge(X, n_samples=None, *, p=0.5, s=10.0, categorical_features=None, random
     each real row yields the same number of synthetic rows. This rule is order-free, so
     it runs as array operations over blocks of rows. When two rows are each other's
     nearest neighbour, which is common, the result is the paper's symmetric swap.
+
+    Sparse X: a synthetic row is zero wherever both its row and the neighbour are (the
+    draw ``N(0, 0)`` is 0), so the synthetic rows stay about as sparse as the real ones,
+    and rows are made in dense blocks of bounded size, each stored as CSR. The
+    neighbour search runs on the sparse matrix with columns scaled but not centred
+    (centring moves every row alike, so distances do not change). The random draws are
+    the dense path's, so sparse X gives the rows dense X gives, unless a row has several
+    nearest neighbours at exactly the same distance: then the sparse and the dense
+    search may each pick a different one of them.
 
     Integer-valued columns not named in ``categorical_features`` are treated as
     continuous: a binary column then takes values near 0 or 1 (within
@@ -138,7 +157,8 @@ def munge(X, n_samples=None, *, p=0.5, s=10.0, categorical_features=None, random
     # that scikit-learn's random_state convention hands us; seed one from it.
     gen = np.random.default_rng(int(rng.randint(_MAX_SEED)))
 
-    out = np.empty((n_samples, n_features), dtype=values.dtype)
+    sparse = sp.issparse(values)
+    out = [] if sparse else np.empty((n_samples, n_features), dtype=values.dtype)
     if n_samples:
         neighbour = _nearest_other_row(values, categorical, levels)
         n_full, rest = divmod(n_samples, n_rows)
@@ -147,18 +167,35 @@ def munge(X, n_samples=None, *, p=0.5, s=10.0, categorical_features=None, random
         # Per-column noise scale: 1/s for continuous columns, 0 for categorical ones, so
         # that one expression gives a Gaussian draw or an exact swap.
         inv_s = np.where(categorical, 0.0, 1.0 / s).astype(values.dtype)
-        for start in range(0, n_samples, _BLOCK_ROWS):
-            rows = base[start:start + _BLOCK_ROWS]
-            a = values[rows]
-            b = values[neighbour[rows]]
+        block_rows = _block_rows(n_features)
+        for start in range(0, n_samples, block_rows):
+            rows = base[start:start + block_rows]
+            a = _dense(values[rows])
+            b = _dense(values[neighbour[rows]])
             take = gen.random(a.shape) < p
             noise = gen.standard_normal(a.shape, dtype=values.dtype)
             drawn = b + np.abs(a - b) * inv_s * noise
             # A missing value on either side has no spread to draw from: take the
             # neighbour's value as it is (missing or not), as a categorical swap does.
             drawn = np.where(np.isnan(drawn), b, drawn)
-            out[start:start + len(rows)] = np.where(take, drawn, a)
+            if sparse:
+                out.append(sp.csr_matrix(np.where(take, drawn, a)))
+            else:
+                out[start:start + len(rows)] = np.where(take, drawn, a)
+    if sparse:
+        if not out:
+            return sp.csr_matrix((0, n_features), dtype=values.dtype)
+        return sp.vstack(out, format="csr")
     return _from_codes(out, frame_columns, frame_dtypes, categorical, levels)
+
+
+def _block_rows(n_features):
+    """Synthetic rows per block: 8192, fewer for tables wider than 256 columns."""
+    return max(1, min(_BLOCK_ROWS, _BLOCK_ELEMENTS // max(n_features, 1)))
+
+
+def _dense(rows):
+    return rows.toarray() if sp.issparse(rows) else rows
 
 
 def _as_codes(X, categorical_features):
@@ -195,10 +232,19 @@ def _as_codes(X, categorical_features):
                              input_name="X")
         return columns, dtypes, values, categorical, levels
 
-    values = check_array(X, dtype=[np.float64, np.float32], ensure_all_finite="allow-nan",
+    # Sparse X stays sparse, as CSR: rows are what the blocks below take. Dense X may
+    # hold NaN (missing values); sparse X must be finite.
+    values = check_array(X, accept_sparse="csr", dtype=[np.float64, np.float32],
+                         ensure_all_finite=True if sp.issparse(X) else "allow-nan",
                          ensure_min_samples=1, input_name="X")
     n_features = values.shape[1]
     categorical = _resolve_categorical(categorical_features, n_features, None)
+    if sp.issparse(values) and categorical.any():
+        raise ValueError(
+            "munge cannot take categorical_features with sparse X: swapping category "
+            "codes needs those columns dense. One-hot columns (OneHotEncoder's sparse "
+            "output) need no declaration; otherwise pass X dense."
+        )
     levels = [None] * n_features
     if categorical.any():
         values = values.copy()
@@ -252,6 +298,8 @@ def _resolve_categorical(spec, n_features, names):
 
 def _nearest_other_row(values, categorical, levels):
     """Index of each row's nearest other row, in the distance the docstring defines."""
+    if sp.issparse(values):
+        return _nearest_other_sparse_row(values)
     parts = []
     cont = values[:, ~categorical].astype(np.float64)
     if cont.shape[1]:
@@ -284,6 +332,23 @@ def _nearest_other_row(values, categorical, levels):
     # kneighbors() without X leaves each row out of its own neighbours, even when the
     # data hold exact duplicates of it (then a duplicate is the neighbour).
     nn = NearestNeighbors(n_neighbors=1).fit(Z)
+    return nn.kneighbors(return_distance=False)[:, 0]
+
+
+def _nearest_other_sparse_row(values):
+    """``_nearest_other_row`` for a sparse matrix without categorical columns.
+
+    The same distance, on columns scaled to unit variance but not centred: centring
+    subtracts one vector from every row, which changes no distance, and would make the
+    matrix dense. The scaled matrix is as sparse as ``values``; NearestNeighbors
+    searches it by brute force.
+    """
+    from ._sparse import column_statistics
+
+    _, scale = column_statistics(values)
+    scale[~(scale > 1e-12)] = 1.0
+    Z = sp.csr_matrix(values, dtype=np.float64) @ sp.diags(1.0 / scale)
+    nn = NearestNeighbors(n_neighbors=1).fit(Z.tocsr())
     return nn.kneighbors(return_distance=False)[:, 0]
 
 

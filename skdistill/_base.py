@@ -21,11 +21,11 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from . import _sparse
 from ._compat import HasMethods, Interval, StrOptions, _check_sample_weight
 from ._student import (
     ACTIVATIONS,
     INPUT_ENCODINGS,
-    check_float32_range,
     check_student_finite,
     student_output,
 )
@@ -45,9 +45,9 @@ _FAST_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
 
 @dataclass
 class _FitData:
-    """The validated inputs of one fit."""
+    """The validated inputs of one fit (``X`` and ``X_unlabeled`` dense or CSR)."""
 
-    X: np.ndarray
+    X: object
     y: np.ndarray
     y_enc: np.ndarray
     n_outputs: int
@@ -67,7 +67,7 @@ class _FitData:
 class _TransferSet:
     """The rows the student trains on, with their teacher and true targets."""
 
-    X: np.ndarray
+    X: object  # ndarray, or CSR when X or X_unlabeled was sparse
     target: np.ndarray
     y: np.ndarray
     labeled: np.ndarray
@@ -164,7 +164,7 @@ class _BaseDistiller(BaseEstimator):
         return self
 
     # -- hooks the subclasses fill in ---------------------------------------------------
-    def _default_teachers(self, random_state):
+    def _default_teachers(self, random_state, sparse=False):
         raise NotImplementedError
 
     def _encode_target(self, y):
@@ -212,7 +212,7 @@ class _BaseDistiller(BaseEstimator):
     def _check_inputs(self, X, y, sample_weight, X_unlabeled):
         """Validate everything a fit reads before any teacher is fitted."""
         X, y, table = self._check_table(X, y)
-        check_float32_range(X, "X")
+        _sparse.check_float32_range(X, "X")
         y_enc, n_outputs = self._encode_target(y)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X, ensure_non_negative=True)
@@ -235,10 +235,19 @@ class _BaseDistiller(BaseEstimator):
     def _check_table(self, X, y):
         """(X as floats, y, schema): a table with categories or missing values becomes
         the codes of its :class:`~skdistill._table.TableSchema`; a table of numbers
-        without missing values stays as it is, with no schema."""
+        without missing values (or a sparse matrix) stays as it is, with no schema."""
         from ._table import TableSchema, needs_schema
 
         regression = self._task == "regression"
+        if _sparse.is_sparse(X):
+            if self.categorical_features is not None:
+                _sparse.check_no_categorical(self._categorical_mask(X.shape[1]))
+            X, y = validate_data(
+                self, X, y, reset=True, dtype=_FLOAT_DTYPES, y_numeric=regression,
+                # sklearn checks the stored values; absent entries are zeros. Any format:
+                # others become CSR here, CSC becomes CSR in as_csr.
+                accept_sparse=_sparse.ACCEPT_SPARSE)
+            return _sparse.as_csr(X), y, None
         if not needs_schema(X, self.categorical_features):
             X, y = validate_data(self, X, y, reset=True, dtype=_FLOAT_DTYPES,
                                  ensure_all_finite="allow-nan", y_numeric=regression)
@@ -255,9 +264,11 @@ class _BaseDistiller(BaseEstimator):
         return codes, y, table
 
     def _validated_rows(self, X, table, what="X"):
-        """Rows to label or predict, checked against the fit: floats or a table's codes."""
+        """Rows to label or predict, checked against the fit: floats (dense or CSR) or a
+        table's codes."""
         if table is None:
-            X = validate_data(self, X, reset=False, dtype=_FLOAT_DTYPES)
+            X = _sparse.as_csr(validate_data(self, X, reset=False, dtype=_FLOAT_DTYPES,
+                                             accept_sparse=_sparse.ACCEPT_SPARSE))
         else:
             if not self._has_fitted_columns(X):
                 validate_data(self, X, reset=False, skip_check_array=True)
@@ -267,7 +278,7 @@ class _BaseDistiller(BaseEstimator):
                                  f"minimum of 1 is required by {type(self).__name__}.")
             if np.isinf(X).any():
                 raise ValueError(f"Input {what} contains infinity.")
-        check_float32_range(X, what)
+        _sparse.check_float32_range(X, what)
         return X
 
     def _has_fitted_columns(self, X):
@@ -284,7 +295,8 @@ class _BaseDistiller(BaseEstimator):
         return dict(zip(names, _seeds(self.random_state, len(names))))
 
     def _resolve_teachers(self, seed, data):
-        teachers = (self._default_teachers(seed) if self.teachers is None
+        teachers = (self._default_teachers(seed, sparse=_sparse.is_sparse(data.X))
+                    if self.teachers is None
                     else check_teachers(self.teachers, self._task))
         teachers = adapt_teachers(teachers, data.table)
         if data.weights is not None and len(data.weights) != len(teachers):
@@ -333,35 +345,40 @@ class _BaseDistiller(BaseEstimator):
         teacher_target, true_target = self._student_targets(soft, data.y_enc)
         X_real = data.X[train_idx]
         extra = []
-        if data.X_unlabeled is not None and len(data.X_unlabeled):
+        if data.X_unlabeled is not None and data.X_unlabeled.shape[0]:
             extra.append(data.X_unlabeled)
         n_synthetic = 0
         if self._augmentation_enabled():
             synthetic = self._synthesize(X_real, data.categorical, seed)
-            n_synthetic = len(synthetic)
+            n_synthetic = synthetic.shape[0]
             if n_synthetic:  # teachers' predict_proba refuses zero rows
                 extra.append(synthetic)
         X_parts, target_parts = [X_real], [teacher_target[train_idx]]
         if extra:
-            X_extra = np.vstack(extra).astype(data.X.dtype, copy=False)
+            # Sparse when any part is (MUNGE rows of sparse rows are sparse too): CSR.
+            X_extra = _sparse.stack_rows(extra).astype(data.X.dtype, copy=False)
             # Labelled in chunks: the teachers' per-row intermediates (a forest's per-tree
-            # probabilities) then stay bounded whatever the size of the transfer set.
+            # probabilities) then stay bounded whatever the size of the transfer set. Each
+            # chunk goes in the kind the teachers were fitted on (see like_fit_input).
+            fit_sparse = _sparse.is_sparse(data.X)
             extra_soft = np.vstack([
-                predict_teachers(fitted, X_extra[i:i + _LABEL_CHUNK_ROWS],
+                predict_teachers(fitted,
+                                 _sparse.like_fit_input(X_extra[i:i + _LABEL_CHUNK_ROWS],
+                                                        fit_sparse),
                                  n_outputs=data.n_outputs, task=self._task, weights=data.weights)
-                for i in range(0, len(X_extra), _LABEL_CHUNK_ROWS)
+                for i in range(0, X_extra.shape[0], _LABEL_CHUNK_ROWS)
             ])
             X_parts.append(X_extra)
             target_parts.append(self._student_targets(extra_soft, None)[0])
         n_real = len(train_idx)
-        n_extra = sum(len(part) for part in X_parts[1:])
+        n_extra = sum(part.shape[0] for part in X_parts[1:])
         w = data.row_weights
         y_train = true_target[train_idx]
         if n_extra:
             filler = np.zeros((n_extra,) + y_train.shape[1:], dtype=y_train.dtype)
             y_train = np.concatenate([y_train, filler])
         return _TransferSet(
-            X=np.vstack(X_parts) if n_extra else X_real,
+            X=_sparse.stack_rows(X_parts) if n_extra else X_real,
             target=np.concatenate(target_parts).astype(np.float32),
             y=y_train,
             labeled=np.concatenate([np.ones(n_real, bool), np.zeros(n_extra, bool)]),
@@ -412,7 +429,7 @@ class _BaseDistiller(BaseEstimator):
     def _store(self, data, fitted, result, transfer, valid_idx, teacher_time, student_time):
         """Set the fitted attributes, once the student is known to compute finite outputs."""
         student = self._finish_student(result["student"])
-        check_student_finite(student, data.X[:1000])
+        check_student_finite(student, next(_sparse.dense_row_blocks(data.X[:1000])))
         self.student_ = student
         # The schema of a table with categories or missing values: predict reads its
         # columns through it. None for a table of numbers.
@@ -434,6 +451,8 @@ class _BaseDistiller(BaseEstimator):
         if self.keep_teachers:
             self.teachers_ = [t.estimator for t in fitted]
             self._teacher_columns = [t.columns for t in fitted]
+            # teacher_predict_output hands rows to the teachers in this kind.
+            self._teacher_input_sparse = _sparse.is_sparse(data.X)
             self.named_teachers_ = dict(zip([t.name for t in fitted], self.teachers_))
         else:
             drop_teachers(self)
@@ -547,6 +566,8 @@ class _BaseDistiller(BaseEstimator):
             X = self._validated_rows(X, table)
         else:
             X = fast
+        if _sparse.is_sparse(X):  # densified a bounded block of rows at a time
+            return _sparse.student_output(self.student_, _sparse.as_csr(X))
         return student_output(self.student_, X)
 
     def _fast_array(self, X):
@@ -591,8 +612,17 @@ class _BaseDistiller(BaseEstimator):
         X = self._validated_rows(X, getattr(self, "table_", None))
         fitted = [FittedTeacher(name, est, cols) for (name, est), cols in
                   zip(self.named_teachers_.items(), self._teacher_columns)]
-        return predict_teachers(fitted, X, n_outputs=self.student_.n_outputs, task=self._task,
-                                weights=self.teacher_weights_)
+        # Rows in the kind the teachers were fitted on (XGBoost reads an absent sparse
+        # entry as missing, a dense zero as 0), in chunks so that neither kind's
+        # conversion holds more than a chunk.
+        fit_sparse = getattr(self, "_teacher_input_sparse", False)
+        return np.vstack([
+            predict_teachers(fitted, _sparse.like_fit_input(X[i:i + _LABEL_CHUNK_ROWS],
+                                                            fit_sparse),
+                             n_outputs=self.student_.n_outputs, task=self._task,
+                             weights=self.teacher_weights_)
+            for i in range(0, X.shape[0], _LABEL_CHUNK_ROWS)
+        ])
 
     def report(self, X, y):
         """Compare the student with its teachers on held-out data.
@@ -610,12 +640,13 @@ class _BaseDistiller(BaseEstimator):
         # NaN is a missing value: the teachers and the student handle it (``_table.py``).
         tags.input_tags.allow_nan = True
         tags.input_tags.categorical = True
-        tags.input_tags.sparse = False
+        tags.input_tags.sparse = True
         return tags
 
 
 #: Fitted attributes that hold the kept teachers (``keep_teachers=True``).
-TEACHER_ATTRIBUTES = ("teachers_", "named_teachers_", "_teacher_columns")
+TEACHER_ATTRIBUTES = ("teachers_", "named_teachers_", "_teacher_columns",
+                      "_teacher_input_sparse")
 
 
 def drop_teachers(model):

@@ -306,15 +306,18 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training inputs, numeric and finite. Use a Pipeline with a
-            ColumnTransformer for categorical or missing values.
+            ColumnTransformer for categorical or missing values. A scipy sparse
+            matrix (``OneHotEncoder``'s output) is never densified whole; teachers
+            whose tags accept sparse input receive it as it is.
         y : array-like of shape (n_samples,)
             Class labels: strings, integers or any other hashable values.
         sample_weight : array-like of shape (n_samples,), default=None
             Passed to every teacher whose ``fit`` accepts it, and weights each row's
             term in the student's loss. With ``class_weight``, the two multiply.
-        X_unlabeled : array-like of shape (n_unlabeled, n_features), default=None
+        X_unlabeled : {array-like, sparse matrix} of shape (n_unlabeled, n_features), \
+                default=None
             Extra rows without labels. The fitted teachers label them and the student
             learns from those soft targets too.
 
@@ -356,8 +359,8 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
             return given * weights
         return sample_weight  # a wrong length: _check_sample_weight reports it
 
-    def _default_teachers(self, random_state):
-        return default_teachers(random_state=random_state)
+    def _default_teachers(self, random_state, sparse=False):
+        return default_teachers(random_state=random_state, sparse=sparse)
 
     def _encode_target(self, y):
         check_classification_targets(y)
@@ -388,7 +391,7 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
 
         Returns
         -------
@@ -406,7 +409,7 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
 
         Returns
         -------

@@ -21,6 +21,8 @@ import time
 
 import numpy as np
 
+from ._sparse import as_csr, is_sparse
+
 #: Bins of every expected calibration error the project reports or plots.
 ECE_BINS = 15
 
@@ -99,9 +101,12 @@ def single_row_latency(predict, X, n_calls=200, warmup=20):
 
 def _rows(estimator, X):
     # Named columns stay a DataFrame when the estimator was fitted on one (it checks the
-    # names); anything else becomes an ndarray, the serving fast path.
+    # names); a sparse matrix stays sparse, as CSR (one-row slices, as a service would
+    # send them); anything else becomes an ndarray, the serving fast path.
     if hasattr(X, "iloc") and hasattr(estimator, "feature_names_in_"):
         return X
+    if is_sparse(X):
+        return as_csr(X)
     return np.asarray(X)
 
 

@@ -56,7 +56,7 @@ _ARRAY_DIR = "arrays/"
 #: Fitted state that is never stored: the student is stored as arrays; the teachers
 #: are arbitrary code; ``_sklearn_version`` is written afresh on load.
 _NOT_STORED = {"student_", "teachers_", "named_teachers_", "_teacher_columns",
-               "_sklearn_version"}
+               "_teacher_input_sparse", "_sklearn_version"}
 
 # -- limits of the reader -------------------------------------------------------------
 # A model file is a header, a checksum, maybe a signature and two arrays per layer plus

@@ -191,11 +191,12 @@ class DistilledRegressor(RegressorMixin, _BaseDistiller):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
         y : array-like of shape (n_samples,)
             A single continuous target.
         sample_weight : array-like of shape (n_samples,), default=None
-        X_unlabeled : array-like of shape (n_unlabeled, n_features), default=None
+        X_unlabeled : {array-like, sparse matrix} of shape (n_unlabeled, n_features), \
+                default=None
             Extra rows without targets, labelled by the fitted teachers.
 
         Returns
@@ -210,8 +211,8 @@ class DistilledRegressor(RegressorMixin, _BaseDistiller):
             )
         return self._fit(X, y, sample_weight, X_unlabeled)
 
-    def _default_teachers(self, random_state):
-        return default_regression_teachers(random_state=random_state)
+    def _default_teachers(self, random_state, sparse=False):
+        return default_regression_teachers(random_state=random_state, sparse=sparse)
 
     def _encode_target(self, y):
         y = np.asarray(y, dtype=np.float64)
@@ -243,7 +244,7 @@ class DistilledRegressor(RegressorMixin, _BaseDistiller):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
 
         Returns
         -------

@@ -269,10 +269,18 @@ class PiecewiseLinear(Layer):
     @classmethod
     def fit(cls, X, n_bins):
         """Quantile bins of each column of ``X`` (the real training rows, standardized)."""
+        return cls.fit_columns(np.asarray(X).T, n_bins)
+
+    @classmethod
+    def fit_columns(cls, columns, n_bins):
+        """Quantile bins of each of ``columns``: 1-D arrays, one per input column, in order.
+
+        Columns one at a time, so that a sparse matrix is never densified whole.
+        """
         column, left, width, lower, upper = [], [], [], [], []
         qs = np.linspace(0.0, 1.0, n_bins + 1)
-        for j in range(X.shape[1]):
-            edges = np.unique(np.quantile(X[:, j], qs))
+        for j, values in enumerate(columns):
+            edges = np.unique(np.quantile(values, qs))
             if len(edges) < 2:  # constant column: one linear bin of unit width
                 edges = np.array([edges[0], edges[0] + 1.0])
             k = len(edges) - 1
@@ -614,21 +622,18 @@ def build_student(X, n_outputs, hidden_layer_sizes, *, activation="relu",
     With a ``table`` (a :class:`~skdistill._table.TableSchema`), ``X`` holds its codes
     and the student starts with a :class:`TableInput` layer fitted on them; the numeric
     encoding then reads that layer's output. Standardization statistics and quantile bins
-    are fitted on ``X``; weights and frequencies are drawn from
-    ``np.random.default_rng(random_state)``.
+    are fitted on ``X`` (an array or a scipy sparse matrix); weights and frequencies are
+    drawn from ``np.random.default_rng(random_state)``.
     """
     rng = np.random.default_rng(random_state)
-    X = np.asarray(X, dtype=np.float64)
     layers = []
     if table is not None:
-        first = TableInput.fit(X, table)
+        first = TableInput.fit(np.asarray(X, dtype=np.float64), table)
         layers.append(first)
-        X = first.forward(X)
-    mean = X.mean(axis=0)
-    scale = X.std(axis=0)
-    scale[~(scale > 1e-12)] = 1.0
+        X = first.forward(np.asarray(X, dtype=np.float64))
+    mean, scale, standardized_columns = _encoding_statistics(X)
     layers.append(Standardize(mean=mean, inv_scale=1.0 / scale))
-    d = X.shape[1]
+    d = len(mean)
     if input_encoding == "piecewise_linear":
         # The bin budget counts every input column, the 0/1 flags of a table's one-hot
         # slots too (which then get one bin each): the student of a raw table gets the
@@ -636,7 +641,7 @@ def build_student(X, n_outputs, hidden_layer_sizes, *, activation="relu",
         # flags' unused share instead cost accuracy on adult
         # (benchmarks/results/raw_tables.md).
         bins = max(2, min(n_bins, MAX_ENCODED_WIDTH // max(d, 1)))
-        layers.append(PiecewiseLinear.fit((X - mean) / scale, bins))
+        layers.append(PiecewiseLinear.fit_columns(standardized_columns(), bins))
     elif input_encoding == "periodic":
         k = max(1, min(n_frequencies, MAX_ENCODED_WIDTH // max(2 * d, 1)))
         layers.append(Periodic.init(d, k, frequency_scale, rng))
@@ -648,6 +653,28 @@ def build_student(X, n_outputs, hidden_layer_sizes, *, activation="relu",
         width = h
     layers.append(Linear.init(width, n_outputs, rng))
     return MLPStudent(layers)
+
+
+def _encoding_statistics(X):
+    """``(mean, scale, standardized_columns)`` of the rows ``X`` the encoding is fitted on.
+
+    ``standardized_columns()`` yields each column of ``(X - mean) / scale``. A sparse
+    ``X`` is read a few columns at a time (``_sparse.column_statistics``), with results
+    equal bit for bit to the dense computation, so a sparse fit and a dense fit of the
+    same rows start from the same student.
+    """
+    if hasattr(X, "tocsc"):  # a scipy sparse matrix; scipy is imported only then
+        from ._sparse import column_statistics
+        from ._sparse import standardized_columns as sparse_columns
+
+        mean, scale = column_statistics(X)
+        scale[~(scale > 1e-12)] = 1.0
+        return mean, scale, lambda: sparse_columns(X, mean, scale)
+    X = np.asarray(X, dtype=np.float64)
+    mean = X.mean(axis=0)
+    scale = X.std(axis=0)
+    scale[~(scale > 1e-12)] = 1.0
+    return mean, scale, lambda: ((X - mean) / scale).T
 
 
 def check_float32_range(X, what="X"):

@@ -24,6 +24,7 @@ from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import has_fit_parameter
 
 from ._compat import check_cv
+from ._sparse import accepts_sparse, dense_row_blocks, is_sparse, teacher_input
 
 SOFT_TARGET_METHODS = ("oof", "in_sample", "oob")
 
@@ -43,7 +44,7 @@ def _seeds(random_state, n):
     return [int(s) for s in rng.randint(_MAX_SEED, size=n)]
 
 
-def default_teachers(random_state=None):
+def default_teachers(random_state=None, *, sparse=False):
     """The default heterogeneous teacher ensemble for classification.
 
     Five diverse, strong tabular learners: a random forest, extremely randomized
@@ -60,6 +61,11 @@ def default_teachers(random_state=None):
     ----------
     random_state : int, RandomState instance or None, default=None
         Seeds every member, so the list is reproducible.
+    sparse : bool, default=False
+        Build the members for sparse input: the MLP's ``StandardScaler`` then scales
+        without centring (``with_mean=False``), since centring a sparse matrix would make
+        it dense and ``StandardScaler`` refuses to. The other members take sparse input
+        as they are. The distillers pass ``sparse=True`` when ``fit`` is given a sparse X.
 
     Returns
     -------
@@ -85,12 +91,18 @@ def default_teachers(random_state=None):
         ("lgbm", LGBMClassifier(n_estimators=300, learning_rate=0.05, num_leaves=31,
                                 subsample=0.8, subsample_freq=1, colsample_bytree=0.8,
                                 random_state=s[3], verbose=-1)),
-        ("mlp", make_pipeline(StandardScaler(), MLPClassifier(
+        ("mlp", make_pipeline(_mlp_scaler(sparse), MLPClassifier(
             hidden_layer_sizes=(128,), early_stopping=True, max_iter=300, random_state=s[4]))),
     ]
 
 
-def default_regression_teachers(random_state=None):
+def _mlp_scaler(sparse):
+    # Scaling without centring keeps a sparse matrix sparse, and the MLP teacher then sees
+    # each column at unit variance as it does on dense input.
+    return StandardScaler(with_mean=False) if sparse else StandardScaler()
+
+
+def default_regression_teachers(random_state=None, *, sparse=False):
     """The default teacher ensemble for regression: RF, ET, XGBoost, LightGBM and an MLP.
 
     The regression counterpart of :func:`default_teachers`, sized the same way.
@@ -98,6 +110,9 @@ def default_regression_teachers(random_state=None):
     Parameters
     ----------
     random_state : int, RandomState instance or None, default=None
+    sparse : bool, default=False
+        Build the members for sparse input (the MLP's scaler does not centre), as in
+        :func:`default_teachers`.
 
     Returns
     -------
@@ -123,7 +138,7 @@ def default_regression_teachers(random_state=None):
                                random_state=s[3], verbose=-1)),
         # The MLP also needs a standardized target: raw prices or counts stall its SGD.
         ("mlp", TransformedTargetRegressor(
-            regressor=make_pipeline(StandardScaler(), MLPRegressor(
+            regressor=make_pipeline(_mlp_scaler(sparse), MLPRegressor(
                 hidden_layer_sizes=(128,), early_stopping=True, max_iter=300,
                 random_state=s[4])),
             transformer=StandardScaler())),
@@ -353,6 +368,10 @@ class FittedTeacher:
         self.columns = columns
 
     def predict_target(self, X, n_outputs, classification):
+        if is_sparse(X) and not accepts_sparse(self.estimator):
+            # A dense-only teacher gets dense rows, a bounded block at a time.
+            return np.vstack([self.predict_target(block, n_outputs, classification)
+                              for block in dense_row_blocks(X)])
         n_rows = X.shape[0]
         if classification:
             out = np.zeros((n_rows, n_outputs))
@@ -483,7 +502,9 @@ def fit_teachers(teachers, X, y, sample_weight, *, n_outputs, task, method, cv, 
     Parameters
     ----------
     teachers : list of (name, estimator)
-    X : ndarray (n, d)
+    X : ndarray or CSR matrix (n, d)
+        Sparse X goes as it is to the teachers whose tags accept sparse input; the
+        others share one dense copy.
     y : ndarray
         Encoded labels 0..k-1 (classification) or float targets.
     method : {"oof", "in_sample", "oob"}
@@ -523,9 +544,10 @@ def fit_teachers(teachers, X, y, sample_weight, *, n_outputs, task, method, cv, 
             if refit:
                 jobs.append((i, None, None, "refit"))
 
+    inputs = _teacher_inputs(teachers, X)
     tasks = (
-        delayed(_fit_predict)(teachers[i][0], teachers[i][1], X, y, sample_weight, train, test,
-                              n_outputs, classification, kind, classes)
+        delayed(_fit_predict)(teachers[i][0], teachers[i][1], inputs[i], y, sample_weight,
+                              train, test, n_outputs, classification, kind, classes)
         for i, train, test, kind in jobs
     )
     if progress is None:
@@ -549,6 +571,18 @@ def fit_teachers(teachers, X, y, sample_weight, *, n_outputs, task, method, cv, 
     soft = average_outputs(per_teacher, weights)
     fitted = full_fits if all(t is not None for t in full_fits) else None
     return fitted, soft
+
+
+def _teacher_inputs(teachers, X):
+    """Each teacher's training matrix: sparse X as given to teachers that accept it, one
+    shared dense copy for the others (made only if one needs it)."""
+    dense = None
+    inputs = []
+    for _, est in teachers:
+        if is_sparse(X) and not accepts_sparse(est):
+            dense = X.toarray() if dense is None else dense
+        inputs.append(teacher_input(est, X, dense))
+    return inputs
 
 
 def average_outputs(outputs, weights):

@@ -182,6 +182,51 @@ def _check_validation(history, start_valid, learning_rate, weight_decay):
                                 learning_rate, weight_decay)
 
 
+class SparseRows:
+    """A CSR matrix that hands out rows as dense float32 tensors, one batch at a time.
+
+    The training loop indexes its inputs with a tensor of row indices; for sparse inputs
+    this densifies just those rows, so memory holds the CSR matrix and one dense
+    mini-batch, never the whole matrix densified. The rows equal those of the dense
+    tensor of the same matrix, value for value.
+    """
+
+    def __init__(self, X, device):
+        self.X = X.tocsr().astype(np.float32, copy=False)
+        self.device = device
+        self.shape = self.X.shape
+
+    def __len__(self):
+        return self.shape[0]
+
+    def __getitem__(self, idx):
+        idx = idx.cpu().numpy() if torch.is_tensor(idx) else np.asarray(idx)
+        return torch.from_numpy(self.X[idx].toarray()).to(self.device)
+
+
+def _input_rows(X, device):
+    """Inputs the loop can index by a tensor of rows: a float32 tensor, or SparseRows."""
+    if hasattr(X, "tocsr"):  # a scipy sparse matrix
+        return SparseRows(X, device)
+    return _to_tensor(X, device, torch.float32)
+
+
+def _forward_all(net, rows):
+    """The network's output on every row, in bounded blocks when the rows are sparse.
+
+    Dense rows go in one call, as before. Sparse rows go in blocks of at most
+    ``DENSE_BLOCK_ELEMENTS`` values: one block (identical to the dense call) whenever
+    they fit, as a validation set of a few thousand rows does.
+    """
+    if not isinstance(rows, SparseRows):
+        return net(rows)
+    from ._sparse import rows_per_block
+
+    n, step = len(rows), rows_per_block(rows.shape[1])
+    return torch.cat([net(rows[np.arange(start, min(start + step, n))])
+                      for start in range(0, n, step)])
+
+
 def _to_tensor(a, device, dtype=None):
     # torch.from_numpy refuses read-only or non-contiguous arrays; copy once here.
     t = torch.from_numpy(np.ascontiguousarray(a).copy())
@@ -212,7 +257,9 @@ def train_student(
     ----------
     student : MLPStudent
         The initial network: fitted input layers and initial weights.
-    X_train : ndarray (n, d), float32, raw inputs (the student's first layers encode them).
+    X_train : ndarray or scipy sparse matrix (n, d), float32, raw inputs (the student's
+        first layers encode them). A sparse matrix is densified one mini-batch at a time
+        (:class:`SparseRows`), never whole; so is a sparse ``X_valid``, in bounded blocks.
     target_train : ndarray (n, k), float32
         Teacher probabilities (classification) or standardized teacher predictions.
     y_train : ndarray (n,) int64 for classification, (n, k) float32 for regression
@@ -247,7 +294,7 @@ def train_student(
         batch_generator = torch.Generator().manual_seed(seed)
         net = torch_student(student, dropout, generator).to(device)
 
-        X_t = _to_tensor(X_train, device, torch.float32)
+        X_t = _input_rows(X_train, device)
         target_t = _to_tensor(target_train, device, torch.float32)
         if classification:
             target_t = soften_probabilities(target_t, temperature)
@@ -257,9 +304,9 @@ def train_student(
         labeled_t = _to_tensor(labeled_train, device, torch.bool)
         w_t = _to_tensor(w_train, device, torch.float32)
 
-        has_valid = X_valid is not None and len(X_valid) > 0
+        has_valid = X_valid is not None and X_valid.shape[0] > 0
         if has_valid:
-            Xv = _to_tensor(X_valid, device, torch.float32)
+            Xv = _input_rows(X_valid, device)
             yv = _to_tensor(y_valid, device, torch.long if classification else torch.float32)
             wv = _to_tensor(w_valid, device, torch.float32)
             tv = None if target_valid is None else _to_tensor(target_valid, device, torch.float32)
@@ -280,7 +327,7 @@ def train_student(
         def validation(record):
             net.eval()
             with torch.no_grad():
-                out = net(Xv)
+                out = _forward_all(net, Xv)
                 if classification:
                     label_loss = nn.functional.cross_entropy(out, yv, reduction="none")
                     record["valid_accuracy"] = float(

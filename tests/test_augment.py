@@ -207,10 +207,14 @@ _MUNGE_CLASSIFIER = DistilledClassifier(
 )
 
 
+_MUNGE_WEIGHT_REASON = (
+    "Weighting a row by k cannot equal repeating it k times under mini-batch SGD, and "
+    "repeated rows also change MUNGE's neighbours (a duplicate is a row's nearest).")
+
+
 @parametrize_with_checks([_MUNGE_CLASSIFIER], expected_failed_checks=lambda est: {
-    "check_sample_weight_equivalence_on_dense_data": (
-        "Weighting a row by k cannot equal repeating it k times under mini-batch SGD, and "
-        "repeated rows also change MUNGE's neighbours (a duplicate is a row's nearest)."),
+    "check_sample_weight_equivalence_on_dense_data": _MUNGE_WEIGHT_REASON,
+    "check_sample_weight_equivalence_on_sparse_data": _MUNGE_WEIGHT_REASON,
 })
 def test_sklearn_checks_with_munge(estimator, check):
     check(estimator)

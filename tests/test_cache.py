@@ -111,7 +111,7 @@ def test_default_teachers_are_cacheable_with_a_fixed_random_state(data, tmp_path
     # teachers=None seeds the default ensemble from random_state. Stand in a one-member
     # "default ensemble" seeded the same way, to keep the test fast.
     monkeypatch.setattr(DistilledClassifier, "_default_teachers",
-                        lambda self, seed: [("lr", CountingLR(random_state=seed))])
+                        lambda self, seed, sparse=False: [("lr", CountingLR(random_state=seed))])
     X, y = data
     CountingLR.n_fits = 0
     for hidden in [(4,), (8,)]:

@@ -7,7 +7,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from scipy import sparse
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.compose import make_column_transformer
 from sklearn.datasets import load_breast_cancer, make_classification
@@ -352,11 +351,6 @@ def test_bad_X_is_rejected_with_a_clear_message(bad, match):
     y = np.array([0, 1] * 5)[:len(bad)]
     with pytest.raises(ValueError, match=match):
         small().fit(bad, y)
-
-
-def test_sparse_X_is_rejected():
-    with pytest.raises(TypeError, match="dense data is required"):
-        small().fit(sparse.csr_matrix(np.eye(10)), np.array([0, 1] * 5))
 
 
 @pytest.mark.parametrize("y, match", [

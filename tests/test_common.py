@@ -26,6 +26,8 @@ _WEIGHT_REASON = (
 
 EXPECTED_FAILURES = {
     "check_sample_weight_equivalence_on_dense_data": _WEIGHT_REASON,
+    # The same check on sparse X (run because the tags say sparse input is supported).
+    "check_sample_weight_equivalence_on_sparse_data": _WEIGHT_REASON,
 }
 
 
