@@ -1,24 +1,20 @@
-"""Raw CSV columns to the numeric matrix a model was fitted on, and back to JSON.
+"""CSV files for the command line: text columns in, the model's columns out.
 
-The command line fits on a CSV file and later predicts on raw rows of another. The
-column encoding that joins the two (which columns are numbers, the categories of each
-text column, the fill value of each numeric column) is learnt here at fit time and
-stored as plain JSON inside the saved model, so ``predict`` needs nothing else.
+The command line reads every CSV column as text, then decides what is a number: a
+column is numeric when all its non-missing values parse as numbers, text otherwise.
+Reading everything as text makes the decision independent of pandas' per-file type
+guesses, which differ between a training file and a prediction file (``1`` vs ``1.0``
+when a value is missing).
 
-Every column is read as text first and then classified: a column is numeric when all
-its non-missing values parse as numbers, categorical otherwise. Reading everything as
-text makes the decision independent of pandas' per-file type guesses, which differ
-between a training file and a prediction file (``1`` vs ``1.0`` when a value is
-missing).
+The encoding itself (median fill, missing-value flags, categories) is the model's: the
+estimators take the typed table as it is and keep a :class:`~skdistill.TableSchema`,
+stored in the ``.skd`` file. This module only checks columns, parses numbers, and
+reads the target.
 """
 
 import os
 
 import numpy as np
-
-#: A text column keeps at most this many categories (the most frequent); rarer ones are
-#: encoded like unseen ones, as all zeros, so an ID-like column cannot blow up the input.
-MAX_CATEGORIES = 50
 
 #: A numeric target is treated as regression (with ``task="auto"``) when it has more
 #: than this many distinct values, or any non-integer value.
@@ -87,174 +83,173 @@ def _as_numbers(values):
     return numbers.to_numpy(dtype=np.float64)
 
 
-class TableEncoder:
-    """Encode raw table columns as the numeric matrix of a fitted model.
+def typed_frame(frame):
+    """The columns of a text table as the estimator reads them: numbers or text.
 
-    Numeric columns pass through, with missing values filled by the training median.
-    Text columns are one-hot encoded over their training categories (at most
-    :data:`MAX_CATEGORIES`, the most frequent); an unseen or missing category encodes as
-    all zeros.
+    A column whose non-missing values all parse as numbers (and that has at least one)
+    becomes float64, NaN where missing; any other column stays text (object dtype,
+    ``None`` where missing), which the model's :class:`~skdistill.TableSchema` treats as
+    categorical. The model does all the encoding; this only decides what is a number.
 
     Parameters
     ----------
-    columns : list of dict
-        One spec per input column, in order: ``{"name", "kind": "numeric", "fill"}`` or
-        ``{"name", "kind": "categorical", "categories": [...]}``.
+    frame : pandas.DataFrame
+        A table as read by :func:`read_csv`.
+
+    Returns
+    -------
+    pandas.DataFrame
 
     Examples
     --------
     >>> import pandas as pd
-    >>> from skdistill._tabular import TableEncoder
-    >>> frame = pd.DataFrame({"age": ["31", "45", None], "city": ["Paris", "Oslo", "Paris"]})
-    >>> enc = TableEncoder.fit(frame)
-    >>> enc.feature_names
-    ['age', 'city=Paris', 'city=Oslo']
-    >>> enc.transform(pd.DataFrame({"city": ["Oslo"], "age": ["50"]}))
-    array([[50.,  0.,  1.]])
+    >>> from skdistill._tabular import typed_frame
+    >>> typed = typed_frame(pd.DataFrame({"age": ["31", None], "city": ["Oslo", None]}))
+    >>> typed.dtypes.astype(str).tolist(), typed["city"].tolist()
+    (['float64', 'object'], ['Oslo', None])
     """
+    import pandas as pd
 
-    def __init__(self, columns):
-        self.columns = columns
+    data = {}
+    for name in frame.columns:
+        values = frame[name]
+        numbers = _as_numbers(values)
+        if numbers is not None and not np.isnan(numbers).all():
+            data[str(name)] = numbers
+        else:
+            data[str(name)] = _text(values)
+    return pd.DataFrame(data, index=frame.index)
 
-    @classmethod
-    def fit(cls, frame):
-        """Learn the encoding of every column of ``frame`` (a DataFrame of text)."""
-        columns = []
-        for name in frame.columns:
-            values = frame[name]
-            numbers = _as_numbers(values)
-            if numbers is not None and not np.isnan(numbers).all():
-                fill = float(np.nanmedian(numbers))
-                columns.append({"name": str(name), "kind": "numeric", "fill": fill})
-            else:
-                counts = values.dropna().astype(str).value_counts(sort=True)
-                categories = [str(c) for c in counts.index[:MAX_CATEGORIES]]
-                columns.append({"name": str(name), "kind": "categorical",
-                                "categories": categories})
-        return cls(columns)
 
-    @property
-    def input_columns(self):
-        """Names of the raw columns, in order."""
-        return [c["name"] for c in self.columns]
+def _text(values):
+    # Object dtype with None for a missing cell: what TableSchema reads as text.
+    return values.astype(object).where(values.notna(), None)
 
-    @property
-    def categorical_columns(self):
-        """Names of the text (one-hot encoded) columns."""
-        return [c["name"] for c in self.columns if c["kind"] == "categorical"]
 
-    @property
-    def feature_names(self):
-        """Names of the encoded features the model sees: ``col`` or ``col=category``."""
-        names = []
-        for c in self.columns:
-            if c["kind"] == "numeric":
-                names.append(c["name"])
-            else:
-                names.extend(f"{c['name']}={cat}" for cat in c["categories"])
-        return names
+def check_columns(present, expected, ignore=(), ignore_extra=False):
+    """Refuse a table whose columns are not the model's.
 
-    def transform(self, frame, ignore=(), ignore_extra=False):
-        """Encode ``frame`` (a DataFrame of text) as a float64 matrix.
+    Parameters
+    ----------
+    present : sequence of str
+        The table's columns.
+    expected : sequence of str
+        The model's input columns; any order is accepted.
+    ignore : sequence of str
+        Columns allowed in the table that the model does not use (e.g. the target).
+    ignore_extra : bool, default=False
+        Allow any column the model does not use, rather than refusing it.
 
-        Parameters
-        ----------
-        frame : pandas.DataFrame
-        ignore : sequence of str
-            Columns allowed in ``frame`` that the model does not use (e.g. the target).
-        ignore_extra : bool, default=False
-            Allow any column the model does not use, rather than refusing it.
+    Returns
+    -------
+    list of str
+        The table's columns that the model does not use and ``ignore`` does not name.
 
-        Raises
-        ------
-        ColumnError
-            Columns missing, unknown, or a numeric column holding text.
-        """
-        expected = self.input_columns
-        present = [str(c) for c in frame.columns]
-        missing = [c for c in expected if c not in present]
-        if missing:
+    Raises
+    ------
+    ColumnError
+        Columns missing, or unknown ones without ``ignore_extra``.
+
+    Examples
+    --------
+    >>> from skdistill._tabular import check_columns
+    >>> check_columns(["id", "age", "city"], ["city", "age"], ignore_extra=True)
+    ['id']
+    """
+    missing = [c for c in expected if c not in present]
+    if missing:
+        raise ColumnError(
+            f"missing column(s) {', '.join(map(repr, missing))}: the model was fitted "
+            f"on {', '.join(map(repr, expected))}."
+        )
+    unknown = [c for c in present if c not in expected and c not in set(ignore)]
+    if unknown and not ignore_extra:
+        raise ColumnError(
+            f"unknown column(s) {', '.join(map(repr, unknown))}: the model expects "
+            f"exactly {', '.join(map(repr, expected))}. Drop the extra columns, or "
+            "pass --ignore-extra (and --id COL to copy a column to the output)."
+        )
+    return unknown
+
+
+def model_columns(model):
+    """The input columns of a fitted model, as :class:`~skdistill.TableSchema` describes
+    them: a list of ``{"name", "kind", ...}``.
+
+    A model with a schema (fitted on text columns or missing values) describes its own
+    columns; any other model takes numbers only, named by ``feature_names_in_`` or, for a
+    model fitted on an array, ``x0, x1, ...``.
+    """
+    table = getattr(model, "table_", None)
+    if table is not None:
+        return [dict(c) for c in table.columns]
+    names = getattr(model, "feature_names_in_", None)
+    if names is None:
+        names = [f"x{i}" for i in range(model.n_features_in_)]
+    return [{"name": str(n), "kind": "numeric"} for n in np.asarray(names).tolist()]
+
+
+def reads_text(column):
+    """Whether a model column holds text categories (the others hold numbers)."""
+    return column["kind"] == "categorical" and isinstance(column["categories"][0], str)
+
+
+def model_input(frame, columns):
+    """The model's input columns of a text table, converted to the kinds the model knows.
+
+    A column of numbers (numeric, or categories that are numbers, as in a model fitted
+    from Python with ``categorical_features``) is parsed; a column of text categories
+    stays text, so that ``"01"`` stays the category ``"01"``. Category matching, unseen
+    categories and imputation are the model's.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        A table as read by :func:`read_csv`, holding every column of ``columns``.
+    columns : list of dict
+        :func:`model_columns`' output.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The columns in the model's order.
+
+    Raises
+    ------
+    ColumnError
+        Text in a column of numbers, naming the column and the row.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from skdistill._tabular import model_input
+    >>> columns = [{"name": "age", "kind": "numeric"},
+    ...            {"name": "zip", "kind": "categorical", "categories": ["01", "75"]}]
+    >>> model_input(pd.DataFrame({"zip": ["01"], "age": ["50"]}), columns).to_dict("list")
+    {'age': [50.0], 'zip': ['01']}
+    >>> try:
+    ...     model_input(pd.DataFrame({"zip": ["01"], "age": ["old"]}), columns)
+    ... except ValueError as exc:
+    ...     print(exc)
+    column 'age' must hold numbers, but holds 'old' (row 1 of the data).
+    """
+    import pandas as pd
+
+    data = {}
+    for c in columns:
+        values = frame[c["name"]]
+        if reads_text(c):
+            data[c["name"]] = _text(values)
+            continue
+        numbers = _as_numbers(values)
+        if numbers is None:
+            bad = values[pd.to_numeric(values, errors="coerce").isna() & values.notna()]
             raise ColumnError(
-                f"missing column(s) {', '.join(map(repr, missing))}: the model was fitted "
-                f"on {', '.join(map(repr, expected))}."
+                f"column {c['name']!r} must hold numbers, but holds {bad.iloc[0]!r} "
+                f"(row {bad.index[0] + 1} of the data)."
             )
-        unknown = [c for c in present if c not in expected and c not in set(ignore)]
-        if unknown and not ignore_extra:
-            raise ColumnError(
-                f"unknown column(s) {', '.join(map(repr, unknown))}: the model expects "
-                f"exactly {', '.join(map(repr, expected))}. Drop the extra columns, or "
-                "pass --ignore-extra (and --id COL to copy a column to the output)."
-            )
-        frame = frame.set_axis(present, axis=1)
-        parts = []
-        for c in self.columns:
-            values = frame[c["name"]]
-            if c["kind"] == "numeric":
-                numbers = _as_numbers(values)
-                if numbers is None:
-                    import pandas as pd
-
-                    bad = values[pd.to_numeric(values, errors="coerce").isna() & values.notna()]
-                    raise ColumnError(
-                        f"column {c['name']!r} must hold numbers, but holds "
-                        f"{bad.iloc[0]!r} (row {bad.index[0] + 1} of the data)."
-                    )
-                numbers = np.where(np.isnan(numbers), c["fill"], numbers)
-                parts.append(numbers[:, None])
-            else:
-                text = values.astype(object).where(values.notna(), None).to_numpy()
-                cats = np.asarray(c["categories"], dtype=object)
-                parts.append((text[:, None] == cats[None, :]).astype(np.float64))
-        if not parts:
-            return np.empty((len(frame), 0))
-        return np.hstack(parts)
-
-    def unseen_categories(self, frame):
-        """Per text column, the rows whose category was not seen in training.
-
-        Such cells (and categories cut by :data:`MAX_CATEGORIES`) encode as all zeros,
-        which the model has rarely seen; the command line warns with these counts.
-        Missing cells are not counted.
-
-        Returns
-        -------
-        dict of str to (int, list of str)
-            Column name to the number of such rows and up to three of the values.
-
-        Examples
-        --------
-        >>> import pandas as pd
-        >>> from skdistill._tabular import TableEncoder
-        >>> enc = TableEncoder.fit(pd.DataFrame({"city": ["Paris", "Oslo"]}))
-        >>> enc.unseen_categories(pd.DataFrame({"city": ["Rome", "Oslo", "Rome", None]}))
-        {'city': (2, ['Rome'])}
-        """
-        frame = frame.set_axis([str(c) for c in frame.columns], axis=1)
-        out = {}
-        for c in self.columns:
-            if c["kind"] != "categorical" or c["name"] not in frame.columns:
-                continue
-            values = frame[c["name"]].dropna().astype(str)
-            unseen = values[~values.isin(c["categories"])]
-            if len(unseen):
-                out[c["name"]] = (int(len(unseen)), [str(v) for v in unseen.unique()[:3]])
-        return out
-
-    def to_dict(self):
-        """JSON-able description, the inverse of :meth:`from_dict`."""
-        return {"columns": self.columns}
-
-    @classmethod
-    def from_dict(cls, data):
-        """Rebuild an encoder from :meth:`to_dict`'s output."""
-        try:
-            columns = data["columns"]
-            for c in columns:
-                if c["kind"] not in ("numeric", "categorical") or not isinstance(c["name"], str):
-                    raise ValueError(c)
-        except (KeyError, TypeError, ValueError):
-            raise ValueError("the stored column encoding is invalid.") from None
-        return cls(columns)
+        data[c["name"]] = numbers
+    return pd.DataFrame(data, index=frame.index)
 
 
 def detect_task(target):

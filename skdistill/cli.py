@@ -8,11 +8,12 @@ set ``SKDISTILL_DEBUG=1`` to see the traceback anyway.
 """
 
 import argparse
-import json
+import contextlib
 import logging
 import os
 import sys
 import time
+import warnings
 
 from ._measure import format_bytes, format_ratio, format_seconds
 from ._progress import log_to_stderr, logger
@@ -134,7 +135,7 @@ def _cmd_fit(args):
     from sklearn.model_selection import train_test_split
 
     from ._persist import save
-    from ._tabular import TableEncoder, detect_task, encode_target, read_csv
+    from ._tabular import detect_task, encode_target, read_csv, typed_frame
 
     wanted = _teacher_names(args.teachers)  # fail before any slow step
     if not 0 <= args.holdout < 1:
@@ -166,19 +167,25 @@ def _cmd_fit(args):
     task = detect_task(target) if args.task == "auto" else args.task
     student_params = _student_params(args, task)
     y = encode_target(target, task)
-    encoder = TableEncoder.fit(frame)
-    X = encoder.transform(frame)
-    _progress(f"Read {len(frame)} rows: {frame.shape[1]} columns "
-              f"({len(encoder.categorical_columns)} categorical, one-hot to "
-              f"{X.shape[1]} features); task: {task}.")
+    # Numbers and text, as the estimator reads a DataFrame: its TableSchema does the
+    # encoding (median fill, missing flags, categories) and the .skd file stores it.
+    X = typed_frame(frame)
+    n_text = sum(dtype.kind == "O" for dtype in X.dtypes)
+    n_empty = int(X.isna().any().sum())
+    _progress(f"Read {len(X)} rows: {X.shape[1]} columns ({n_text} text, "
+              f"{n_empty} with empty cells); task: {task}.")
 
     stratify = None
     if task == "classification":
         _, counts = np.unique(y, return_counts=True)
         stratify = y if counts.min() >= 2 else None
     if args.holdout > 0:
-        X_train, X_test, y_train, y_test = train_test_split(
-            X, y, test_size=args.holdout, stratify=stratify, random_state=args.random_state)
+        train_idx, test_idx = train_test_split(
+            np.arange(len(X)), test_size=args.holdout, stratify=stratify,
+            random_state=args.random_state)
+        train_idx, test_idx = _empty_cells_in_training(X, y, train_idx, test_idx, task)
+        X_train, X_test = X.iloc[train_idx], X.iloc[test_idx]
+        y_train, y_test = y[train_idx], y[test_idx]
     else:
         X_train, y_train, X_test, y_test = X, y, None, None
 
@@ -212,7 +219,8 @@ def _cmd_fit(args):
             model.keep_teachers = False
     else:
         print(_summary_table(summary))
-    metadata = {"tabular": encoder.to_dict(), "target": args.target,
+    # The columns' kinds and categories are the model's own (model.table_).
+    metadata = {"target": args.target,
                 "source": os.path.basename(args.train), "summary": summary}
     if ids:
         metadata["id_columns"] = list(ids)
@@ -222,6 +230,31 @@ def _cmd_fit(args):
     print(f"Saved the student to {path} ({format_bytes(path.stat().st_size)}, trained on "
           f"{trained_on}).")
     return 0
+
+
+def _empty_cells_in_training(X, y, train_idx, test_idx, task):
+    """Swap one held-out row with empty cells into the training rows, if none is there.
+
+    A table of numbers without a single empty cell keeps no schema, and its model
+    refuses empty cells. When every row with an empty cell fell into the held-out split,
+    the held-out comparison, and every later prediction of the saved model, would fail on
+    them; a swap with a training row (of the same class, to keep the split's balance)
+    keeps the split sizes. A table with a text column always has a schema, whose model
+    fills any empty cell: its split stays as drawn.
+    """
+    import numpy as np
+
+    if any(dtype.kind == "O" for dtype in X.dtypes):
+        return train_idx, test_idx
+    empty = X.isna().to_numpy().any(axis=1)
+    if not empty[test_idx].any() or empty[train_idx].any():
+        return train_idx, test_idx
+    train_idx, test_idx = train_idx.copy(), test_idx.copy()
+    i = int(np.flatnonzero(empty[test_idx])[0])
+    same = np.flatnonzero(y[train_idx] == y[test_idx[i]]) if task == "classification" else []
+    j = int(same[0]) if len(same) else 0
+    train_idx[j], test_idx[i] = test_idx[i], train_idx[j]
+    return train_idx, test_idx
 
 
 def _fit_model(model, X, y, teachers, cv):
@@ -284,15 +317,12 @@ def _summary_table(s):
 
 
 # -- predict --------------------------------------------------------------------------
-def _load_with_encoder(path):
+def _load_model(path):
+    """(model, metadata) of a saved model, or a one-line error the user can act on."""
     from ._persist import ModelFormatError, load
-    from ._tabular import TableEncoder
 
     try:
         model, metadata = load(path, return_metadata=True)
-        metadata = metadata or {}
-        encoder = (TableEncoder.from_dict(metadata["tabular"]) if "tabular" in metadata
-                   else None)
     except (ModelFormatError, OSError):
         raise  # already a clear message: a corrupt file, a missing file
     except Exception as exc:
@@ -302,31 +332,30 @@ def _load_with_encoder(path):
             raise
         raise CLIError(f"{str(path)!r} is not a readable skdistill model "
                        f"({type(exc).__name__}: {exc}).") from exc
-    if encoder is None:
-        # A model saved from Python: its inputs are the numeric features themselves.
-        import numpy as np
-
-        names = getattr(model, "feature_names_in_", None)
-        if names is None:
-            names = [f"x{i}" for i in range(model.n_features_in_)]
-        encoder = TableEncoder([{"name": str(n), "kind": "numeric", "fill": float("nan")}
-                                for n in np.asarray(names).tolist()])
-    return model, encoder, metadata
+    metadata = metadata or {}
+    if "tabular" in metadata:
+        # skdistill 0.2's command line one-hot encoded the CSV itself and fitted the model
+        # on that matrix; reading such a file would take a second encoding, which is what
+        # this version removed. The model's own TableSchema now encodes the columns.
+        raise CLIError(f"{str(path)!r} was written by the command line of skdistill 0.2, "
+                       "which encoded the columns differently; fit it again with this "
+                       "version (skdistill fit).")
+    return model, metadata
 
 
 def _cmd_predict(args):
-    import numpy as np
     import pandas as pd
 
-    from ._tabular import read_csv
+    from ._tabular import check_columns, model_columns, model_input, read_csv
 
     if args.output:
         _check_output_path(args.output)
-    model, encoder, metadata = _load_with_encoder(args.model)
+    model, metadata = _load_model(args.model)
     frame = read_csv(args.data, sep=_separator(args.sep))
     _check_has_rows(frame, args.data)
+    frame.columns = [str(c) for c in frame.columns]
     target = metadata.get("target")
-    present = [str(c) for c in frame.columns]
+    present = list(frame.columns)
     if args.id:
         ids = list(args.id)
         missing = [c for c in ids if c not in present]
@@ -336,33 +365,29 @@ def _cmd_predict(args):
     else:
         # Columns fit was told are IDs travel to the output when the data has them.
         ids = [c for c in metadata.get("id_columns", []) if c in present]
+    columns = model_columns(model)
+    names = [c["name"] for c in columns]
     ignore = ([target] if target else []) + ids
-    extra = [c for c in present if c not in encoder.input_columns and c not in ignore]
-    X = encoder.transform(frame, ignore=ignore, ignore_extra=args.ignore_extra)
+    extra = check_columns(present, names, ignore=ignore, ignore_extra=args.ignore_extra)
     if extra:
         _progress(f"--ignore-extra: not using column(s) {', '.join(map(repr, extra))}.")
-    for column, (count, examples) in encoder.unseen_categories(frame).items():
-        logger.warning(
-            f"column {column!r}: {count} of {len(frame)} row(s) hold categories not seen in "
-            f"training (e.g. {', '.join(map(repr, examples))}); they are encoded as all "
-            "zeros, so predictions for them are less reliable.")
-    if np.isnan(X).any():
-        raise CLIError("the data has empty cells and the model stores no fill values; "
-                       "fill them before predicting.")
-    names = getattr(model, "feature_names_in_", None)
-    if names is not None:
-        # A model fitted on a DataFrame in Python checks column names at predict time.
-        X = pd.DataFrame(X, columns=list(names))
-    frame.columns = present
+    X = model_input(frame, columns)
+    _check_empty_cells(model, X)
+    _warn_unseen_categories(model, X)
+    if getattr(model, "feature_names_in_", None) is None:
+        # A model fitted on an array (from Python) takes an array: its columns are
+        # numbers (categories included), and column names would only draw a warning.
+        X = X.to_numpy(dtype=float)
     out = frame[ids].copy() if ids else pd.DataFrame(index=frame.index)
     name = f"predicted_{target}" if target else "prediction"
-    out[name] = model.predict(X)
-    if args.proba:
-        if model._task != "classification":
-            raise CLIError("--proba needs a classifier; this model is a regressor.")
-        proba = model.predict_proba(X)
-        for j, label in enumerate(model.classes_):
-            out[f"proba_{label}"] = proba[:, j]
+    with _unseen_categories_counted():
+        out[name] = model.predict(X)
+        if args.proba:
+            if model._task != "classification":
+                raise CLIError("--proba needs a classifier; this model is a regressor.")
+            proba = model.predict_proba(X)
+            for j, label in enumerate(model.classes_):
+                out[f"proba_{label}"] = proba[:, j]
     if args.output:
         out.to_csv(args.output, index=False)
         _progress(f"Wrote {len(out)} predictions to {args.output}.")
@@ -371,12 +396,67 @@ def _cmd_predict(args):
     return 0
 
 
+def _check_empty_cells(model, X):
+    """Name the columns with empty cells when the model cannot fill them.
+
+    A model fitted on a table with missing values or text columns imputes every numeric
+    column; one fitted on numbers without a single empty cell has nothing to fill them
+    with, and would only say "NaN" without naming the column.
+    """
+    if model.student_.accepts_missing:
+        return
+    empty = X.isna().sum()
+    empty = empty[empty > 0]
+    if len(empty):
+        counts = ", ".join(f"{name!r} ({int(n)} row(s))" for name, n in empty.items())
+        raise CLIError(f"empty cells in column(s) {counts}: the model was trained on data "
+                       "without empty cells and cannot fill them; fill them before "
+                       "predicting, or fit again on data that has some.")
+
+
+def _warn_unseen_categories(model, X):
+    """One warning line per column holding categories the model did not see in training.
+
+    The model's own codes say which cells are unseen (code -1); the matching itself is
+    the TableSchema's. The model's UserWarning with the same counts is then silenced
+    (see _unseen_categories_counted), so each count is shown once, as a CLI line.
+    """
+    table = getattr(model, "table_", None)
+    if table is None or not table.categorical_mask.any():
+        return
+    codes = table.encode(X, warn_unseen=False)
+    for j in map(int, table.categorical_mask.nonzero()[0]):
+        unseen = codes[:, j] == -1
+        if unseen.any():
+            name = table.columns[j]["name"]
+            examples = _first_values(X.iloc[:, j][unseen], 3)
+            logger.warning(
+                f"column {name!r}: {int(unseen.sum())} of {len(X)} row(s) hold categories "
+                f"not seen in training (e.g. {', '.join(map(repr, examples))}); the model "
+                "reads them as unknown, so predictions for them are less reliable.")
+
+
+def _first_values(values, n):
+    """The first ``n`` distinct values of a Series, as plain Python values."""
+    return [v.item() if hasattr(v, "item") else v for v in values.unique()[:n]]
+
+
+@contextlib.contextmanager
+def _unseen_categories_counted():
+    """Silence the model's unseen-category warning: _warn_unseen_categories showed it."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Categories not seen at fit",
+                                category=UserWarning)
+        yield
+
+
 # -- info -----------------------------------------------------------------------------
 def _cmd_info(args):
     from ._persist import read_header
+    from ._tabular import model_columns
 
     header = read_header(args.model)
-    model, encoder, metadata = _load_with_encoder(args.model)
+    model, metadata = _load_model(args.model)
     student = model.student_
     lines = [
         f"Model: {header['estimator']} ({header['task']}), saved by skdistill "
@@ -391,14 +471,21 @@ def _cmd_info(args):
     if metadata.get("target"):
         lines.append(f"Target column: {metadata['target']}"
                      + (f" (trained from {metadata['source']})" if metadata.get("source") else ""))
-    lines.append(f"Input columns ({len(encoder.columns)}):")
-    for c in encoder.columns:
+    columns = model_columns(model)
+    lines.append(f"Input columns ({len(columns)}):")
+    for c in columns:
         if c["kind"] == "numeric":
             lines.append(f"  {c['name']}: numeric")
         else:
-            cats = c["categories"]
+            cats = [str(v) for v in c["categories"]]
             shown = ", ".join(cats[:8]) + (", ..." if len(cats) > 8 else "")
             lines.append(f"  {c['name']}: categorical, {len(cats)} categories ({shown})")
+    # Whether predict accepts empty cells: a model trained without any cannot fill them.
+    lines.append("Empty cells: " + (
+        "filled by the model (a numeric cell gets the training median; a categorical one "
+        "reads as no category)."
+        if student.accepts_missing else
+        "refused (the training data had none, so the model has nothing to fill them with)."))
     teachers = header.get("teacher_names") or (metadata.get("summary") or {}).get("teachers")
     if teachers:
         lines.append(f"Teachers (not stored): {', '.join(teachers)}")
@@ -416,22 +503,32 @@ def _cmd_info(args):
 # -- export ---------------------------------------------------------------------------
 def _cmd_export(args):
     from ._onnx import to_onnx
+    from ._tabular import model_columns
 
     _check_output_path(args.onnx, option="--onnx")
-    model, encoder, metadata = _load_with_encoder(args.model)
-    if encoder.categorical_columns and not args.encoded_input:
+    model, _ = _load_model(args.model)
+    columns = model_columns(model)
+    names = [c["name"] for c in columns]
+    categorical = [c["name"] for c in columns if c["kind"] == "categorical"]
+    if categorical and not args.encoded_input:
         raise CLIError(
-            f"{args.model} has categorical column(s) "
-            f"{', '.join(map(repr, encoder.categorical_columns))}, which the ONNX graph cannot "
-            "encode (it takes one float matrix). Pass --encoded-input to export the graph over "
-            f"the {len(encoder.feature_names)} one-hot encoded features instead; their names "
-            "are stored in the graph's metadata (feature_names)."
+            f"{args.model} has categorical column(s) {', '.join(map(repr, categorical))}, "
+            "whose text the ONNX graph cannot read (it takes one float matrix). Pass "
+            "--encoded-input to export the graph over the table's codes: each category as "
+            "its index in the list stored in the graph's metadata (table)."
         )
-    # The graph's input is the encoded matrix: record which columns it holds, in order.
-    to_onnx(model, args.onnx, metadata={"feature_names": json.dumps(encoder.feature_names),
-                                        "input_columns": json.dumps(encoder.input_columns)})
-    print(f"Wrote {args.onnx}: input X float32 [n, {len(encoder.feature_names)}] in the order "
-          f"of the feature_names metadata.", file=sys.stderr)
+    to_onnx(model, args.onnx)
+    if categorical:
+        how = ("categorical ones as the index of their category in the \"table\" metadata "
+               "(-1 unseen, NaN empty)")
+    elif model.student_.accepts_missing:
+        how = "NaN for an empty cell, which the graph fills"
+    else:
+        how = "no NaN (the model was trained without empty cells)"
+    shown = ", ".join(names[:10]) + (f", ... ({len(names) - 10} more)" if len(names) > 10
+                                     else "")
+    print(f"Wrote {args.onnx}: input X float32 [n, {len(names)}], the columns {shown} in "
+          f"this order; {how}.", file=sys.stderr)
     return 0
 
 
@@ -458,9 +555,9 @@ def build_parser():
         description="Fit the teacher ensemble on TRAIN.csv, distill it into a student, print "
                     "teacher vs student accuracy, fidelity, size and latency on a held-out "
                     "split, and save the student (without teachers) in the safe .skd format. "
-                    "Numeric columns are used as they are (empty cells get the training "
-                    "median); text columns are one-hot encoded. The encoding is stored in "
-                    "the model, so predict takes raw rows.",
+                    "A column whose cells all parse as numbers is numeric, any other is "
+                    "categorical; the model encodes them itself (empty cells, categories) "
+                    "and stores its column schema, so predict takes raw rows.",
     )
     fit.add_argument("train", metavar="TRAIN.csv", help="training data with a header row")
     fit.add_argument("--target", required=True, metavar="COL", help="the column to predict")
@@ -533,15 +630,17 @@ def build_parser():
 
     export = sub.add_parser(
         "export", help="export a saved model as an ONNX graph",
-        description="Write the student as one ONNX graph (standardization, MLP, softmax or "
-                    "identity). Models with categorical columns are refused unless "
-                    "--encoded-input: the graph does not one-hot encode text.",
+        description="Write the student as one ONNX graph (input encoding, MLP, softmax or "
+                    "identity) over one float matrix. Models with categorical columns are "
+                    "refused unless --encoded-input: the graph reads category codes, not "
+                    "text.",
     )
     export.add_argument("model", metavar="MODEL.skd")
     export.add_argument("--onnx", required=True, metavar="OUT.onnx", help="the file to write")
     export.add_argument("--encoded-input", action="store_true",
                         help="for models with categorical columns: export the graph over the "
-                             "one-hot encoded features")
+                             "table's codes (a category's index in the schema stored in the "
+                             "graph's 'table' metadata, -1 unseen, NaN empty)")
     export.set_defaults(func=_cmd_export)
     return parser
 

@@ -4,6 +4,7 @@ import io
 import json
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -11,8 +12,15 @@ import pytest
 
 pd = pytest.importorskip("pandas")
 
-from skdistill import load  # noqa: E402
-from skdistill._tabular import ColumnError, TableEncoder, detect_task, read_csv  # noqa: E402
+from skdistill import TableSchema, load  # noqa: E402
+from skdistill._tabular import (  # noqa: E402
+    ColumnError,
+    check_columns,
+    detect_task,
+    model_input,
+    read_csv,
+    typed_frame,
+)
 from skdistill.cli import main  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -31,7 +39,8 @@ def _table(n=160, seed=0):
     })
     df["churn"] = np.where((df.age > 50) ^ (df.city == "Oslo"), "yes", "no")
     df["spend"] = df.age * 3.1 + (df.city == "Rome") * 20 + rng.randn(n)
-    df.loc[3, "age"] = np.nan  # an empty numeric cell: filled with the training median
+    df.loc[3, "age"] = np.nan  # an empty numeric cell: the model fills it
+    df.loc[5, "city"] = np.nan  # an empty text cell: no category
     return df
 
 
@@ -45,6 +54,7 @@ def files(tmp_path_factory):
     new.drop(columns="churn").to_csv(d / "new.csv", index=False)
     new.to_csv(d / "new_with_target.csv", index=False)
     df[["age", "income", "churn"]].to_csv(d / "numeric.csv", index=False)
+    df[["age", "income", "churn"]].dropna().to_csv(d / "complete.csv", index=False)
     return d
 
 
@@ -67,13 +77,16 @@ def _error(capsys, argv):
     return lines[0]
 
 
-def test_fit_prints_summary_and_saves_encoding(model_path, files):
+def test_fit_saves_the_models_own_schema(model_path, files):
     model, metadata = load(model_path, return_metadata=True)
     assert list(model.classes_) == ["no", "yes"]
     assert metadata["target"] == "churn"
-    kinds = {c["name"]: c["kind"] for c in metadata["tabular"]["columns"]}
+    # The columns are the model's TableSchema: no second encoding in the metadata.
+    assert "tabular" not in metadata
+    kinds = {c["name"]: c["kind"] for c in model.table_.columns}
     assert kinds == {"age": "numeric", "income": "numeric", "city": "categorical",
                      "plan": "categorical"}
+    assert model.table_.columns[2]["categories"] == ["Oslo", "Paris", "Rome"]
     summary = metadata["summary"]
     assert summary["metric"] == "accuracy" and 0 <= summary["fidelity"] <= 1
     assert summary["teacher_bytes"] > 0 and summary["student_latency_s"] > 0
@@ -87,10 +100,10 @@ def test_fit_summary_table(files, tmp_path, capsys):
     printed = capsys.readouterr().out
     for word in ("held-out accuracy", "fidelity", "size", "single-row latency", "Saved"):
         assert word in printed
-    # Numeric columns only: the graph takes the CSV's columns as they are.
-    pytest.importorskip("onnx")
-    assert main(["export", str(out), "--onnx", str(tmp_path / "m.onnx")]) == 0
-    assert (tmp_path / "m.onnx").exists()
+    # Numeric columns with an empty cell: a schema of numbers, whose student fills NaN.
+    model = load(out)
+    assert [c["kind"] for c in model.table_.columns] == ["numeric", "numeric"]
+    assert model.student_.accepts_missing
 
 
 def test_predict_raw_rows(model_path, files, capsys, tmp_path):
@@ -100,9 +113,9 @@ def test_predict_raw_rows(model_path, files, capsys, tmp_path):
     assert len(out) == 12 and set(out.predicted_churn) <= {"no", "yes"}
     np.testing.assert_allclose(out[["proba_no", "proba_yes"]].sum(axis=1), 1.0)
 
-    # Same rows through the Python API with the stored encoding.
-    model, metadata = load(model_path, return_metadata=True)
-    X = TableEncoder.from_dict(metadata["tabular"]).transform(read_csv(files / "new.csv"))
+    # The same rows through the Python API, as pandas reads the file: the same numbers.
+    model = load(model_path)
+    X = pd.read_csv(files / "new.csv")
     np.testing.assert_allclose(out[["proba_no", "proba_yes"]], model.predict_proba(X),
                                rtol=0, atol=1e-12)
 
@@ -119,27 +132,57 @@ def test_info(model_path, capsys):
     text = capsys.readouterr().out
     assert "DistilledClassifier (classification)" in text
     assert "Classes (2): no, yes" in text
-    assert "city: categorical, 3 categories" in text
-    assert "age: numeric" in text
+    assert "Input columns (4):" in text
+    assert "city: categorical, 3 categories (Oslo, Paris, Rome)" in text
+    assert "plan: categorical, 2 categories (basic, pro)" in text
+    assert "age: numeric" in text and "income: numeric" in text
+    assert "Empty cells: filled by the model" in text
     assert "held-out accuracy" in text
 
 
-def test_export_refuses_categorical_then_encodes(model_path, files, tmp_path, capsys):
+def test_export_refuses_categorical_then_reads_codes(model_path, files, tmp_path, capsys):
     ort = pytest.importorskip("onnxruntime")
     onnx_path = tmp_path / "m.onnx"
     line = _error(capsys, ["export", str(model_path), "--onnx", str(onnx_path)])
-    assert "categorical" in line and "--encoded-input" in line
+    assert "'city', 'plan'" in line and "--encoded-input" in line
     assert not onnx_path.exists()
 
     assert main(["export", str(model_path), "--onnx", str(onnx_path), "--encoded-input"]) == 0
-    model, metadata = load(model_path, return_metadata=True)
-    encoder = TableEncoder.from_dict(metadata["tabular"])
-    X = encoder.transform(read_csv(files / "new.csv"))
+    assert "city, plan in this order" in capsys.readouterr().err
+    model = load(model_path)
+    X = pd.read_csv(files / "new.csv")
+    X.loc[0, "city"], X.loc[1, "age"], X.loc[2, "plan"] = "Lyon", np.nan, np.nan
+    codes = model.table_.encode(X, warn_unseen=False)
+    assert codes[0, 2] == -1 and np.isnan(codes[1, 0]) and np.isnan(codes[2, 3])
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
-    proba, _ = session.run(None, {"X": X.astype(np.float32)})
-    assert np.abs(proba - model.predict_proba(X)).max() <= 1e-5
+    proba, _ = session.run(None, {"X": codes.astype(np.float32)})
+    with pytest.warns(UserWarning, match="Categories not seen at fit"):
+        expected = model.predict_proba(X)
+    assert np.abs(proba - expected).max() <= 1e-5
+    # The graph's metadata carries the schema that makes the codes.
     props = session.get_modelmeta().custom_metadata_map
-    assert json.loads(props["feature_names"]) == encoder.feature_names
+    assert TableSchema.from_dict(json.loads(props["table"])) == model.table_
+
+
+@pytest.mark.parametrize("csv, empty_cells", [("complete.csv", False), ("numeric.csv", True)])
+def test_export_numbers_only(files, tmp_path, capsys, csv, empty_cells):
+    ort = pytest.importorskip("onnxruntime")
+    path, onnx_path = tmp_path / "m.skd", tmp_path / "m.onnx"
+    assert main(["fit", str(files / csv), "--target", "churn", "-o", str(path)] + FAST) == 0
+    capsys.readouterr()
+    # No flag needed: the graph reads the CSV's columns as numbers.
+    assert main(["export", str(path), "--onnx", str(onnx_path)]) == 0
+    err = capsys.readouterr().err
+    assert "the columns age, income in this order" in err
+    assert ("NaN for an empty cell" in err) == empty_cells
+    model = load(path)
+    assert (model.table_ is not None) == empty_cells
+    X = pd.read_csv(files / "numeric.csv").drop(columns="churn")
+    if not empty_cells:
+        X = X.dropna()
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    proba, _ = session.run(None, {"X": X.to_numpy(np.float32)})
+    assert np.abs(proba - model.predict_proba(X)).max() <= 1e-5
 
 
 def test_regression_is_detected(files, tmp_path, capsys):
@@ -173,9 +216,10 @@ def test_user_errors_are_one_line(model_path, files, tmp_path, capsys):
     line = _error(capsys, ["predict", str(model_path), str(tmp_path / "missing.csv")])
     assert "missing column" in line and "'city'" in line
 
-    df.assign(age="old").to_csv(tmp_path / "text.csv", index=False)
+    df.assign(age=["41"] * 4 + ["old"] + ["41"] * (len(df) - 5)).to_csv(
+        tmp_path / "text.csv", index=False)
     line = _error(capsys, ["predict", str(model_path), str(tmp_path / "text.csv")])
-    assert "'age' must hold numbers" in line
+    assert "column 'age' must hold numbers, but holds 'old' (row 5 of the data)" in line
 
     corrupt = tmp_path / "corrupt.skd"
     data = bytearray(model_path.read_bytes())
@@ -207,14 +251,25 @@ def test_console_exit_code_and_no_traceback(tmp_path):
     assert result.stderr.startswith("skdistill: error: ") and "Traceback" not in result.stderr
 
 
-def test_encoder_rules():
-    enc = TableEncoder.fit(pd.DataFrame({"n": ["1", None, "3"], "c": ["a", "b", None]}))
-    assert [c["kind"] for c in enc.columns] == ["numeric", "categorical"]
-    X = enc.transform(pd.DataFrame({"n": [None, "5"], "c": ["unseen", None]}))
-    np.testing.assert_array_equal(X, [[2.0, 0, 0], [5.0, 0, 0]])  # median fill; zeros
-    assert TableEncoder.from_dict(enc.to_dict()).feature_names == enc.feature_names
-    with pytest.raises(ColumnError, match="must hold numbers"):
-        enc.transform(pd.DataFrame({"n": ["x"], "c": ["a"]}))
+def test_column_rules():
+    typed = typed_frame(pd.DataFrame({"n": ["1", None, "3"], "c": ["a", "b", None],
+                                      "zip": ["01", "75", "75"], "empty": [None] * 3}))
+    # Numeric when every non-empty cell parses ("01" does); an empty column is not numeric.
+    assert typed.dtypes.astype(str).tolist() == ["float64", "object", "float64", "object"]
+    assert typed["c"].tolist() == ["a", "b", None]
+    assert check_columns(["n", "c", "target"], ["c", "n"], ignore=["target"]) == []
+    with pytest.raises(ColumnError, match="missing column.*'zip'"):
+        check_columns(["n"], ["n", "zip"])
+    with pytest.raises(ColumnError, match="unknown column.*'x'"):
+        check_columns(["n", "x"], ["n"])
+    # A model column of numeric categories (fitted from Python) is parsed; text stays text.
+    columns = [{"name": "n", "kind": "categorical", "categories": [1.0, 3.0]},
+               {"name": "zip", "kind": "categorical", "categories": ["01", "75"]}]
+    X = model_input(pd.DataFrame({"zip": ["01", None], "n": ["3", None]}), columns)
+    assert X["n"].tolist()[0] == 3.0 and np.isnan(X["n"].tolist()[1])
+    assert X["zip"].tolist() == ["01", None]
+    with pytest.raises(ColumnError, match="'n' must hold numbers, but holds 'x' .row 2"):
+        model_input(pd.DataFrame({"zip": ["01", "01"], "n": ["3", "x"]}), columns)
     assert detect_task(pd.Series([str(i) for i in range(30)])) == "regression"
     assert detect_task(pd.Series(["1", "2", "3"] * 5)) == "classification"
 
@@ -238,6 +293,33 @@ def test_predict_with_a_model_saved_from_python(tmp_path, capsys):
         assert main(["predict", str(tmp_path / "iris.skd"), str(tmp_path / "iris.csv")]) == 0
     out = pd.read_csv(io.StringIO(capsys.readouterr().out))
     np.testing.assert_array_equal(out["prediction"], model.predict(X.head(5)))
+
+
+def test_predict_with_a_table_model_saved_from_python(tmp_path, capsys):
+    """A model fitted from Python on a table: text categories stay text, number
+    categories (categorical_features) are parsed; the same predictions as the API."""
+    import warnings
+
+    from sklearn.linear_model import LogisticRegression
+
+    from skdistill import DistilledClassifier, save
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.normal(size=120), "zip": rng.choice([13, 69, 75], 120),
+                      "c": rng.choice(["01", "02"], 120).astype(object)})
+    y = ((X.a > 0) ^ (X.zip == 75)).astype(int)
+    model = DistilledClassifier(teachers=[("lr", LogisticRegression())], cv=2,
+                                categorical_features=["zip"], hidden_layer_sizes=(8,),
+                                max_epochs=2, random_state=0).fit(X, y)
+    save(model, tmp_path / "py.skd")
+    X.head(6).to_csv(tmp_path / "py.csv", index=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no unseen category: "01" is read as "01"
+        assert main(["predict", str(tmp_path / "py.skd"), str(tmp_path / "py.csv"),
+                     "--proba"]) == 0
+    out = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    np.testing.assert_allclose(out[["proba_0", "proba_1"]], model.predict_proba(X.head(6)),
+                               rtol=0, atol=1e-12)
 
 
 def test_output_path_is_checked_before_the_fit(files, tmp_path, capsys, monkeypatch):
@@ -311,24 +393,18 @@ def test_unexpected_error_is_one_line_unless_debugging(files, tmp_path, capsys,
 # -- issue 14: one measurement path, new options ----------------------------------------
 
 def _spy_reports(monkeypatch):
-    """Record every build_report call: the model, a copy, its rows and the report."""
-    import copy
-
+    """Record every build_report call: the model, its rows and the report."""
     import skdistill._report as report_module
 
     calls = []
     real = report_module.build_report
 
     def spy(model, X, y, **kw):
-        # Both the model and a deep copy taken before the report: the CLI drops the
-        # teachers afterwards, so its test needs the copy; but a copy can pickle to a
-        # different size (on scikit-learn 1.6 LogisticRegression's coef_ is a strided
-        # view, which a deep copy makes contiguous), so the demo's test, whose teacher is
-        # a LogisticRegression, uses the model itself.
-        snapshot = copy.deepcopy(model)
+        # The model itself, not a copy: a copy can pickle to a different size (on
+        # scikit-learn 1.6 LogisticRegression's coef_ is a strided view, which a deep copy
+        # makes contiguous; a deep-copied SimpleImputer loses pickle's memo sharing).
         result = real(model, X, y, **kw)
-        calls.append({"model": model, "snapshot": snapshot, "X": X, "y": y,
-                      "report": result.to_dict()})
+        calls.append({"model": model, "X": X, "y": y, "report": result.to_dict()})
         return result
 
     monkeypatch.setattr(report_module, "build_report", spy)
@@ -344,10 +420,14 @@ def _same_figures(report, fresh):
 
 
 def test_cli_table_shows_the_reports_figures(files, tmp_path, capsys, monkeypatch):
+    import skdistill._base as base
     from skdistill._measure import format_bytes, format_seconds
     from skdistill._report import build_report
 
     calls = _spy_reports(monkeypatch)
+    # The CLI drops the teachers after its report; keep them to report again (save never
+    # stores them anyway).
+    monkeypatch.setattr(base, "drop_teachers", lambda model: model)
     out = tmp_path / "m.skd"
     assert main(["fit", str(files / "train.csv"), "--target", "churn", "-o", str(out)]
                 + FAST) == 0
@@ -367,9 +447,9 @@ def test_cli_table_shows_the_reports_figures(files, tmp_path, capsys, monkeypatc
                  format_seconds(r["latency"]["student_seconds"])):
         assert text in printed
     # model.report on the same model and hold-out rows: the same figures.
-    _same_figures(r, build_report(call["snapshot"], call["X"], call["y"], n_latency_calls=5,
+    _same_figures(r, build_report(call["model"], call["X"], call["y"], n_latency_calls=5,
                                   n_teacher_latency_calls=3).to_dict())
-    assert call["snapshot"].report(call["X"], call["y"]).to_dict()["sizes"] == r["sizes"]
+    assert call["model"].report(call["X"], call["y"]).to_dict()["sizes"] == r["sizes"]
 
 
 def test_demo_prints_the_reports_figures(tmp_path, monkeypatch, capsys):
@@ -450,8 +530,7 @@ def test_id_columns_and_ignore_extra(model_path, files, tmp_path, capsys):
     train.to_csv(tmp_path / "train_ids.csv", index=False)
     assert main(["fit", str(tmp_path / "train_ids.csv"), "--target", "churn", "--id",
                  "customer", "-o", str(tmp_path / "ids.skd")] + FAST) == 0
-    _, metadata = load(tmp_path / "ids.skd", return_metadata=True)
-    assert "customer" not in [c["name"] for c in metadata["tabular"]["columns"]]
+    assert "customer" not in list(load(tmp_path / "ids.skd").feature_names_in_)
     df.drop(columns="note").to_csv(path, index=False)
     capsys.readouterr()
     assert main(["predict", str(tmp_path / "ids.skd"), str(path)]) == 0
@@ -484,8 +563,69 @@ def test_student_options_and_refit(files, tmp_path, capsys):
 def test_unseen_categories_are_counted_in_a_warning(model_path, files, tmp_path, capsys):
     df = read_csv(files / "new.csv")
     df.loc[:2, "city"] = "Lyon"
+    df.loc[3, "city"] = "Kyiv"
+    df.loc[5, "plan"] = "gold"
+    df.loc[6, "city"] = None  # empty: not unseen
     df.to_csv(tmp_path / "unseen.csv", index=False)
-    assert main(["predict", str(model_path), str(tmp_path / "unseen.csv")]) == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the model's own warning is not shown twice
+        assert main(["predict", str(model_path), str(tmp_path / "unseen.csv"), "--proba"]) == 0
     captured = capsys.readouterr()
-    assert "column 'city': 3 of 12 row(s)" in captured.err and "'Lyon'" in captured.err
-    assert len(pd.read_csv(io.StringIO(captured.out))) == 12
+    lines = captured.err.splitlines()
+    assert len(lines) == 2, captured.err  # one line per column
+    assert "column 'city': 4 of 12 row(s)" in lines[0] and "'Lyon', 'Kyiv'" in lines[0]
+    assert "column 'plan': 1 of 12 row(s)" in lines[1] and "'gold'" in lines[1]
+    out = pd.read_csv(io.StringIO(captured.out))
+    assert len(out) == 12 and np.isfinite(out[["proba_no", "proba_yes"]].to_numpy()).all()
+
+
+def test_empty_cells_need_a_model_that_saw_some(files, tmp_path, capsys):
+    path = tmp_path / "complete.skd"
+    assert main(["fit", str(files / "complete.csv"), "--target", "churn", "-o", str(path)]
+                + FAST) == 0
+    assert load(path).table_ is None  # numbers without an empty cell: no schema
+    capsys.readouterr()
+    assert main(["info", str(path)]) == 0
+    assert "Empty cells: refused" in capsys.readouterr().out
+    new = pd.read_csv(files / "new.csv")[["age", "income"]]
+    new.loc[[2, 4], "income"] = np.nan
+    new.to_csv(tmp_path / "empty.csv", index=False)
+    line = _error(capsys, ["predict", str(path), str(tmp_path / "empty.csv")])
+    assert "empty cells in column(s) 'age' (1 row(s)), 'income' (2 row(s))" in line
+
+
+def test_empty_cells_only_in_held_out_rows_still_train_the_fill(files, tmp_path, capsys):
+    """The only empty cell falls into the held-out split (seed 0): one row is swapped in,
+    so the held-out comparison runs and the saved model fills empty cells."""
+    from sklearn.model_selection import train_test_split
+
+    df = pd.read_csv(files / "numeric.csv")
+    _, test_idx = train_test_split(np.arange(len(df)), test_size=0.2,
+                                   stratify=df["churn"], random_state=0)
+    assert 3 in test_idx  # the row with the empty cell
+    path = tmp_path / "m.skd"
+    assert main(["fit", str(files / "numeric.csv"), "--target", "churn", "-o", str(path)]
+                + FAST) == 0
+    model, metadata = load(path, return_metadata=True)
+    assert model.student_.accepts_missing
+    assert metadata["summary"]["n_holdout_rows"] == len(test_idx)
+
+
+def test_a_file_from_the_old_command_line_is_refused(tmp_path, capsys):
+    """skdistill 0.2's CLI stored its own one-hot encoding and a model of that matrix."""
+    from sklearn.linear_model import LogisticRegression
+
+    from skdistill import DistilledClassifier, save
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(60, 3)), np.arange(60) % 2
+    model = DistilledClassifier(teachers=[("lr", LogisticRegression())], cv=2,
+                                hidden_layer_sizes=(4,), max_epochs=1).fit(X, y)
+    old = {"columns": [{"name": "age", "kind": "numeric", "fill": 40.0},
+                       {"name": "city", "kind": "categorical", "categories": ["Oslo", "Rome"]}]}
+    path = save(model, tmp_path / "old.skd", metadata={"tabular": old, "target": "churn"})
+    pd.DataFrame({"age": [1.0], "city": ["Oslo"]}).to_csv(tmp_path / "x.csv", index=False)
+    for command in (["predict", str(path), str(tmp_path / "x.csv")], ["info", str(path)],
+                    ["export", str(path), "--onnx", str(tmp_path / "x.onnx")]):
+        line = _error(capsys, command)
+        assert "skdistill 0.2" in line and "fit it again" in line
