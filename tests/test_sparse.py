@@ -174,7 +174,10 @@ def test_fit_and_predict_never_densify_the_whole_matrix(monkeypatch):
     batch = _SMALL["batch_size"]
     # Row blocks of bounded size, mini-batches (four for the untrained network's loss),
     # or a few columns at a time (the encoding statistics); never the whole matrix.
-    assert all(r * c <= limit or r <= 4 * batch or c <= 3 for r, c in shapes), \
+    # MUNGE's brute-force neighbour search may densify row-by-row distance blocks (n x n,
+    # scikit-learn 1.6 does): distances, not the data, so they are left out here.
+    data_blocks = [(r, c) for r, c in shapes if not (r == c and r != d)]
+    assert all(r * c <= limit or r <= 4 * batch or c <= 3 for r, c in data_blocks), \
         sorted(set(shapes))
     assert not any(r >= n and c == d for r, c in shapes)
     # The training loop densifies one mini-batch at a time.
