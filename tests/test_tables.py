@@ -114,8 +114,8 @@ def test_hist_gradient_boosting_reads_categories_from_dtype(split):
 
 def test_a_prefit_teacher_gets_the_original_column_names(split):
     X_train, X_test, y_train, _ = split
-    # A missing category reaches a prefit teacher as NaN (scikit-learn 1.6's OneHotEncoder
-    # tells None from NaN), as the user guide says: fit it on NaN too.
+    # A missing category reaches a prefit teacher as NaN (under pandas 2 an object column
+    # keeps None, which OneHotEncoder tells from NaN), as the user guide says: fit on NaN.
     X_train, X_test = (X.assign(city=X["city"].fillna(np.nan)) for X in (X_train, X_test))
     from sklearn.compose import make_column_transformer
     from sklearn.impute import SimpleImputer
