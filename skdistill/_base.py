@@ -30,6 +30,7 @@ from ._student import (
     student_output,
 )
 from ._teachers import (
+    AUTO_MAX_TEACHER_ROWS,
     SOFT_TARGET_METHODS,
     _seeds,
     adapt_teachers,
@@ -89,6 +90,8 @@ class _BaseDistiller(BaseEstimator):
         "teacher_weights": ["array-like", None],
         "soft_targets": [StrOptions(set(SOFT_TARGET_METHODS))],
         "cv": [Interval(Integral, 2, None, closed="left"), HasMethods(["split", "get_n_splits"])],
+        "max_teacher_rows": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"}),
+                             None],
         "alpha": [Interval(Real, 0, 1, closed="both")],
         "hidden_layer_sizes": [tuple, list],
         "activation": [StrOptions(set(ACTIVATIONS))],
@@ -333,6 +336,8 @@ class _BaseDistiller(BaseEstimator):
             random_state=split_seed, n_jobs=self.n_jobs, weights=data.weights,
             classes=getattr(self, "classes_", None),
             progress=self._progress_printer("teachers") if self.verbose else None,
+            max_rows=(AUTO_MAX_TEACHER_ROWS if self.max_teacher_rows == "auto"
+                      else self.max_teacher_rows),
         )
         return fitted, soft, time.perf_counter() - start
 

@@ -47,6 +47,15 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
           other teachers are cross-fitted as in ``"oof"``.
     cv : int or cross-validation splitter, default=5
         Folds for ``"oof"`` soft targets. An int gives shuffled stratified folds.
+    max_teacher_rows : int, "auto" or None, default="auto"
+        Fit each teacher (each fold, and the refit) on at most this many of its
+        training rows, drawn at random; every row is still labelled out-of-fold. This
+        bounds the teacher phase's time and memory on large tables: the cost of the
+        soft targets then grows with the number of rows labelled, not fitted.
+        ``"auto"`` is 200,000, which 5-fold cross-fitting reaches only above 250,000
+        training rows; chosen by measurement (``benchmarks/results/scale.md``).
+        ``None`` fits on all rows. Out-of-bag teachers (``soft_targets="oob"``) always
+        use all rows.
     temperature : float, default=2.0
         Softening temperature T > 0 for the distillation term.
     alpha : float, default=0.5
@@ -232,6 +241,7 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
         teacher_weights=None,
         soft_targets="oof",
         cv=5,
+        max_teacher_rows="auto",
         temperature=2.0,
         alpha=0.5,
         hidden_layer_sizes=(128, 64),
@@ -268,6 +278,7 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
         self.teacher_weights = teacher_weights
         self.soft_targets = soft_targets
         self.cv = cv
+        self.max_teacher_rows = max_teacher_rows
         self.temperature = temperature
         self.alpha = alpha
         self.hidden_layer_sizes = hidden_layer_sizes

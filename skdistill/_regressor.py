@@ -31,6 +31,15 @@ class DistilledRegressor(RegressorMixin, _BaseDistiller):
         How the teachers label the training rows; see :class:`DistilledClassifier`.
     cv : int or cross-validation splitter, default=5
         Folds for out-of-fold targets. An int gives shuffled K-fold.
+    max_teacher_rows : int, "auto" or None, default="auto"
+        Fit each teacher (each fold, and the refit) on at most this many of its
+        training rows, drawn at random; every row is still labelled out-of-fold. This
+        bounds the teacher phase's time and memory on large tables: the cost of the
+        soft targets then grows with the number of rows labelled, not fitted.
+        ``"auto"`` is 200,000, which 5-fold cross-fitting reaches only above 250,000
+        training rows; chosen by measurement (``benchmarks/results/scale.md``).
+        ``None`` fits on all rows. Out-of-bag teachers (``soft_targets="oob"``) always
+        use all rows.
     alpha : float, default=0.9
         Weight of the teacher term, in [0, 1]. The loss is
         ``alpha * MSE(student, teacher) + (1 - alpha) * MSE(student, y)`` on
@@ -121,6 +130,7 @@ class DistilledRegressor(RegressorMixin, _BaseDistiller):
         teacher_weights=None,
         soft_targets="oof",
         cv=5,
+        max_teacher_rows="auto",
         alpha=0.9,
         hidden_layer_sizes=(128, 64),
         activation="relu",
@@ -155,6 +165,7 @@ class DistilledRegressor(RegressorMixin, _BaseDistiller):
         self.teacher_weights = teacher_weights
         self.soft_targets = soft_targets
         self.cv = cv
+        self.max_teacher_rows = max_teacher_rows
         self.alpha = alpha
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation

@@ -434,7 +434,11 @@ def _fit_predict(name, estimator, X, y, sample_weight, train, test, n_outputs, c
     if kind == "oob":
         estimator = clone(estimator)
         _final_step(estimator).set_params(oob_score=True)
-    teacher = _fit_one(name, estimator, X, y, sample_weight, classification, classes)
+    if train is not None:  # "full" or "refit" on a subsample (max_teacher_rows)
+        w = None if sample_weight is None else sample_weight[train]
+        teacher = _fit_one(name, estimator, X[train], y[train], w, classification, classes)
+    else:
+        teacher = _fit_one(name, estimator, X, y, sample_weight, classification, classes)
     if kind == "oob":
         return teacher, _oob_targets(teacher, X, n_outputs, classification)
     if kind == "full":
@@ -496,7 +500,7 @@ def make_splits(n_rows, y, cv, random_state, classification):
 
 
 def fit_teachers(teachers, X, y, sample_weight, *, n_outputs, task, method, cv, refit,
-                 random_state, n_jobs, weights, classes=None, progress=None):
+                 random_state, n_jobs, weights, classes=None, progress=None, max_rows=None):
     """Fit the teachers and label the training rows with their weighted average.
 
     Parameters
@@ -519,6 +523,10 @@ def fit_teachers(teachers, X, y, sample_weight, *, n_outputs, task, method, cv, 
         teachers, which predict in terms of the labels they were fitted on.
     progress : TeacherProgress or None
         Reports each finished job (see ``_progress.py``). Not part of the cache key.
+    max_rows : int or None
+        Fit each teacher on at most this many of its training rows, drawn at random
+        (see :func:`subsample_rows`); the rows it does not see are still labelled by it
+        when they are in its fold. Out-of-bag fits always use all rows.
 
     Returns
     -------
@@ -529,20 +537,29 @@ def fit_teachers(teachers, X, y, sample_weight, *, n_outputs, task, method, cv, 
     """
     classification = task == "classification"
     n = X.shape[0]
+    teachers = one_thread_per_job(teachers, n_jobs)
+    sample_rng = np.random.default_rng(random_state)
+    all_rows = subsample_rows(np.arange(n), max_rows, sample_rng)
+    if len(all_rows) == n:
+        all_rows = None  # every row: fit on X itself, no copy
     splits = None
     jobs = []  # (teacher index, train rows, test rows, kind)
     for i, (_, est) in enumerate(teachers):
-        if isinstance(est, FrozenEstimator) or method == "in_sample":
+        if isinstance(est, FrozenEstimator):
             # A frozen teacher is used as it is: no fit, so nothing to cross-fit.
             jobs.append((i, None, None, "full"))
+        elif method == "in_sample":
+            jobs.append((i, all_rows, None, "full"))
         elif method == "oob" and supports_oob(est):
             jobs.append((i, None, None, "oob"))
         else:
             if splits is None:
-                splits = make_splits(n, y, cv, random_state, classification)
+                splits = [(subsample_rows(train, max_rows, sample_rng), test)
+                          for train, test in make_splits(n, y, cv, random_state,
+                                                         classification)]
             jobs.extend((i, train, test, "fold") for train, test in splits)
             if refit:
-                jobs.append((i, None, None, "refit"))
+                jobs.append((i, all_rows, None, "refit"))
 
     inputs = _teacher_inputs(teachers, X)
     tasks = (
@@ -583,6 +600,50 @@ def _teacher_inputs(teachers, X):
             dense = X.toarray() if dense is None else dense
         inputs.append(teacher_input(est, X, dense))
     return inputs
+
+
+#: ``max_teacher_rows="auto"``: each teacher fit sees at most this many rows. Below
+#: 250,000 training rows, 5-fold cross-fitting never reaches it, so nothing changes there;
+#: above, the teacher phase stops growing with the data. Chosen by measurement in
+#: ``benchmarks/results/scale.md``.
+AUTO_MAX_TEACHER_ROWS = 200_000
+
+
+def subsample_rows(rows, max_rows, rng):
+    """``rows`` (sorted indices), or a sorted uniform random subset of ``max_rows`` of them."""
+    if max_rows is None or len(rows) <= max_rows:
+        return rows
+    return np.sort(rng.choice(rows, size=max_rows, replace=False))
+
+
+#: Parameters that set an estimator's own thread count (scikit-learn, XGBoost, LightGBM,
+#: CatBoost), at any depth of a pipeline.
+_THREAD_PARAMS = ("n_jobs", "nthread", "num_threads", "thread_count")
+
+
+def one_thread_per_job(teachers, n_jobs):
+    """The teachers, set to one thread each when the teacher jobs themselves run in parallel.
+
+    With ``n_jobs`` > 1, or inside ``joblib.parallel_config(backend="dask")`` (or any
+    backend with more than one worker), every job is one teacher fit: a forest or booster
+    that also starts a thread per core would oversubscribe the cores or the dask
+    workers. Members are cloned before the change; sequential fits keep their settings.
+    """
+    from joblib import effective_n_jobs
+
+    if effective_n_jobs(n_jobs) == 1:
+        return teachers
+    return [(name, single_threaded(est)) for name, est in teachers]
+
+
+def single_threaded(estimator):
+    """``estimator`` (a clone where anything changes) with every thread count set to 1."""
+    if isinstance(estimator, FrozenEstimator) or not hasattr(estimator, "get_params"):
+        return estimator
+    keys = [k for k, v in estimator.get_params(deep=True).items()
+            if k.rsplit("__", 1)[-1] in _THREAD_PARAMS and v != 1
+            and (v is None or isinstance(v, (int, np.integer)))]
+    return clone(estimator).set_params(**dict.fromkeys(keys, 1)) if keys else estimator
 
 
 def average_outputs(outputs, weights):

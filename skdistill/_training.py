@@ -16,6 +16,7 @@ import copy
 import math
 import threading
 import time
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -244,6 +245,17 @@ def _make_scheduler(optimizer, schedule, max_epochs, n_iter_no_change):
         optimizer, factor=0.5, patience=max(1, n_iter_no_change // 2))
 
 
+class Batch(NamedTuple):
+    """One mini-batch as tensors on the training device: inputs, teacher targets (softened
+    for classification), true targets, whether each row has one, and row weights."""
+
+    X: object
+    target: object
+    y: object
+    labeled: object
+    weight: object
+
+
 def train_student(
     student, X_train, target_train, y_train, labeled_train, w_train,
     X_valid=None, y_valid=None, w_valid=None, target_valid=None, *,
@@ -290,10 +302,7 @@ def train_student(
     n = X_train.shape[0]
 
     with one_cpu_thread(device):
-        generator = torch.Generator(device=device).manual_seed(seed)
         batch_generator = torch.Generator().manual_seed(seed)
-        net = torch_student(student, dropout, generator).to(device)
-
         X_t = _input_rows(X_train, device)
         target_t = _to_tensor(target_train, device, torch.float32)
         if classification:
@@ -303,96 +312,193 @@ def train_student(
             y_t = _to_tensor(y_train, device, torch.float32)
         labeled_t = _to_tensor(labeled_train, device, torch.bool)
         w_t = _to_tensor(w_train, device, torch.float32)
-
-        has_valid = X_valid is not None and X_valid.shape[0] > 0
-        if has_valid:
-            Xv = _input_rows(X_valid, device)
-            yv = _to_tensor(y_valid, device, torch.long if classification else torch.float32)
-            wv = _to_tensor(w_valid, device, torch.float32)
-            tv = None if target_valid is None else _to_tensor(target_valid, device, torch.float32)
-
-        optimizer = torch.optim.AdamW(net.parameters(), lr=learning_rate,
-                                      weight_decay=weight_decay)
-        scheduler = _make_scheduler(optimizer, lr_schedule, max_epochs, n_iter_no_change)
         size = min(batch_size, n)
 
-        def batch_loss(idx):
-            out = net(X_t[idx])
-            if classification:
-                return distillation_loss(out, target_t[idx], y_t[idx], labeled_t[idx], w_t[idx],
-                                         temperature=temperature, alpha=alpha)
-            return regression_loss(out, target_t[idx], y_t[idx], labeled_t[idx], w_t[idx],
-                                   alpha=alpha)
+        def rows(idx):
+            return Batch(X_t[idx], target_t[idx], y_t[idx], labeled_t[idx], w_t[idx])
 
-        def validation(record):
-            net.eval()
-            with torch.no_grad():
-                out = _forward_all(net, Xv)
-                if classification:
-                    label_loss = nn.functional.cross_entropy(out, yv, reduction="none")
-                    record["valid_accuracy"] = float(
-                        ((out.argmax(dim=1) == yv).float() * wv).sum() / wv.sum())
-                else:
-                    label_loss = ((out - yv) ** 2).mean(dim=1)
-                record["valid_loss"] = float((label_loss * wv).sum() / wv.sum())
-                if tv is not None:
-                    if classification:
-                        log_p = torch.log(tv.clamp_min(1e-6))
-                        teacher_loss = (tv * (log_p - torch.log_softmax(out, dim=1))).sum(dim=1)
-                        record["valid_fidelity"] = float(
-                            ((out.argmax(dim=1) == tv.argmax(dim=1)).float() * wv).sum()
-                            / wv.sum())
-                    else:
-                        teacher_loss = ((out - tv) ** 2).mean(dim=1)
-                    record["valid_teacher_loss"] = float((teacher_loss * wv).sum() / wv.sum())
-            if validation_target == "teachers" and tv is not None:
-                return record["valid_teacher_loss"]
-            return record["valid_loss"]
-
-        history = []
-        stopper = EarlyStopping(n_iter_no_change, tol)
-        best_state = None
-        net.eval()
-        with torch.no_grad():  # the untrained net's losses: the yardstick for divergence
-            start_loss = float(batch_loss(torch.arange(min(n, 4 * size))))
-            start_valid = validation({}) if has_valid else None
-        for epoch in range(1, max_epochs + 1):
-            start = time.perf_counter()
-            net.train()
-            total, weight_seen = 0.0, 0.0
+        def epoch_batches(epoch):
             order = torch.randperm(n, generator=batch_generator)[:epoch_rows or n]
             for begin in range(0, len(order), size):
-                idx = order[begin:begin + size]
-                optimizer.zero_grad(set_to_none=True)
-                loss = batch_loss(idx)
-                loss.backward()
-                optimizer.step()
-                bw = float(w_t[idx].sum())
-                total += loss.item() * bw
-                weight_seen += bw
-            record = {"epoch": epoch, "train_loss": total / max(weight_seen, 1e-12)}
-            monitored = validation(record) if has_valid else record["train_loss"]
-            record["learning_rate"] = optimizer.param_groups[0]["lr"]
-            record["duration"] = time.perf_counter() - start
-            history.append(record)
-            if progress is not None:
-                progress(record)
+                yield rows(order[begin:begin + size])
 
-            _check_progress(record, start_loss, learning_rate, weight_decay)
-            if lr_schedule == "cosine":
-                scheduler.step()
+        return _fit_network(
+            student, epoch_batches, rows(torch.arange(min(n, 4 * size))),
+            _valid_tensors(X_valid, y_valid, w_valid, target_valid, device, classification),
+            task=task, dropout=dropout, learning_rate=learning_rate,
+            weight_decay=weight_decay, max_epochs=max_epochs,
+            n_iter_no_change=n_iter_no_change, tol=tol, temperature=temperature, alpha=alpha,
+            validation_target=validation_target, lr_schedule=lr_schedule, device=device,
+            seed=seed, progress=progress,
+        )
+
+
+def train_student_stream(
+    student, epoch_batches, start_rows, X_valid=None, y_valid=None, w_valid=None,
+    target_valid=None, *, task, dropout, learning_rate, weight_decay, max_epochs,
+    n_iter_no_change, tol=1e-4, temperature=1.0, alpha=1.0, validation_target="labels",
+    lr_schedule="plateau", device="auto", seed=0, progress=None,
+):
+    """Train a student on mini-batches that arrive as numpy arrays, one epoch at a time.
+
+    The same loop, loss and stopping rules as :func:`train_student`, for a transfer set
+    that is never in memory as a whole (``skdistill.dask`` streams it from a cluster).
+
+    Parameters
+    ----------
+    student : MLPStudent
+        The initial network.
+    epoch_batches : callable
+        ``epoch_batches(epoch)`` (``epoch`` from 1) returns an iterable of
+        ``(X, target, y, weight)`` numpy mini-batches: float32 inputs, teacher
+        probabilities (classification, softened here) or standardized teacher
+        predictions, true labels (int64) or standardized targets, and float32 row
+        weights. Every streamed row is labelled.
+    start_rows : tuple of ndarray
+        A few rows in the same form, scored by the untrained network: the yardstick
+        for divergence.
+    X_valid, y_valid, w_valid, target_valid, task, ..., progress
+        As in :func:`train_student`.
+
+    Returns
+    -------
+    dict
+        As :func:`train_student`.
+    """
+    device = resolve_device(device)
+    classification = task == "classification"
+
+    def to_batch(arrays):
+        X, target, y, w = arrays
+        target_t = _to_tensor(target, device, torch.float32)
+        if classification:
+            target_t = soften_probabilities(target_t, temperature)
+        y_t = _to_tensor(y, device, torch.long if classification else torch.float32)
+        return Batch(_to_tensor(X, device, torch.float32), target_t, y_t,
+                     torch.ones(len(X), dtype=torch.bool, device=device),
+                     _to_tensor(w, device, torch.float32))
+
+    def tensor_batches(epoch):
+        for arrays in epoch_batches(epoch):
+            yield to_batch(arrays)
+
+    with one_cpu_thread(device):
+        return _fit_network(
+            student, tensor_batches, to_batch(start_rows),
+            _valid_tensors(X_valid, y_valid, w_valid, target_valid, device, classification),
+            task=task, dropout=dropout, learning_rate=learning_rate,
+            weight_decay=weight_decay, max_epochs=max_epochs,
+            n_iter_no_change=n_iter_no_change, tol=tol, temperature=temperature, alpha=alpha,
+            validation_target=validation_target, lr_schedule=lr_schedule, device=device,
+            seed=seed, progress=progress,
+        )
+
+
+def _valid_tensors(X_valid, y_valid, w_valid, target_valid, device, classification):
+    """The held-out rows as tensors, or None without any."""
+    if X_valid is None or X_valid.shape[0] == 0:
+        return None
+    return (_input_rows(X_valid, device),
+            _to_tensor(y_valid, device, torch.long if classification else torch.float32),
+            _to_tensor(w_valid, device, torch.float32),
+            None if target_valid is None else _to_tensor(target_valid, device, torch.float32))
+
+
+def _fit_network(student, epoch_batches, start_batch, valid, *, task, dropout, learning_rate,
+                 weight_decay, max_epochs, n_iter_no_change, tol, temperature, alpha,
+                 validation_target, lr_schedule, device, seed, progress):
+    """The one optimization loop: epochs of :class:`Batch` es, validation, early stopping.
+
+    ``epoch_batches(epoch)`` yields the epoch's batches; ``start_batch`` is scored by the
+    untrained network (the divergence yardstick); ``valid`` is ``(X, y, w, target)``
+    tensors or None. Runs inside the caller's :func:`one_cpu_thread`.
+    """
+    classification = task == "classification"
+    generator = torch.Generator(device=device).manual_seed(seed)
+    net = torch_student(student, dropout, generator).to(device)
+    has_valid = valid is not None
+    if has_valid:
+        Xv, yv, wv, tv = valid
+
+    optimizer = torch.optim.AdamW(net.parameters(), lr=learning_rate,
+                                  weight_decay=weight_decay)
+    scheduler = _make_scheduler(optimizer, lr_schedule, max_epochs, n_iter_no_change)
+
+    def batch_loss(batch):
+        out = net(batch.X)
+        if classification:
+            return distillation_loss(out, batch.target, batch.y, batch.labeled, batch.weight,
+                                     temperature=temperature, alpha=alpha)
+        return regression_loss(out, batch.target, batch.y, batch.labeled, batch.weight,
+                               alpha=alpha)
+
+    def validation(record):
+        net.eval()
+        with torch.no_grad():
+            out = _forward_all(net, Xv)
+            if classification:
+                label_loss = nn.functional.cross_entropy(out, yv, reduction="none")
+                record["valid_accuracy"] = float(
+                    ((out.argmax(dim=1) == yv).float() * wv).sum() / wv.sum())
             else:
-                scheduler.step(monitored)
-            improved, stop = stopper.update(monitored, epoch)
-            if improved and has_valid:
-                best_state = copy.deepcopy(net.state_dict())
-            if stop:
-                break
+                label_loss = ((out - yv) ** 2).mean(dim=1)
+            record["valid_loss"] = float((label_loss * wv).sum() / wv.sum())
+            if tv is not None:
+                if classification:
+                    log_p = torch.log(tv.clamp_min(1e-6))
+                    teacher_loss = (tv * (log_p - torch.log_softmax(out, dim=1))).sum(dim=1)
+                    record["valid_fidelity"] = float(
+                        ((out.argmax(dim=1) == tv.argmax(dim=1)).float() * wv).sum()
+                        / wv.sum())
+                else:
+                    teacher_loss = ((out - tv) ** 2).mean(dim=1)
+                record["valid_teacher_loss"] = float((teacher_loss * wv).sum() / wv.sum())
+        if validation_target == "teachers" and tv is not None:
+            return record["valid_teacher_loss"]
+        return record["valid_loss"]
 
-        if has_valid:
-            _check_validation(history, start_valid, learning_rate, weight_decay)
-        if best_state is not None:
-            net.load_state_dict(best_state)
+    history = []
+    stopper = EarlyStopping(n_iter_no_change, tol)
+    best_state = None
+    net.eval()
+    with torch.no_grad():  # the untrained net's losses: the yardstick for divergence
+        start_loss = float(batch_loss(start_batch))
+        start_valid = validation({}) if has_valid else None
+    for epoch in range(1, max_epochs + 1):
+        start = time.perf_counter()
+        net.train()
+        total, weight_seen = 0.0, 0.0
+        for batch in epoch_batches(epoch):
+            optimizer.zero_grad(set_to_none=True)
+            loss = batch_loss(batch)
+            loss.backward()
+            optimizer.step()
+            bw = float(batch.weight.sum())
+            total += loss.item() * bw
+            weight_seen += bw
+        record = {"epoch": epoch, "train_loss": total / max(weight_seen, 1e-12)}
+        monitored = validation(record) if has_valid else record["train_loss"]
+        record["learning_rate"] = optimizer.param_groups[0]["lr"]
+        record["duration"] = time.perf_counter() - start
+        history.append(record)
+        if progress is not None:
+            progress(record)
+
+        _check_progress(record, start_loss, learning_rate, weight_decay)
+        if lr_schedule == "cosine":
+            scheduler.step()
+        else:
+            scheduler.step(monitored)
+        improved, stop = stopper.update(monitored, epoch)
+        if improved and has_valid:
+            best_state = copy.deepcopy(net.state_dict())
+        if stop:
+            break
+
+    if has_valid:
+        _check_validation(history, start_valid, learning_rate, weight_decay)
+    if best_state is not None:
+        net.load_state_dict(best_state)
 
     return {
         "student": numpy_student(net.cpu()),
