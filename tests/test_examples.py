@@ -22,6 +22,7 @@ OPTIONAL = {
     "pipeline_grid_search.py": ["pandas"],
     "raw_tables.py": ["pandas"],
     "pipeline_onnx.py": ["onnx", "onnxruntime", "skl2onnx", "pandas", "lightgbm"],
+    "scaling_out.py": ["distributed"],
 }
 
 def test_examples_exist():

@@ -1,0 +1,68 @@
+"""max_teacher_rows: each teacher fit sees at most that many rows; every row is labelled."""
+
+import numpy as np
+import pytest
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.datasets import make_classification
+from sklearn.linear_model import LogisticRegression
+
+from skdistill import DistilledClassifier
+from skdistill._teachers import AUTO_MAX_TEACHER_ROWS, fit_teachers
+
+SMALL = dict(max_epochs=2, hidden_layer_sizes=(8,), n_bins=4, augmentation=None,
+             random_state=0)
+
+
+class _Recorder(ClassifierMixin, BaseEstimator):
+    """Logistic regression that remembers the rows it was fitted on."""
+
+    def fit(self, X, y):
+        self.n_fit_rows_ = len(X)
+        self.model_ = LogisticRegression().fit(X, y)
+        self.classes_ = self.model_.classes_
+        return self
+
+    def predict_proba(self, X):
+        return self.model_.predict_proba(X)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_classification(1000, 5, random_state=0)
+
+
+def test_each_fit_sees_at_most_max_teacher_rows(data):
+    X, y = data
+    model = DistilledClassifier(teachers=[("rec", _Recorder())], cv=4, max_teacher_rows=300,
+                                keep_teachers=True, **SMALL).fit(X, y)
+    assert model.named_teachers_["rec"].n_fit_rows_ == 300  # the refit
+
+
+def test_every_row_is_labelled_out_of_fold_by_a_capped_teacher(data):
+    X, y = data
+    capped, soft = fit_teachers([("rec", _Recorder())], X, y, None, n_outputs=2,
+                                task="classification", method="oof", cv=4, refit=True,
+                                random_state=0, n_jobs=None, weights=None, max_rows=200)
+    full, soft_full = fit_teachers([("rec", _Recorder())], X, y, None, n_outputs=2,
+                                   task="classification", method="oof", cv=4, refit=True,
+                                   random_state=0, n_jobs=None, weights=None)
+    assert capped[0].estimator.n_fit_rows_ == 200
+    assert full[0].estimator.n_fit_rows_ == 1000
+    # Every row got a probability row (sums to 1), and the cap changed the teachers.
+    np.testing.assert_allclose(soft.sum(axis=1), 1.0)
+    assert not np.allclose(soft, soft_full)
+
+
+def test_auto_leaves_tables_below_the_cap_unchanged(data):
+    X, y = data
+    auto = DistilledClassifier(teachers=[("lr", LogisticRegression())], **SMALL).fit(X, y)
+    none = DistilledClassifier(teachers=[("lr", LogisticRegression())], max_teacher_rows=None,
+                               **SMALL).fit(X, y)
+    assert auto.max_teacher_rows == "auto" and AUTO_MAX_TEACHER_ROWS >= 200_000
+    np.testing.assert_array_equal(auto.predict_proba(X), none.predict_proba(X))
+
+
+def test_max_teacher_rows_is_validated(data):
+    X, y = data
+    with pytest.raises(ValueError, match="max_teacher_rows"):
+        DistilledClassifier(max_teacher_rows=0).fit(X, y)
