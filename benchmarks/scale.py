@@ -16,8 +16,10 @@ Phases (each appends its records to ``results/scale.json`` and rewrites ``scale.
 - ``parity``: at ``--parity-rows``, the dask estimator and the in-memory
   ``DistilledClassifier`` with the same two boosters (in-memory classes, same settings,
   its own defaults otherwise) on the same rows, scored on the same test table.
-- ``memory``: the in-memory ``DistilledClassifier()`` with its default teachers at
-  ``--memory-rows`` rows; wall time and peak memory of the process.
+- ``memory``: the in-memory ``DistilledClassifier()`` with its default teachers (the
+  boosters on one thread, ``benchmark_teachers``) and defaults, so
+  ``max_teacher_rows="auto"``, at ``--memory-rows`` rows; wall time and peak memory of
+  the process.
 
 Usage::
 
@@ -223,11 +225,15 @@ def run_parity(n_rows, seed, smoke=False):
 
 
 def run_memory(n_rows, seed, smoke=False):
+    from benchmarks._common import benchmark_teachers
     from skdistill import DistilledClassifier
 
     X, y = local_table(n_rows, seed)
     X_test, y_test = local_table(20_000 if smoke else TEST_ROWS, seed, split=1)
-    model = DistilledClassifier(random_state=0, **(dict(max_epochs=3) if smoke else {}))
+    # The default ensemble with the boosters on one thread, as in every benchmark here
+    # (benchmark_teachers explains why on a shared 2-core machine).
+    model = DistilledClassifier(teachers=benchmark_teachers(0), random_state=0,
+                                **(dict(max_epochs=3) if smoke else {}))
     if smoke:
         from sklearn.ensemble import RandomForestClassifier
 
