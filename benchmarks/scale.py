@@ -27,6 +27,7 @@ Usage::
     nice -n 10 python -m benchmarks.scale --phases parity --parity-rows 200000
     nice -n 10 python -m benchmarks.scale --phases memory --memory-rows 1000000
     python -m benchmarks.scale --smoke --out-dir /tmp/scale    # a 20,000-row check
+    python -m benchmarks.scale --merge /tmp/other/scale.json   # runs made elsewhere
 """
 
 import argparse
@@ -311,6 +312,9 @@ def main(argv=None):
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out-dir", default=str(Path(__file__).parent / "results"))
+    parser.add_argument("--merge", nargs="+", metavar="JSON",
+                        help="append the runs of these scale.json files (runs made with "
+                             "another --out-dir) to --out-dir's, rewrite scale.md, and stop")
     parser.add_argument("--smoke", action="store_true",
                         help="20,000 rows, tiny teachers, 3 epochs: checks the harness only")
     args = parser.parse_args(argv)
@@ -320,6 +324,12 @@ def main(argv=None):
     os.makedirs(args.out_dir, exist_ok=True)
     json_path = Path(args.out_dir) / "scale.json"
     runs = json.loads(json_path.read_text()) if json_path.exists() else []
+    if args.merge:
+        for other in args.merge:
+            runs += json.loads(Path(other).read_text())
+        json_path.write_text(json.dumps(runs, indent=1))
+        write_report(args.out_dir, runs)
+        return runs
     command = "python -m benchmarks.scale " + " ".join(argv if argv is not None else sys.argv[1:])
     run = {"environment": environment(command), "records": [],
            "settings": {"workers": args.workers, "threads_per_worker": 1,

@@ -46,3 +46,20 @@ def test_smoke_suite_writes_results(tmp_path, data_dir):
     assert [c["metric"] for c in saved["checks"]] == list(TARGETS)
     assert "v010" in saved and 0 <= saved["v010"]["median_fidelity"] <= 1
     assert math.isclose(summary["median_fidelity"], saved["median_fidelity"])
+
+
+def test_scale_smoke_writes_results(tmp_path):
+    pytest.importorskip("distributed")
+    pytest.importorskip("psutil")
+    from benchmarks.scale import main
+
+    runs = main(["--smoke", "--phases", "cluster", "--out-dir", str(tmp_path)])
+    (record,) = runs[-1]["records"]
+    assert record["rows"] == 20_000 and record["partitions"] == 4
+    assert 0.5 < record["test_accuracy"] <= 1 and 0 < record["heldout_fidelity"] <= 1
+    assert record["client_peak_mb"] >= record["client_baseline_mb"] > 0
+    # The client held at most the streamed partitions, never the table.
+    assert 0 < record["client_max_rows_held"] < 20_000
+    md = (tmp_path / "scale.md").read_text()
+    assert "python -m benchmarks.scale --smoke" in md and "client_peak_mb" in md
+    assert json.loads((tmp_path / "scale.json").read_text())[-1]["records"] == [record]
