@@ -604,8 +604,8 @@ def _teacher_inputs(teachers, X):
 
 #: ``max_teacher_rows="auto"``: each teacher fit sees at most this many rows. Below
 #: 250,000 training rows, 5-fold cross-fitting never reaches it, so nothing changes there;
-#: above, the teacher phase stops growing with the data. Chosen by measurement in
-#: ``benchmarks/results/scale.md``.
+#: above, the teacher fits (and the forests' memory) stop growing with the data, and only
+#: the labelling does. The 1,000,000-row fit is measured in ``benchmarks/results/scale.md``.
 AUTO_MAX_TEACHER_ROWS = 200_000
 
 
