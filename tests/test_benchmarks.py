@@ -5,6 +5,7 @@ Checks that the harness runs end to end and writes sane files; it measures nothi
 
 import json
 import math
+import os
 
 import pytest
 
@@ -53,7 +54,12 @@ def test_scale_smoke_writes_results(tmp_path):
     pytest.importorskip("psutil")
     from benchmarks.scale import main
 
-    runs = main(["--smoke", "--phases", "cluster", "--out-dir", str(tmp_path)])
+    saved = dict(os.environ)  # distributed's Nanny leaves OMP_NUM_THREADS=1 etc. behind
+    try:
+        runs = main(["--smoke", "--phases", "cluster", "--out-dir", str(tmp_path)])
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
     (record,) = runs[-1]["records"]
     assert record["rows"] == 20_000 and record["partitions"] == 4
     assert 0.5 < record["test_accuracy"] <= 1 and 0 < record["heldout_fidelity"] <= 1

@@ -4,6 +4,7 @@ Every test runs on a distributed.LocalCluster started here, with two worker proc
 (processes, because lightgbm.dask and xgboost.dask allow one worker per process).
 """
 
+import contextlib
 import logging
 import os
 import subprocess
@@ -40,11 +41,25 @@ ROWS, PART = 3000, 500
 SMALL = dict(max_epochs=4, hidden_layer_sizes=(16,), n_bins=4, random_state=0)
 
 
+@contextlib.contextmanager
 def _cluster(**kwargs):
-    return distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                    dashboard_address=None, worker_dashboard_address=None,
-                                    silence_logs=logging.ERROR,
-                                    **kwargs)
+    """A LocalCluster of two worker processes; this process's environment as it was after.
+
+    distributed's Nanny writes its pre-spawn variables (OMP_NUM_THREADS=1 and the like)
+    into this process's os.environ for good. Later tests that start subprocesses would
+    then run numpy on one BLAS thread while this process uses several, and results that
+    must match bit for bit across processes (tests/test_serving.py) would differ in the
+    last bit.
+    """
+    saved = dict(os.environ)
+    try:
+        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                      dashboard_address=None, worker_dashboard_address=None,
+                                      silence_logs=logging.ERROR, **kwargs) as cluster:
+            yield cluster
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 @pytest.fixture(scope="module")
