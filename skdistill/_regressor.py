@@ -37,9 +37,9 @@ class DistilledRegressor(RegressorMixin, _BaseDistiller):
         bounds the teacher phase's time and memory on large tables: the cost of the
         soft targets then grows with the number of rows labelled, not fitted.
         ``"auto"`` is 200,000, which 5-fold cross-fitting reaches only above 250,000
-        training rows, so smaller fits are unchanged; the default fit's time and memory
-        at 1,000,000 rows are in ``benchmarks/results/scale.md``. ``None`` fits on all
-        rows. Out-of-bag teachers (``soft_targets="oob"``) always
+        training rows, so smaller fits are unchanged; ``python -m benchmarks.scale
+        --phases memory`` measures the default fit's time and memory at 1,000,000 rows.
+        ``None`` fits on all rows. Out-of-bag teachers (``soft_targets="oob"``) always
         use all rows.
     alpha : float, default=0.9
         Weight of the teacher term, in [0, 1]. The loss is

@@ -605,7 +605,7 @@ def _teacher_inputs(teachers, X):
 #: ``max_teacher_rows="auto"``: each teacher fit sees at most this many rows. Below
 #: 250,000 training rows, 5-fold cross-fitting never reaches it, so nothing changes there;
 #: above, the teacher fits (and the forests' memory) stop growing with the data, and only
-#: the labelling does. The 1,000,000-row fit is measured in ``benchmarks/results/scale.md``.
+#: the labelling does. ``python -m benchmarks.scale --phases memory`` measures it at 1M rows.
 AUTO_MAX_TEACHER_ROWS = 200_000
 
 
