@@ -86,10 +86,10 @@ def _latency(predict, row, repeats=2000):
     return float(np.median(times)) / (repeats // 20)
 
 
-def run_arm(arm, X_train, X_test, y_train, y_test, log=print, **params):
+def run_arm(arm, X_train, X_test, y_train, y_test, log=print, seed=0, **params):
     from skdistill import DistilledClassifier
 
-    model = DistilledClassifier(teachers=benchmark_teachers(0), random_state=0,
+    model = DistilledClassifier(teachers=benchmark_teachers(seed), random_state=seed,
                                 keep_teachers=True, **params)
     estimator = _pipeline(model) if arm.startswith("Pipeline") else model
     start = time.perf_counter()
@@ -126,7 +126,7 @@ def numeric_latency(X, y):
             "array": _latency(model_array.predict_proba, array)}
 
 
-def write(rows, latency, env, out):
+def write(rows, latency, env, out, seed=0):
     import pandas as pd
 
     pd.DataFrame(rows).to_csv(out.with_suffix(".csv"), index=False, float_format="%.6g")
@@ -138,10 +138,10 @@ def write(rows, latency, env, out):
         f"- Machine: {env['machine']} (shared; timings are noisy)",
         "- Versions: " + ", ".join(f"{k} {v}" for k, v in env["versions"].items()),
         f"- Data: adult, {len(CATEGORICAL)} label-encoded columns turned into categories, "
-        f"{MISSING_RATE:.0%} of {', '.join(WITH_MISSING)} removed at random (seed 0); one "
-        "stratified 75/25 split (seed 0).",
+        f"{MISSING_RATE:.0%} of {', '.join(WITH_MISSING)} removed at random; one "
+        f"stratified 75/25 split (seed {seed} for both).",
         "- Every arm: default ensemble (boosters on one thread), default student, "
-        "`random_state=0`. Teachers' accuracy: their averaged probabilities.", "",
+        f"`random_state={seed}`. Teachers' accuracy: their averaged probabilities.", "",
         "| arm | train rows | student acc | vs Pipeline | teachers acc | fidelity | "
         "student inputs | fit | 1-row DataFrame predict_proba |",
         "|---|---|---|---|---|---|---|---|---|",
@@ -175,8 +175,15 @@ def main(argv=None):
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--max-train", type=int, default=None,
                         help="subsample the training side (a quick check); default: all")
-    parser.add_argument("--out", default=str(RESULTS_DIR / "raw_tables"))
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seeds the split, the missing values and the models")
+    parser.add_argument("--out", default=None,
+                        help="default: benchmarks/results/raw_tables (seed 0) or "
+                             "raw_tables_seedN")
     args = parser.parse_args(argv)
+    if args.out is None:
+        args.out = str(RESULTS_DIR / ("raw_tables" if args.seed == 0
+                                      else f"raw_tables_seed{args.seed}"))
     command = "python -m benchmarks.raw_tables " + " ".join(
         shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
     env = environment(command)
@@ -195,13 +202,13 @@ def main(argv=None):
     rows = []
     for arm, text in [("native, category", False), ("native, text", True),
                       ("Pipeline: impute + one-hot", False)]:
-        X_train, X_test, y_train, y_test, _ = make_split(raw_adult(X, text=text), y, 0,
-                                                         max_train=args.max_train)
-        rows.append(run_arm(arm, X_train, X_test, y_train, y_test,
+        X_train, X_test, y_train, y_test, _ = make_split(
+            raw_adult(X, text=text, seed=args.seed), y, args.seed, max_train=args.max_train)
+        rows.append(run_arm(arm, X_train, X_test, y_train, y_test, seed=args.seed,
                             log=lambda m: print(m, flush=True)))
         env["wall_seconds"] = time.perf_counter() - start
         write(rows if rows[-1]["arm"].startswith("Pipeline") else rows + [rows[0] | {
-            "arm": "Pipeline (pending)"}], latency, env, Path(args.out))
+            "arm": "Pipeline (pending)"}], latency, env, Path(args.out), seed=args.seed)
     print(Path(args.out).with_suffix(".md").read_text())
 
 
