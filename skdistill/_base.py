@@ -229,8 +229,8 @@ class _BaseDistiller(BaseEstimator):
             X_extra = self._validated_rows(X_unlabeled, table, "X_unlabeled")
         return _FitData(X=X, y=y, y_enc=y_enc, n_outputs=n_outputs,
                         sample_weight=sample_weight, X_unlabeled=X_extra,
-                        hidden=self._check_hidden_layer_sizes(),
-                        weights=self._check_teacher_weights(),
+                        hidden=check_hidden_layer_sizes(self.hidden_layer_sizes),
+                        weights=check_teacher_weights(self.teacher_weights),
                         categorical=(self._categorical_mask(X.shape[1]) if table is None
                                      else table.categorical_mask),
                         table=table)
@@ -302,11 +302,7 @@ class _BaseDistiller(BaseEstimator):
                     if self.teachers is None
                     else check_teachers(self.teachers, self._task))
         teachers = adapt_teachers(teachers, data.table)
-        if data.weights is not None and len(data.weights) != len(teachers):
-            raise ValueError(
-                f"teacher_weights has {len(data.weights)} entries but there are "
-                f"{len(teachers)} teachers. Give one weight per teacher, or None for equal weights."
-            )
+        check_weight_count(data.weights, teachers)
         if data.sample_weight is not None:
             self._warn_unweighted_teachers(teachers)
         return teachers
@@ -463,25 +459,6 @@ class _BaseDistiller(BaseEstimator):
             drop_teachers(self)
 
     # -- fit helpers ------------------------------------------------------------------
-    def _check_hidden_layer_sizes(self):
-        sizes = tuple(self.hidden_layer_sizes)
-        if not all(isinstance(h, Integral) and h > 0 for h in sizes):
-            raise ValueError(
-                f"hidden_layer_sizes must hold positive integers, e.g. (128, 64); got {sizes!r}."
-            )
-        return tuple(int(h) for h in sizes)
-
-    def _check_teacher_weights(self):
-        if self.teacher_weights is None:
-            return None
-        w = np.asarray(self.teacher_weights, dtype=np.float64).ravel()
-        if not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
-            raise ValueError(
-                "teacher_weights must be finite, non-negative and not all zero; "
-                f"got {self.teacher_weights!r}."
-            )
-        return w
-
     def _categorical_mask(self, n_features):
         """Resolve ``categorical_features`` (indices, boolean mask or names) to a mask."""
         from ._augment import _resolve_categorical
@@ -647,6 +624,38 @@ class _BaseDistiller(BaseEstimator):
         tags.input_tags.categorical = True
         tags.input_tags.sparse = True
         return tags
+
+
+def check_hidden_layer_sizes(sizes):
+    """``hidden_layer_sizes`` as a tuple of ints; ValueError unless all are positive."""
+    sizes = tuple(sizes)
+    if not all(isinstance(h, Integral) and h > 0 for h in sizes):
+        raise ValueError(
+            f"hidden_layer_sizes must hold positive integers, e.g. (128, 64); got {sizes!r}."
+        )
+    return tuple(int(h) for h in sizes)
+
+
+def check_teacher_weights(teacher_weights):
+    """``teacher_weights`` as a float array (or None); ValueError when unusable."""
+    if teacher_weights is None:
+        return None
+    w = np.asarray(teacher_weights, dtype=np.float64).ravel()
+    if not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
+        raise ValueError(
+            "teacher_weights must be finite, non-negative and not all zero; "
+            f"got {teacher_weights!r}."
+        )
+    return w
+
+
+def check_weight_count(weights, teachers):
+    """ValueError unless there is one weight per teacher (or no weights)."""
+    if weights is not None and len(weights) != len(teachers):
+        raise ValueError(
+            f"teacher_weights has {len(weights)} entries but there are {len(teachers)} "
+            "teachers. Give one weight per teacher, or None for equal weights."
+        )
 
 
 #: Fitted attributes that hold the kept teachers (``keep_teachers=True``).

@@ -638,8 +638,8 @@ def build_student(X, n_outputs, hidden_layer_sizes, *, activation="relu",
         # The bin budget counts every input column, the 0/1 flags of a table's one-hot
         # slots too (which then get one bin each): the student of a raw table gets the
         # bins it would get behind a one-hot Pipeline. Giving the numeric columns the
-        # flags' unused share instead cost accuracy on adult
-        # (benchmarks/results/raw_tables.md).
+        # flags' unused share instead cost accuracy on adult (docs/benchmarks.md, raw
+        # tables section).
         bins = max(2, min(n_bins, MAX_ENCODED_WIDTH // max(d, 1)))
         layers.append(PiecewiseLinear.fit_columns(standardized_columns(), bins))
     elif input_encoding == "periodic":

@@ -228,7 +228,9 @@ def _adapt(name, est, table):
 
     # The user's own prefit teachers and ColumnTransformers select columns by name;
     # boosters refuse some characters in names, so the others see x0, x1, ...
-    positional = not isinstance(est, (FrozenEstimator, Pipeline)) or not handles_tables(est)
+    user_table = isinstance(est, FrozenEstimator) or (isinstance(est, Pipeline)
+                                                      and handles_tables(est))
+    positional = not user_table
     to_frame = ("table", FunctionTransformer(table.to_frame,
                                              kw_args={"positional_names": positional}))
     if isinstance(est, FrozenEstimator):

@@ -40,6 +40,7 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
+from ._base import check_hidden_layer_sizes, check_teacher_weights, check_weight_count
 from ._compat import HasMethods, Interval, StrOptions, _fit_context
 from ._student import ACTIVATIONS, INPUT_ENCODINGS, build_student, check_student_finite
 from ._teachers import (
@@ -390,8 +391,8 @@ class _BaseDaskDistiller(BaseEstimator):
             from ._training import resolve_device
 
             resolve_device(self.device)  # refuse a missing GPU before the teachers
-        hidden = self._check_hidden_layer_sizes()
-        weights = self._check_teacher_weights()
+        hidden = check_hidden_layer_sizes(self.hidden_layer_sizes)
+        weights = check_teacher_weights(self.teacher_weights)
         data = self._check_inputs(X, y, client, da, distributed)
         names = ("teachers", "folds", "samples", "validation", "encoding", "student")
         seeds = dict(zip(names, _seeds(self.random_state, len(names))))
@@ -448,33 +449,10 @@ class _BaseDaskDistiller(BaseEstimator):
                 "distributed.LocalCluster on one machine), or pass client=..."
             ) from None
 
-    def _check_hidden_layer_sizes(self):
-        sizes = tuple(self.hidden_layer_sizes)
-        if not all(isinstance(h, Integral) and h > 0 for h in sizes):
-            raise ValueError(
-                f"hidden_layer_sizes must hold positive integers, e.g. (128, 64); got {sizes!r}."
-            )
-        return tuple(int(h) for h in sizes)
-
-    def _check_teacher_weights(self):
-        if self.teacher_weights is None:
-            return None
-        w = np.asarray(self.teacher_weights, dtype=np.float64).ravel()
-        if not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
-            raise ValueError(
-                "teacher_weights must be finite, non-negative and not all zero; "
-                f"got {self.teacher_weights!r}."
-            )
-        return w
-
     def _resolve_teachers(self, seed, weights):
         teachers = (self._default_teachers(seed) if self.teachers is None
                     else check_teachers(self.teachers, self._task))
-        if weights is not None and len(weights) != len(teachers):
-            raise ValueError(
-                f"teacher_weights has {len(weights)} entries but there are {len(teachers)} "
-                "teachers. Give one weight per teacher, or None for equal weights."
-            )
+        check_weight_count(weights, teachers)
         return teachers
 
     # -- inputs ------------------------------------------------------------------------------
