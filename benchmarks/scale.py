@@ -68,16 +68,21 @@ def table_partition(partition, rows, seed, split=0):
     The trees come from ``seed``; the rows from ``(seed, split, partition)``, so the
     training (``split=0``) and test (``split=1``) tables share one labelling function.
     """
-    features, thresholds, leaves, linear = _trees(seed)
     rng = np.random.default_rng([seed, split, partition])
     X = rng.standard_normal((rows, N_FEATURES), dtype=np.float32)
+    y = (rng.random(rows) < true_probability(X, seed)).astype(np.int64)
+    return X, y
+
+
+def true_probability(X, seed):
+    """P(y = 1 | x) of the table made with ``seed``: what perfect soft targets would be."""
+    features, thresholds, leaves, linear = _trees(seed)
     logit = X @ linear
     for t in range(N_TREES):
         bits = (X[:, features[t]] > thresholds[t]).astype(np.int64)
         logit += leaves[t][bits[:, 0] * 4 + bits[:, 1] * 2 + bits[:, 2]]
     logit *= 2.0 / np.sqrt(N_TREES)
-    y = (rng.random(rows) < 1.0 / (1.0 + np.exp(-logit))).astype(np.int64)
-    return X, y
+    return 1.0 / (1.0 + np.exp(-logit))
 
 
 def dask_table(n_rows, seed, partition_rows=PARTITION_ROWS, split=0):
@@ -240,12 +245,13 @@ def run_memory(n_rows, seed, smoke=False):
 
         model.set_params(teachers=[("rf", RandomForestClassifier(10, random_state=0))])
     with PeakMemory() as memory:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         model.fit(X, y)
-        fit_seconds = time.perf_counter() - start
+        fit_seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     return {
         "phase": "memory", "rows": n_rows, "max_teacher_rows": model.max_teacher_rows,
-        "fit_seconds": round(fit_seconds, 1),
+        "teacher_folds": model.fit_info_["teacher_folds"],
+        "fit_seconds": round(fit_seconds, 1), "fit_cpu_seconds": round(cpu, 1),
         "teacher_seconds": round(model.fit_info_["teacher_fit_seconds"], 1),
         "student_seconds": round(model.fit_info_["student_fit_seconds"], 1),
         "epochs": model.n_iter_, "data_mb": _mb(X.nbytes + y.nbytes),
@@ -256,6 +262,65 @@ def run_memory(n_rows, seed, smoke=False):
     }
 
 
+#: The soft-target strategies compared by the ``strategy`` phase: (label, cv, max_teacher_rows).
+STRATEGIES = [
+    ("5 folds (0.3.0 default)", 5, 200_000),
+    ('cv="auto" (default)', "auto", 200_000),
+    ('cv="auto", max_teacher_rows=100,000', "auto", 100_000),
+]
+
+
+def run_strategy(n_rows, seed, smoke=False):
+    """The teacher phase alone, per soft-target strategy: its cost, and its targets' quality.
+
+    Each strategy runs the default ensemble's teacher phase as ``DistilledClassifier.fit``
+    does (out-of-fold targets, refit, one job at a time) on the same rows. The table's true
+    P(y=1|x) is known, so the soft targets are scored against it as well as against the
+    labels; the refit ensemble (the teachers that label synthetic rows) is scored on the
+    test table.
+    """
+    from sklearn.metrics import log_loss
+
+    from benchmarks._common import benchmark_teachers
+    from skdistill._teachers import fit_teachers, predict_teachers, resolve_folds
+
+    X, y = local_table(n_rows, seed, 5000 if smoke else PARTITION_ROWS)
+    X_test, y_test = local_table(20_000 if smoke else TEST_ROWS, seed, split=1)
+    p_true = true_probability(X, seed)
+    records = []
+    for label, cv, max_rows in STRATEGIES:
+        teachers = benchmark_teachers(0)
+        if smoke:
+            for _, est in teachers:
+                est.set_params(**{"n_estimators": 10} if "n_estimators" in est.get_params()
+                               else {})
+        max_rows = max_rows // 50 if smoke else max_rows
+        folds = resolve_folds(cv, n_rows, max_rows)
+        with PeakMemory() as memory:
+            wall, cpu = time.perf_counter(), time.process_time()
+            fitted, soft = fit_teachers(
+                teachers, X, y, None, n_outputs=2, task="classification", method="oof",
+                cv=cv, refit=True, random_state=0, n_jobs=None, weights=None,
+                classes=np.array([0, 1]), max_rows=max_rows)
+            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        test_proba = predict_teachers(fitted, X_test, n_outputs=2, task="classification",
+                                      weights=None)
+        records.append({
+            "phase": "strategy", "rows": n_rows, "strategy": label, "folds": folds,
+            "max_teacher_rows": max_rows, "fits": len(teachers) * (folds + 1),
+            "teacher_seconds": round(wall, 1), "teacher_cpu_seconds": round(cpu, 1),
+            "peak_mb": _mb(memory.peak), "target_accuracy": round(float(
+                (soft.argmax(1) == y).mean()), 4),
+            "target_log_loss": round(float(log_loss(y, soft, labels=[0, 1])), 4),
+            "target_mae_vs_true_p": round(float(np.abs(soft[:, 1] - p_true).mean()), 4),
+            "target_bayes_agreement": round(float(((soft[:, 1] > 0.5) == (p_true > 0.5))
+                                                  .mean()), 4),
+            "refit_test_accuracy": round(float((test_proba.argmax(1) == y_test).mean()), 4),
+        })
+        print(records[-1], flush=True)
+    return records
+
+
 # -- the report -----------------------------------------------------------------------------
 COLUMNS = {
     "cluster": ["rows", "partitions", "fit_seconds", "teacher_seconds", "student_seconds",
@@ -263,7 +328,11 @@ COLUMNS = {
                 "test_accuracy", "heldout_fidelity"],
     "parity": ["phase", "rows", "fit_seconds", "teacher_seconds", "student_seconds", "epochs",
                "test_accuracy", "heldout_fidelity"],
-    "memory": ["rows", "max_teacher_rows", "fit_seconds", "teacher_seconds", "student_seconds",
+    "strategy": ["strategy", "rows", "folds", "max_teacher_rows", "fits", "teacher_seconds",
+                 "teacher_cpu_seconds", "peak_mb", "target_accuracy", "target_log_loss",
+                 "target_mae_vs_true_p", "target_bayes_agreement", "refit_test_accuracy"],
+    "memory": ["rows", "max_teacher_rows", "teacher_folds", "fit_seconds", "fit_cpu_seconds",
+               "teacher_seconds", "student_seconds",
                "epochs", "data_mb", "baseline_mb", "peak_mb", "peak_mb_getrusage",
                "test_accuracy", "heldout_fidelity"],
 }
@@ -304,11 +373,12 @@ def write_report(out_dir, runs):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--phases", nargs="+", default=["cluster", "parity", "memory"],
-                        choices=["cluster", "parity", "memory"])
+                        choices=["cluster", "parity", "memory", "strategy"])
     parser.add_argument("--rows", nargs="+", type=int,
                         default=[250_000, 500_000, 1_000_000, 2_000_000])
     parser.add_argument("--parity-rows", type=int, default=200_000)
     parser.add_argument("--memory-rows", type=int, default=1_000_000)
+    parser.add_argument("--strategy-rows", type=int, default=500_000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out-dir", default=str(Path(__file__).parent / "results"))
@@ -320,6 +390,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.smoke:
         args.rows, args.parity_rows, args.memory_rows = [20_000], 20_000, 20_000
+        args.strategy_rows = 20_000
 
     os.makedirs(args.out_dir, exist_ok=True)
     json_path = Path(args.out_dir) / "scale.json"
@@ -359,6 +430,9 @@ def main(argv=None):
         if client is not None:
             client.close()
             cluster.close()
+    if "strategy" in args.phases:
+        run["records"] += run_strategy(args.strategy_rows, args.seed, args.smoke)
+        save()
     if "memory" in args.phases:
         run["records"].append(run_memory(args.memory_rows, args.seed, args.smoke))
         print(run["records"][-1], flush=True)

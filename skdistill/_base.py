@@ -37,6 +37,7 @@ from ._teachers import (
     check_teachers,
     fit_teachers,
     predict_teachers,
+    resolve_folds,
 )
 
 # Float inputs stay in their own precision; anything else becomes float64.
@@ -89,7 +90,8 @@ class _BaseDistiller(BaseEstimator):
         "teachers": [list, None],
         "teacher_weights": ["array-like", None],
         "soft_targets": [StrOptions(set(SOFT_TARGET_METHODS))],
-        "cv": [Interval(Integral, 2, None, closed="left"), HasMethods(["split", "get_n_splits"])],
+        "cv": [Interval(Integral, 2, None, closed="left"), HasMethods(["split", "get_n_splits"]),
+               StrOptions({"auto"})],
         "max_teacher_rows": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"}),
                              None],
         "alpha": [Interval(Real, 0, 1, closed="both")],
@@ -332,10 +334,17 @@ class _BaseDistiller(BaseEstimator):
             random_state=split_seed, n_jobs=self.n_jobs, weights=data.weights,
             classes=getattr(self, "classes_", None),
             progress=self._progress_printer("teachers") if self.verbose else None,
-            max_rows=(AUTO_MAX_TEACHER_ROWS if self.max_teacher_rows == "auto"
-                      else self.max_teacher_rows),
+            max_rows=self._max_teacher_rows(),
         )
         return fitted, soft, time.perf_counter() - start
+
+    def _max_teacher_rows(self):
+        return AUTO_MAX_TEACHER_ROWS if self.max_teacher_rows == "auto" else self.max_teacher_rows
+
+    def _teacher_folds(self, n_rows):
+        """The number of cross-fitting folds this fit uses (``cv="auto"`` resolved)."""
+        folds = resolve_folds(self.cv, n_rows, self._max_teacher_rows())
+        return int(folds) if isinstance(folds, Integral) else folds.get_n_splits()
 
     def _transfer_set(self, data, fitted, soft, train_idx, seed):
         """Real training rows, then unlabeled and synthetic rows labelled by the teachers.
@@ -443,6 +452,7 @@ class _BaseDistiller(BaseEstimator):
         self.fit_info_ = {
             "teacher_fit_seconds": teacher_time,
             "student_fit_seconds": student_time,
+            "teacher_folds": self._teacher_folds(data.X.shape[0]),
             "n_real_rows": transfer.n_real,
             "n_validation_rows": len(valid_idx),
             "n_transfer_rows": transfer.n_extra,

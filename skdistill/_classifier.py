@@ -45,8 +45,14 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
           Fastest; weaker targets for models that memorize (forests).
         - ``"oob"``: bagged forests use their out-of-bag estimate (one fit each);
           other teachers are cross-fitted as in ``"oof"``.
-    cv : int or cross-validation splitter, default=5
+    cv : int, cross-validation splitter or "auto", default="auto"
         Folds for ``"oof"`` soft targets. An int gives shuffled stratified folds.
+        ``"auto"`` is 5 folds, or fewer (down to 2) on tables large enough that
+        ``max_teacher_rows`` caps every fold's fit anyway: the fewest folds whose
+        training part still holds ``max_teacher_rows`` rows, so each fold's teachers
+        are as strong as with 5 folds and the teacher phase makes half the fits
+        (with the default cap, 2 folds from 400,000 rows). ``fit_info_["teacher_folds"]`` records
+        the number used; ``benchmarks/results/scale.md`` compares it with 5 folds.
     max_teacher_rows : int, "auto" or None, default="auto"
         Fit each teacher (each fold, and the refit) on at most this many of its
         training rows, drawn at random; every row is still labelled out-of-fold. This
@@ -179,8 +185,8 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
     n_iter_ : int
         Epochs run.
     fit_info_ : dict
-        Timings of the teacher and student phases, row counts, the best epoch and the
-        training device.
+        Timings of the teacher and student phases, the cross-fitting folds used
+        (``teacher_folds``), row counts, the best epoch and the training device.
     teachers_ : list of estimators
         Fitted teachers (on encoded labels ``0..n_classes-1``), only with
         ``keep_teachers=True``.
@@ -241,7 +247,7 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
         teachers=None,
         teacher_weights=None,
         soft_targets="oof",
-        cv=5,
+        cv="auto",
         max_teacher_rows="auto",
         temperature=2.0,
         alpha=0.5,

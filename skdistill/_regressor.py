@@ -29,8 +29,14 @@ class DistilledRegressor(RegressorMixin, _BaseDistiller):
         Weights of the teachers' average.
     soft_targets : {"oof", "in_sample", "oob"}, default="oof"
         How the teachers label the training rows; see :class:`DistilledClassifier`.
-    cv : int or cross-validation splitter, default=5
-        Folds for out-of-fold targets. An int gives shuffled K-fold.
+    cv : int, cross-validation splitter or "auto", default="auto"
+        Folds for ``"oof"`` soft targets. An int gives shuffled K-fold.
+        ``"auto"`` is 5 folds, or fewer (down to 2) on tables large enough that
+        ``max_teacher_rows`` caps every fold's fit anyway: the fewest folds whose
+        training part still holds ``max_teacher_rows`` rows, so each fold's teachers
+        are as strong as with 5 folds and the teacher phase makes half the fits
+        (with the default cap, 2 folds from 400,000 rows). ``fit_info_["teacher_folds"]`` records
+        the number used; ``benchmarks/results/scale.md`` compares it with 5 folds.
     max_teacher_rows : int, "auto" or None, default="auto"
         Fit each teacher (each fold, and the refit) on at most this many of its
         training rows, drawn at random; every row is still labelled out-of-fold. This
@@ -130,7 +136,7 @@ class DistilledRegressor(RegressorMixin, _BaseDistiller):
         teachers=None,
         teacher_weights=None,
         soft_targets="oof",
-        cv=5,
+        cv="auto",
         max_teacher_rows="auto",
         alpha=0.9,
         hidden_layer_sizes=(128, 64),

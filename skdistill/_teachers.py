@@ -525,6 +525,9 @@ def fit_teachers(teachers, X, y, sample_weight, *, n_outputs, task, method, cv, 
         teachers, which predict in terms of the labels they were fitted on.
     progress : TeacherProgress or None
         Reports each finished job (see ``_progress.py``). Not part of the cache key.
+    cv : int, cross-validation splitter or "auto"
+        Folds of out-of-fold soft targets; ``"auto"`` is resolved by
+        :func:`resolve_folds` from ``n`` and ``max_rows``.
     max_rows : int or None
         Fit each teacher on at most this many of its training rows, drawn at random
         (see :func:`subsample_rows`); the rows it does not see are still labelled by it
@@ -556,8 +559,9 @@ def fit_teachers(teachers, X, y, sample_weight, *, n_outputs, task, method, cv, 
             jobs.append((i, None, None, "oob"))
         else:
             if splits is None:
+                folds = resolve_folds(cv, n, max_rows)
                 splits = [(subsample_rows(train, max_rows, sample_rng), test)
-                          for train, test in make_splits(n, y, cv, random_state,
+                          for train, test in make_splits(n, y, folds, random_state,
                                                          classification)]
             jobs.extend((i, train, test, "fold") for train, test in splits)
             if refit:
@@ -609,6 +613,39 @@ def _teacher_inputs(teachers, X):
 #: above, the teacher fits (and the forests' memory) stop growing with the data, and only
 #: the labelling does. ``python -m benchmarks.scale --phases memory`` measures it at 1M rows.
 AUTO_MAX_TEACHER_ROWS = 200_000
+
+
+#: ``cv="auto"``: the folds of out-of-fold soft targets when ``max_teacher_rows`` does not
+#: bind. ``benchmarks/results/scale.md`` ("Soft-target strategy at large N") measures the rule
+#: of :func:`resolve_folds` against always using five.
+AUTO_FOLDS = 5
+
+
+def resolve_folds(cv, n_rows, max_rows):
+    """The ``cv`` that cross-fitting uses: ``cv`` itself, or the folds ``"auto"`` stands for.
+
+    ``"auto"`` is the fewest folds, from 2 up to ``AUTO_FOLDS``, whose training part
+    (``n_rows * (k - 1) / k`` rows) still holds ``max_rows`` rows, and ``AUTO_FOLDS`` when
+    none does. Every fold's teachers are then fitted on ``max_rows`` sampled rows, as
+    with five folds, so each soft target comes from an equally strong model; only the
+    number of fits falls (2 folds and the refit: half of five folds' six fits per
+    teacher). Small tables, where the cap does not bind, keep five folds.
+
+    Examples
+    --------
+    >>> resolve_folds("auto", 100_000, 200_000), resolve_folds("auto", 1_000_000, 200_000)
+    (5, 2)
+    >>> resolve_folds("auto", 300_000, 200_000), resolve_folds(10, 1_000_000, 200_000)
+    (3, 10)
+    """
+    if not (isinstance(cv, str) and cv == "auto"):
+        return cv
+    if max_rows is None:
+        return AUTO_FOLDS
+    for k in range(2, AUTO_FOLDS):
+        if n_rows * (k - 1) // k >= max_rows:
+            return k
+    return AUTO_FOLDS
 
 
 def subsample_rows(rows, max_rows, rng):

@@ -100,6 +100,19 @@ def _separator(sep):
     return "\t" if sep in ("\\t", "tab") else sep
 
 
+def _folds(text):
+    """``--cv``: an integer of at least 2, or ``auto``."""
+    if text == "auto":
+        return text
+    try:
+        folds = int(text)
+    except ValueError:
+        folds = 0
+    if folds < 2:
+        raise argparse.ArgumentTypeError(f"{text!r}: give 'auto' or a number of folds >= 2")
+    return folds
+
+
 def _hidden_sizes(text):
     try:
         sizes = tuple(int(h) for h in text.split(",") if h.strip())
@@ -197,7 +210,7 @@ def _cmd_fit(args):
         from ._classifier import DistilledClassifier as Model
     else:
         from ._regressor import DistilledRegressor as Model
-    model, fit_seconds = _fit_model(Model(**params), X_train, y_train, teachers, args.cv)
+    model, fit_seconds = _fit_model(Model(**params), X_train, y_train, teachers)
 
     summary = {"task": task, "n_train_rows": int(len(X_train)),
                "n_holdout_rows": 0 if X_test is None else int(len(X_test)),
@@ -211,7 +224,7 @@ def _cmd_fit(args):
         if args.refit:
             _progress(f"--refit: training teachers and student again on all {len(X)} rows.")
             params["keep_teachers"] = False
-            model, _ = _fit_model(Model(**params), X, y, teachers, args.cv)
+            model, _ = _fit_model(Model(**params), X, y, teachers)
         else:
             from ._base import drop_teachers
 
@@ -257,8 +270,9 @@ def _empty_cells_in_training(X, y, train_idx, test_idx, task):
     return train_idx, test_idx
 
 
-def _fit_model(model, X, y, teachers, cv):
-    _progress(f"Fitting teachers ({', '.join(n for n, _ in teachers)}) with {cv}-fold "
+def _fit_model(model, X, y, teachers):
+    folds = model._teacher_folds(len(X))
+    _progress(f"Fitting teachers ({', '.join(n for n, _ in teachers)}) with {folds}-fold "
               f"cross-fitted soft targets on {len(X)} rows, then the student...")
     start = time.perf_counter()
     model.fit(X, y)
@@ -580,8 +594,9 @@ def build_parser():
     fit.add_argument("--n-estimators", type=int, default=None, metavar="N",
                      help="trees or boosting rounds of the rf, et, xgb and lgbm teachers "
                           "(default: their own, 200-300); smaller fits faster")
-    fit.add_argument("--cv", type=int, default=5, help="folds for cross-fitted soft targets "
-                                                       "(default: %(default)s)")
+    fit.add_argument("--cv", type=_folds, default="auto",
+                     help="folds for cross-fitted soft targets, or 'auto' (5, fewer on "
+                          "tables of 400,000 rows or more) (default: %(default)s)")
     fit.add_argument("--max-epochs", type=int, default=200,
                      help="student training epochs at most (default: %(default)s)")
     fit.add_argument("--hidden", default=None, metavar="SIZES",
