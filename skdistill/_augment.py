@@ -160,10 +160,13 @@ def munge(X, n_samples=None, *, p=0.5, s=10.0, categorical_features=None, random
     sparse = sp.issparse(values)
     out = [] if sparse else np.empty((n_samples, n_features), dtype=values.dtype)
     if n_samples:
-        neighbour = _nearest_other_row(values, categorical, levels)
         n_full, rest = divmod(n_samples, n_rows)
         base = np.concatenate([np.tile(np.arange(n_rows), n_full),
                                np.sort(gen.choice(n_rows, size=rest, replace=False))])
+        # Fewer synthetic rows than real ones: only the drawn rows need a neighbour
+        # (on a million rows, finding every row's would cost most of the fit).
+        neighbour = _nearest_other_row(values, categorical, levels,
+                                       rows=base if n_full == 0 else None)
         # Per-column noise scale: 1/s for continuous columns, 0 for categorical ones, so
         # that one expression gives a Gaussian draw or an exact swap.
         inv_s = np.where(categorical, 0.0, 1.0 / s).astype(values.dtype)
@@ -296,10 +299,14 @@ def _resolve_categorical(spec, n_features, names):
     return mask
 
 
-def _nearest_other_row(values, categorical, levels):
-    """Index of each row's nearest other row, in the distance the docstring defines."""
+def _nearest_other_row(values, categorical, levels, rows=None):
+    """Index of each row's nearest other row, in the distance the docstring defines.
+
+    With ``rows`` (sorted indices), only those rows' neighbours are searched for (among
+    all rows); the returned array still has one entry per row, the others -1.
+    """
     if sp.issparse(values):
-        return _nearest_other_sparse_row(values)
+        return _search_other_row(_sparse_distance_space(values), rows)
     parts = []
     cont = values[:, ~categorical].astype(np.float64)
     if cont.shape[1]:
@@ -329,14 +336,27 @@ def _nearest_other_row(values, categorical, levels):
             code = codes.astype(np.float64)
             parts.append(((code - code.mean()) / max(code.std(), 1e-12))[:, None])
     Z = np.hstack(parts) if parts else np.zeros((values.shape[0], 1))
-    # kneighbors() without X leaves each row out of its own neighbours, even when the
-    # data hold exact duplicates of it (then a duplicate is the neighbour).
+    return _search_other_row(Z, rows)
+
+
+def _search_other_row(Z, rows):
+    """Each row's (or each of ``rows``') nearest other row of ``Z``."""
     nn = NearestNeighbors(n_neighbors=1).fit(Z)
-    return nn.kneighbors(return_distance=False)[:, 0]
+    if rows is None:
+        # kneighbors() without X leaves each row out of its own neighbours, even when the
+        # data hold exact duplicates of it (then a duplicate is the neighbour).
+        return nn.kneighbors(return_distance=False)[:, 0]
+    # The same with query rows: their two nearest rows include the row itself (or an
+    # exact duplicate, tied with it); the other one is its nearest other row.
+    asked = np.unique(rows)
+    two = nn.kneighbors(Z[asked], n_neighbors=2, return_distance=False)
+    neighbour = np.full(Z.shape[0], -1, dtype=np.intp)
+    neighbour[asked] = np.where(two[:, 0] == asked, two[:, 1], two[:, 0])
+    return neighbour
 
 
-def _nearest_other_sparse_row(values):
-    """``_nearest_other_row`` for a sparse matrix without categorical columns.
+def _sparse_distance_space(values):
+    """``_nearest_other_row``'s space for a sparse matrix without categorical columns.
 
     The same distance, on columns scaled to unit variance but not centred: centring
     subtracts one vector from every row, which changes no distance, and would make the
@@ -348,8 +368,7 @@ def _nearest_other_sparse_row(values):
     _, scale = column_statistics(values)
     scale[~(scale > 1e-12)] = 1.0
     Z = sp.csr_matrix(values, dtype=np.float64) @ sp.diags(1.0 / scale)
-    nn = NearestNeighbors(n_neighbors=1).fit(Z.tocsr())
-    return nn.kneighbors(return_distance=False)[:, 0]
+    return Z.tocsr()
 
 
 def _from_codes(out, columns, dtypes, categorical, levels):

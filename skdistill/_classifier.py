@@ -185,8 +185,8 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
     n_iter_ : int
         Epochs run.
     fit_info_ : dict
-        Timings of the teacher and student phases, the cross-fitting folds used
-        (``teacher_folds``), row counts, the best epoch and the training device.
+        Timings of the teacher and student phases, the number of folds ``cv`` stood
+        for (``teacher_folds``), row counts, the best epoch and the training device.
     teachers_ : list of estimators
         Fitted teachers (on encoded labels ``0..n_classes-1``), only with
         ``keep_teachers=True``.

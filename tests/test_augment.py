@@ -116,6 +116,43 @@ def test_duplicate_rows_are_each_others_neighbours():
     np.testing.assert_array_equal(out[:2], X[:2])  # the neighbour is the duplicate, sd = 0
 
 
+def test_fewer_synthetic_than_real_rows_searches_only_the_drawn_rows(monkeypatch):
+    X = _table(n=60)
+    searched = []
+    search = _augment._search_other_row
+
+    def spy(Z, rows):
+        searched.append(rows)
+        return search(Z, rows)
+
+    monkeypatch.setattr(_augment, "_search_other_row", spy)
+    out = munge(X, 25, p=1.0, categorical_features=[3, 4], random_state=0)
+    assert len(searched[0]) == 25 and out.shape == (25, X.shape[1])
+    # The same rows as a search for every row's neighbour gives.
+    monkeypatch.setattr(_augment, "_search_other_row", lambda Z, rows: search(Z, None))
+    np.testing.assert_array_equal(
+        munge(X, 25, p=1.0, categorical_features=[3, 4], random_state=0), out)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_the_nearest_other_row_of_some_rows_equals_that_of_all_rows(sparse):
+    import scipy.sparse as sp
+
+    values = np.random.RandomState(0).normal(size=(300, 6))
+    values[10] = values[11]  # an exact duplicate: each is the other's neighbour
+    cat = np.zeros(6, dtype=bool)
+    if sparse:
+        # Mostly zeros, but no two rows equal except the duplicate (a tie may go either way).
+        values = sp.csr_matrix(np.column_stack([values[:, 0],
+                                                np.where(values[:, 1:] > 0.5, values[:, 1:], 0)]))
+    rows = np.array([0, 10, 11, 57, 299])
+    some = _augment._nearest_other_row(values, cat, [None] * 6, rows=rows)
+    every = _augment._nearest_other_row(values, cat, [None] * 6)
+    np.testing.assert_array_equal(some[rows], every[rows])
+    assert some[10] == 11 and some[11] == 10
+    assert (np.delete(some, rows) == -1).all()
+
+
 def test_blocks_do_not_change_the_result_shape_or_values(monkeypatch):
     X = _table(n=50)
     monkeypatch.setattr(_augment, "_BLOCK_ROWS", 7)

@@ -629,3 +629,19 @@ def test_a_file_from_the_old_command_line_is_refused(tmp_path, capsys):
                     ["export", str(path), "--onnx", str(tmp_path / "x.onnx")]):
         line = _error(capsys, command)
         assert "skdistill 0.2" in line and "fit it again" in line
+
+
+@pytest.mark.parametrize("value", ["1", "five"])
+def test_cv_must_be_auto_or_two_or_more_folds(files, tmp_path, capsys, value):
+    with pytest.raises(SystemExit) as exc:
+        main(["fit", str(files / "train.csv"), "--target", "churn",
+              "-o", str(tmp_path / "m.skd"), "--cv", value])
+    assert exc.value.code == 2
+    assert "'auto' or a number of folds >= 2" in capsys.readouterr().err
+
+
+def test_cv_auto_is_the_default_and_names_the_folds(files, tmp_path, capsys):
+    argv = [a for a in FAST if a not in ("--cv", "2", "--quiet")]
+    assert main(["fit", str(files / "train.csv"), "--target", "churn",
+                 "-o", str(tmp_path / "m.skd"), *argv]) == 0
+    assert "with 5-fold cross-fitted soft targets" in capsys.readouterr().err

@@ -1,4 +1,5 @@
-"""max_teacher_rows: each teacher fit sees at most that many rows; every row is labelled."""
+"""max_teacher_rows and cv="auto": each teacher fit sees at most that many rows, in as few folds
+as still give every fold that many; every row is labelled."""
 
 import numpy as np
 import pytest
@@ -7,17 +8,21 @@ from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression
 
 from skdistill import DistilledClassifier
-from skdistill._teachers import AUTO_MAX_TEACHER_ROWS, fit_teachers
+from skdistill._teachers import AUTO_MAX_TEACHER_ROWS, fit_teachers, resolve_folds
 
 SMALL = dict(max_epochs=2, hidden_layer_sizes=(8,), n_bins=4, augmentation=None,
              random_state=0)
 
 
 class _Recorder(ClassifierMixin, BaseEstimator):
-    """Logistic regression that remembers the rows it was fitted on."""
+    """Logistic regression that remembers the rows it was fitted on (and every fit's count,
+    in ``fits``: the jobs run in this process with the default ``n_jobs``)."""
+
+    fits = []
 
     def fit(self, X, y):
         self.n_fit_rows_ = len(X)
+        _Recorder.fits.append(len(X))
         self.model_ = LogisticRegression().fit(X, y)
         self.classes_ = self.model_.classes_
         return self
@@ -66,3 +71,40 @@ def test_max_teacher_rows_is_validated(data):
     X, y = data
     with pytest.raises(ValueError, match="max_teacher_rows"):
         DistilledClassifier(max_teacher_rows=0).fit(X, y)
+
+
+@pytest.mark.parametrize("max_rows, folds", [(300, 2), (500, 2), (600, 3), (700, 4), (800, 5),
+                                             (None, 5)])
+def test_auto_folds_are_the_fewest_that_keep_the_cap(data, max_rows, folds):
+    X, y = data  # 1,000 rows: a fold's training part holds 1000 * (k - 1) / k of them
+    _Recorder.fits = []
+    model = DistilledClassifier(teachers=[("rec", _Recorder())], max_teacher_rows=max_rows,
+                                keep_teachers=True, **SMALL).fit(X, y)
+    assert model.cv == "auto" and model.fit_info_["teacher_folds"] == folds
+    # The folds and the refit: one fit each, none of them above the cap.
+    assert len(_Recorder.fits) == folds + 1
+    assert max(_Recorder.fits) == (max_rows or 1000)
+
+
+def test_auto_folds_equal_five_folds_below_the_cap(data):
+    X, y = data
+    teachers = [("lr", LogisticRegression())]
+    auto = DistilledClassifier(teachers=teachers, **SMALL).fit(X, y)
+    five = DistilledClassifier(teachers=teachers, cv=5, **SMALL).fit(X, y)
+    np.testing.assert_array_equal(auto.predict_proba(X), five.predict_proba(X))
+    assert auto.fit_info_["teacher_folds"] == five.fit_info_["teacher_folds"] == 5
+
+
+def test_an_explicit_cv_is_kept_whatever_the_cap(data):
+    X, y = data
+    _Recorder.fits = []
+    DistilledClassifier(teachers=[("rec", _Recorder())], cv=4, max_teacher_rows=100,
+                        keep_teachers=True, **SMALL).fit(X, y)
+    assert len(_Recorder.fits) == 4 + 1  # no fewer folds than asked for
+    assert resolve_folds(7, 10**7, 100) == 7
+
+
+def test_cv_is_validated(data):
+    X, y = data
+    with pytest.raises(ValueError, match="'cv' parameter"):
+        DistilledClassifier(cv="five").fit(X, y)
