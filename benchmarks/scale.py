@@ -18,14 +18,18 @@ Phases (each appends its records to ``results/scale.json`` and rewrites ``scale.
   its own defaults otherwise) on the same rows, scored on the same test table.
 - ``memory``: the in-memory ``DistilledClassifier()`` with its default teachers (the
   boosters on one thread, ``benchmark_teachers``) and defaults, so
-  ``max_teacher_rows="auto"``, at ``--memory-rows`` rows; wall time and peak memory of
-  the process.
+  ``max_teacher_rows="auto"`` and ``cv="auto"``, at ``--memory-rows`` rows; wall and CPU
+  time and peak memory of the process.
+- ``strategy``: the teacher phase alone at ``--strategy-rows`` rows for each of
+  ``STRATEGIES`` (5 folds, ``cv="auto"``, a smaller ``max_teacher_rows``): its time and
+  memory, and its soft targets scored against the labels and the table's true P(y|x).
 
 Usage::
 
     nice -n 10 python -m benchmarks.scale --phases cluster --rows 250000 500000 1000000 2000000
     nice -n 10 python -m benchmarks.scale --phases parity --parity-rows 200000
     nice -n 10 python -m benchmarks.scale --phases memory --memory-rows 1000000
+    nice -n 10 python -m benchmarks.scale --phases strategy --strategy-rows 500000
     python -m benchmarks.scale --smoke --out-dir /tmp/scale    # a 20,000-row check
     python -m benchmarks.scale --merge /tmp/other/scale.json   # runs made elsewhere
 """

@@ -342,9 +342,10 @@ class _BaseDistiller(BaseEstimator):
         return AUTO_MAX_TEACHER_ROWS if self.max_teacher_rows == "auto" else self.max_teacher_rows
 
     def _teacher_folds(self, n_rows):
-        """The number of cross-fitting folds this fit uses (``cv="auto"`` resolved)."""
+        """The number of folds an integer or ``"auto"`` ``cv`` stands for on ``n_rows``
+        rows; None for a splitter, whose own ``split`` decides."""
         folds = resolve_folds(self.cv, n_rows, self._max_teacher_rows())
-        return int(folds) if isinstance(folds, Integral) else folds.get_n_splits()
+        return int(folds) if isinstance(folds, Integral) else None
 
     def _transfer_set(self, data, fitted, soft, train_idx, seed):
         """Real training rows, then unlabeled and synthetic rows labelled by the teachers.

@@ -51,8 +51,9 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
         ``max_teacher_rows`` caps every fold's fit anyway: the fewest folds whose
         training part still holds ``max_teacher_rows`` rows, so each fold's teachers
         are as strong as with 5 folds and the teacher phase makes half the fits
-        (with the default cap, 2 folds from 400,000 rows). ``fit_info_["teacher_folds"]`` records
-        the number used; ``benchmarks/results/scale.md`` compares it with 5 folds.
+        (with the default cap, 2 folds from 400,000 rows).
+        ``fit_info_["teacher_folds"]`` records the number used;
+        ``benchmarks/results/scale.md`` compares it with 5 folds.
     max_teacher_rows : int, "auto" or None, default="auto"
         Fit each teacher (each fold, and the refit) on at most this many of its
         training rows, drawn at random; every row is still labelled out-of-fold. This
@@ -185,8 +186,9 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
     n_iter_ : int
         Epochs run.
     fit_info_ : dict
-        Timings of the teacher and student phases, the number of folds ``cv`` stood
-        for (``teacher_folds``), row counts, the best epoch and the training device.
+        Timings of the teacher and student phases, the number of folds an integer or
+        ``"auto"`` ``cv`` stood for (``teacher_folds``; None for a splitter), row
+        counts, the best epoch and the training device.
     teachers_ : list of estimators
         Fitted teachers (on encoded labels ``0..n_classes-1``), only with
         ``keep_teachers=True``.

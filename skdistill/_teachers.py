@@ -517,6 +517,9 @@ def fit_teachers(teachers, X, y, sample_weight, *, n_outputs, task, method, cv, 
         ``"oof"`` labels each row with teachers fitted on the other folds;
         ``"in_sample"`` with teachers fitted on all rows; ``"oob"`` with each
         bagged forest's out-of-bag estimate and cross-fits the other teachers.
+    cv : int, cross-validation splitter or "auto"
+        Folds of out-of-fold soft targets; ``"auto"`` is resolved by
+        :func:`resolve_folds` from the number of rows and ``max_rows``.
     refit : bool
         Whether teachers fitted on all rows are needed afterwards (to label more rows
         or to keep). In-sample and OOB fits give them anyway.
@@ -525,9 +528,6 @@ def fit_teachers(teachers, X, y, sample_weight, *, n_outputs, task, method, cv, 
         teachers, which predict in terms of the labels they were fitted on.
     progress : TeacherProgress or None
         Reports each finished job (see ``_progress.py``). Not part of the cache key.
-    cv : int, cross-validation splitter or "auto"
-        Folds of out-of-fold soft targets; ``"auto"`` is resolved by
-        :func:`resolve_folds` from ``n`` and ``max_rows``.
     max_rows : int or None
         Fit each teacher on at most this many of its training rows, drawn at random
         (see :func:`subsample_rows`); the rows it does not see are still labelled by it
