@@ -595,8 +595,8 @@ def build_parser():
                      help="trees or boosting rounds of the rf, et, xgb and lgbm teachers "
                           "(default: their own, 200-300); smaller fits faster")
     fit.add_argument("--cv", type=_folds, default="auto",
-                     help="folds for cross-fitted soft targets, or 'auto' (5, fewer on "
-                          "tables of 400,000 rows or more) (default: %(default)s)")
+                     help="folds for cross-fitted soft targets, or 'auto' (5; fewer above "
+                          "266,666 rows, 2 from 400,000) (default: %(default)s)")
     fit.add_argument("--max-epochs", type=int, default=200,
                      help="student training epochs at most (default: %(default)s)")
     fit.add_argument("--hidden", default=None, metavar="SIZES",
