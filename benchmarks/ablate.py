@@ -79,6 +79,15 @@ GROUPS = {
                  for e in ("standard", "piecewise_linear")
                  for p, s in ((0.2, 10.0), (0.5, 1.0))
                  for f in (5.0, 10.0, 20.0)],
+    # Levers on the fidelity of the current student (0.3 defaults: piecewise-linear
+    # encoding, MUNGE p=0.5, s=1, 20 rows per real row), one at a time: the weight of the
+    # distillation term, the temperature, the width, longer training, and stopping on
+    # agreement with the teachers.
+    "fidelity": [{"input_encoding": "piecewise_linear", "munge_p": 0.5, "munge_s": 1.0,
+                  "augment_factor": 20.0, **change}
+                 for change in ({}, {"alpha": 0.8}, {"alpha": 1.0}, {"temperature": 1.0},
+                                {"hidden_layer_sizes": (256, 128)}, {"n_iter_no_change": 30},
+                                {"validation_target": "teachers"})],
 }
 
 # The reference every variant differs from in one parameter only. Written out, not read

@@ -1,3 +1,12 @@
+import os
+
+# `make test` runs two xdist workers on a two-core machine. OpenMP pools of one thread per
+# core in each (LightGBM, HistGradientBoosting, BLAS, torch) oversubscribe the cores, and
+# their spin-waiting threads can then make a sub-second fit take minutes. One thread per
+# pool, set before any of those libraries loads; a value the user set wins. Subprocesses
+# (examples, serving) inherit it, so their results still match this process's bit for bit.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 import pytest
 
 from skdistill._datasets import default_data_dir, load_dataset
