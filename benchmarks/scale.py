@@ -284,8 +284,6 @@ def run_strategy(n_rows, seed, smoke=False):
     labels; the refit ensemble (the teachers that label synthetic rows) is scored on the
     test table.
     """
-    from sklearn.metrics import log_loss
-
     from benchmarks._common import benchmark_teachers
     from skdistill._teachers import fit_teachers, predict_teachers, resolve_folds
 
@@ -295,10 +293,9 @@ def run_strategy(n_rows, seed, smoke=False):
     records = []
     for label, cv, max_rows in STRATEGIES:
         teachers = benchmark_teachers(0)
-        if smoke:
-            for _, est in teachers:
-                est.set_params(**{"n_estimators": 10} if "n_estimators" in est.get_params()
-                               else {})
+        for _, est in teachers if smoke else []:
+            if "n_estimators" in est.get_params():
+                est.set_params(n_estimators=10)
         max_rows = max_rows // 50 if smoke else max_rows
         folds = resolve_folds(cv, n_rows, max_rows)
         with PeakMemory() as memory:
@@ -318,16 +315,24 @@ def run_strategy(n_rows, seed, smoke=False):
             "max_teacher_rows": max_rows, "fits": len(teachers) * (folds + 1),
             "teacher_seconds": round(wall, 1), "teacher_cpu_seconds": round(cpu, 1),
             "baseline_mb": _mb(memory.baseline), "peak_mb": _mb(memory.peak),
-            "target_accuracy": round(float(
-                (soft.argmax(1) == y).mean()), 4),
-            "target_log_loss": round(float(log_loss(y, soft, labels=[0, 1])), 4),
-            "target_mae_vs_true_p": round(float(np.abs(soft[:, 1] - p_true).mean()), 4),
-            "target_bayes_agreement": round(float(((soft[:, 1] > 0.5) == (p_true > 0.5))
-                                                  .mean()), 4),
+            **_score_targets(soft, y, p_true),
             "refit_test_accuracy": round(float((test_proba.argmax(1) == y_test).mean()), 4),
         })
         print(records[-1], flush=True)
     return records
+
+
+def _score_targets(soft, y, p_true):
+    """Binary soft targets against the labels and against the true P(y=1|x)."""
+    from sklearn.metrics import log_loss
+
+    return {
+        "target_accuracy": round(float((soft.argmax(1) == y).mean()), 4),
+        "target_log_loss": round(float(log_loss(y, soft, labels=[0, 1])), 4),
+        "target_mae_vs_true_p": round(float(np.abs(soft[:, 1] - p_true).mean()), 4),
+        "target_bayes_agreement": round(float(((soft[:, 1] > 0.5) == (p_true > 0.5)).mean()),
+                                        4),
+    }
 
 
 # -- the report -----------------------------------------------------------------------------

@@ -69,3 +69,19 @@ def test_scale_smoke_writes_results(tmp_path):
     md = (tmp_path / "scale.md").read_text()
     assert "python -m benchmarks.scale --smoke" in md and "client_peak_mb" in md
     assert json.loads((tmp_path / "scale.json").read_text())[-1]["records"] == [record]
+
+
+def test_scale_strategy_smoke_scores_each_strategy(tmp_path):
+    pytest.importorskip("psutil")
+    from benchmarks.scale import STRATEGIES, main
+
+    runs = main(["--smoke", "--phases", "strategy", "--out-dir", str(tmp_path)])
+    records = runs[-1]["records"]
+    assert [r["strategy"] for r in records] == [label for label, _, _ in STRATEGIES]
+    five, auto, smaller = records
+    # 20,000 rows and a 4,000-row cap: "auto" needs only 2 folds, so half the fits.
+    assert (five["folds"], auto["folds"]) == (5, 2) and auto["fits"] * 2 == five["fits"]
+    for r in records:
+        assert 0 < r["target_mae_vs_true_p"] < 0.5 and 0.5 < r["target_bayes_agreement"] <= 1
+    assert smaller["max_teacher_rows"] < auto["max_teacher_rows"]
+    assert "### strategy" in (tmp_path / "scale.md").read_text()
