@@ -6,6 +6,7 @@ train the student. The estimator classes only say how their targets are encoded 
 how the student's raw output becomes a prediction.
 """
 
+import contextlib
 import copy
 import time
 import warnings
@@ -81,36 +82,46 @@ class _TransferSet:
     n_synthetic: int
 
 
+#: Parameter constraints of the teachers' average, the student and its training, shared by
+#: the in-memory and the dask estimators (each adds those of its own teacher phase).
+TRAINING_PARAMETER_CONSTRAINTS = {
+    "teachers": [list, None],
+    "teacher_weights": ["array-like", None],
+    "alpha": [Interval(Real, 0, 1, closed="both")],
+    "hidden_layer_sizes": [tuple, list],
+    "activation": [StrOptions(set(ACTIVATIONS))],
+    "dropout": [Interval(Real, 0, 1, closed="left")],
+    "batch_size": [Interval(Integral, 1, None, closed="left")],
+    "learning_rate": [Interval(Real, 0, None, closed="neither")],
+    "weight_decay": [Interval(Real, 0, None, closed="left")],
+    "max_epochs": [Interval(Integral, 1, None, closed="left")],
+    "early_stopping": ["boolean"],
+    "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+    "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+    "tol": [Interval(Real, 0, None, closed="left")],
+    "validation_target": [StrOptions({"labels", "teachers"})],
+    "lr_schedule": [StrOptions({"plateau", "cosine"})],
+    "input_encoding": [StrOptions(set(INPUT_ENCODINGS))],
+    "n_bins": [Interval(Integral, 2, None, closed="left")],
+    "n_frequencies": [Interval(Integral, 1, None, closed="left")],
+    "device": [StrOptions({"auto", "cpu", "cuda"})],
+    "random_state": ["random_state"],
+    "verbose": ["verbose"],
+}
+
+
 class _BaseDistiller(BaseEstimator):
     """Shared fit and predict machinery. Not part of the public API."""
 
     _task = None  # "classification" or "regression", set by subclasses
 
     _parameter_constraints = {
-        "teachers": [list, None],
-        "teacher_weights": ["array-like", None],
+        **TRAINING_PARAMETER_CONSTRAINTS,
         "soft_targets": [StrOptions(set(SOFT_TARGET_METHODS))],
         "cv": [Interval(Integral, 2, None, closed="left"), HasMethods(["split", "get_n_splits"]),
                StrOptions({"auto"})],
         "max_teacher_rows": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"}),
                              None],
-        "alpha": [Interval(Real, 0, 1, closed="both")],
-        "hidden_layer_sizes": [tuple, list],
-        "activation": [StrOptions(set(ACTIVATIONS))],
-        "dropout": [Interval(Real, 0, 1, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "learning_rate": [Interval(Real, 0, None, closed="neither")],
-        "weight_decay": [Interval(Real, 0, None, closed="left")],
-        "max_epochs": [Interval(Integral, 1, None, closed="left")],
-        "early_stopping": ["boolean"],
-        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
-        "tol": [Interval(Real, 0, None, closed="left")],
-        "validation_target": [StrOptions({"labels", "teachers"})],
-        "lr_schedule": [StrOptions({"plateau", "cosine"})],
-        "input_encoding": [StrOptions(set(INPUT_ENCODINGS))],
-        "n_bins": [Interval(Integral, 2, None, closed="left")],
-        "n_frequencies": [Interval(Integral, 1, None, closed="left")],
         "augmentation": [StrOptions({"munge", "auto"}), None],
         "augment_factor": [Interval(Real, 0, None, closed="left")],
         "munge_p": [Interval(Real, 0, 1, closed="both")],
@@ -120,9 +131,6 @@ class _BaseDistiller(BaseEstimator):
         "memory": [None, str, HasMethods(["cache"])],
         "keep_teachers": ["boolean"],
         "n_jobs": [Integral, None],
-        "device": [StrOptions({"auto", "cpu", "cuda"})],
-        "random_state": ["random_state"],
-        "verbose": ["verbose"],
     }
 
     # -- nested parameters: teachers__<name> and teachers__<name>__<param> ----------------
@@ -193,15 +201,8 @@ class _BaseDistiller(BaseEstimator):
         from ._serving import refuse_fit
 
         refuse_fit(self)  # a serving copy has no teachers left to fit: say so first
-        # A failed fit must leave the estimator exactly as it was: validate_data already
-        # sets n_features_in_ early, so snapshot the whole state and put it back.
-        previous_state = dict(self.__dict__)
-        try:
+        with unchanged_on_failure(self):
             return self._fit_impl(X, y, sample_weight, X_unlabeled)
-        except BaseException:
-            self.__dict__.clear()
-            self.__dict__.update(previous_state)
-            raise
 
     def _fit_impl(self, X, y, sample_weight, X_unlabeled):
         data = self._check_inputs(X, y, sample_weight, X_unlabeled)
@@ -635,6 +636,22 @@ class _BaseDistiller(BaseEstimator):
         tags.input_tags.categorical = True
         tags.input_tags.sparse = True
         return tags
+
+
+@contextlib.contextmanager
+def unchanged_on_failure(estimator):
+    """Run a fit; if it raises, put the estimator's whole state back as it was.
+
+    A failed fit must leave nothing half-fitted, and the fit sets attributes early (e.g.
+    ``validate_data`` sets ``n_features_in_``), so the whole ``__dict__`` is restored.
+    """
+    previous_state = dict(estimator.__dict__)
+    try:
+        yield
+    except BaseException:
+        estimator.__dict__.clear()
+        estimator.__dict__.update(previous_state)
+        raise
 
 
 def check_hidden_layer_sizes(sizes):

@@ -40,9 +40,15 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import check_hidden_layer_sizes, check_teacher_weights, check_weight_count
-from ._compat import HasMethods, Interval, StrOptions, _fit_context
-from ._student import ACTIVATIONS, INPUT_ENCODINGS, build_student, check_student_finite
+from ._base import (
+    TRAINING_PARAMETER_CONSTRAINTS,
+    check_hidden_layer_sizes,
+    check_teacher_weights,
+    check_weight_count,
+    unchanged_on_failure,
+)
+from ._compat import HasMethods, Interval, _fit_context
+from ._student import build_student, check_student_finite
 from ._teachers import (
     FittedTeacher,
     _fit_one,
@@ -327,32 +333,11 @@ class _BaseDaskDistiller(BaseEstimator):
     _local_class = None
 
     _parameter_constraints = {
-        "teachers": [list, None],
-        "teacher_weights": ["array-like", None],
+        **TRAINING_PARAMETER_CONSTRAINTS,
         "cv": [Interval(Integral, 2, None, closed="left")],
         "teacher_sample_rows": [Interval(Integral, 1, None, closed="left")],
-        "alpha": [Interval(Real, 0, 1, closed="both")],
-        "hidden_layer_sizes": [tuple, list],
-        "activation": [StrOptions(set(ACTIVATIONS))],
-        "dropout": [Interval(Real, 0, 1, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "learning_rate": [Interval(Real, 0, None, closed="neither")],
-        "weight_decay": [Interval(Real, 0, None, closed="left")],
-        "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "epoch_rows": [Interval(Integral, 1, None, closed="left"), None],
-        "early_stopping": ["boolean"],
-        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
-        "tol": [Interval(Real, 0, None, closed="left")],
-        "validation_target": [StrOptions({"labels", "teachers"})],
-        "lr_schedule": [StrOptions({"plateau", "cosine"})],
-        "input_encoding": [StrOptions(set(INPUT_ENCODINGS))],
-        "n_bins": [Interval(Integral, 2, None, closed="left")],
-        "n_frequencies": [Interval(Integral, 1, None, closed="left")],
         "client": [None, HasMethods(["submit", "compute", "gather"])],
-        "device": [StrOptions({"auto", "cpu", "cuda"})],
-        "random_state": ["random_state"],
-        "verbose": ["verbose"],
     }
 
     #: Parameters that carry over to the in-memory estimator of :meth:`to_local`.
@@ -375,14 +360,8 @@ class _BaseDaskDistiller(BaseEstimator):
 
     # -- fit --------------------------------------------------------------------------------
     def _fit(self, X, y):
-        previous_state = dict(self.__dict__)
-        try:
+        with unchanged_on_failure(self):
             return self._fit_impl(X, y)
-        except BaseException:
-            # Nothing half-fitted: the estimator is exactly as it was before fit.
-            self.__dict__.clear()
-            self.__dict__.update(previous_state)
-            raise
 
     def _fit_impl(self, X, y):
         dask, da, distributed = _require_dask()
@@ -412,7 +391,7 @@ class _BaseDaskDistiller(BaseEstimator):
         result, stream, n_valid, X_check = self._train(client, data, soft, hidden, seeds,
                                                        dask)
         student_time = time.perf_counter() - start
-        student = self._finish(result["student"], data)
+        student = self._finish(result["student"])
         check_student_finite(student, X_check)
 
         self.student_ = student
@@ -706,7 +685,8 @@ class _BaseDaskDistiller(BaseEstimator):
 
         return make_progress("student", verbose=int(self.verbose), total=self.max_epochs)
 
-    def _finish(self, student, data):
+    def _finish(self, student):
+        """The trained network as the model keeps it (the regressor folds its target scale)."""
         return student
 
     def _loss_params(self):
@@ -724,13 +704,17 @@ class _BaseDaskDistiller(BaseEstimator):
             ``to_onnx`` and ``serving`` take it as they take any fitted distiller.
         """
         check_is_fitted(self)
+        return self._local_model(copy.deepcopy)
+
+    def _local_model(self, take):
+        """The local model, its fitted attributes passed through ``take`` (a copy, or not)."""
         params = self.get_params(deep=False)
         local_params = self._local_class().get_params(deep=False)
         local = self._local_class(**{k: params[k] for k in self._LOCAL_PARAMS
                                      if k in params and k in local_params})
         for name in self._FITTED:
             if name in self.__dict__:
-                setattr(local, name, copy.deepcopy(self.__dict__[name]))
+                setattr(local, name, take(self.__dict__[name]))
         return local
 
     def __sklearn_is_fitted__(self):
@@ -742,7 +726,9 @@ class _BaseDaskDistiller(BaseEstimator):
         Anything else (numpy, pandas) is predicted in memory, as the local model does.
         """
         check_is_fitted(self)
-        local = self.to_local()
+        # Predicting only reads the fitted attributes: share them rather than copy them
+        # on every call.
+        local = self._local_model(lambda value: value)
         dask, da, _ = _require_dask()
         if not dask.is_dask_collection(X):
             return getattr(local, method)(X)
@@ -858,8 +844,6 @@ def _teacher_error(name, fold, exc):
         f"Teacher {name!r} (fold {fold}) failed to fit on the cluster: "
         f"{type(exc).__name__}: {exc}. The model was not changed."
     )
-
-
 
 
 class DaskDistilledClassifier(ClassifierMixin, _BaseDaskDistiller):
@@ -1060,7 +1044,6 @@ class DaskDistilledClassifier(ClassifierMixin, _BaseDaskDistiller):
         dask Array of shape (n_samples, n_classes), float64
             A numpy array for in-memory input.
         """
-        check_is_fitted(self)
         return self._map_predict(X, "predict_proba", len(self.classes_), np.float64)
 
     def predict(self, X):
@@ -1075,7 +1058,6 @@ class DaskDistilledClassifier(ClassifierMixin, _BaseDaskDistiller):
         dask Array of shape (n_samples,)
             A numpy array for in-memory input.
         """
-        check_is_fitted(self)
         return self._map_predict(X, "predict", None, self.classes_.dtype)
 
     def score(self, X, y, sample_weight=None):
@@ -1229,7 +1211,7 @@ class DaskDistilledRegressor(RegressorMixin, _BaseDaskDistiller):
     def _default_teachers(self, seed):
         return default_dask_regression_teachers(random_state=seed)
 
-    def _finish(self, student, data):
+    def _finish(self, student):
         # The in-memory regressor folds the target scale into the last layer; use its code.
         local = self._local_class()
         local._y_mean, local._y_scale = self._y_mean, self._y_scale
@@ -1263,7 +1245,6 @@ class DaskDistilledRegressor(RegressorMixin, _BaseDaskDistiller):
         dask Array of shape (n_samples,), float64
             A numpy array for in-memory input.
         """
-        check_is_fitted(self)
         return self._map_predict(X, "predict", None, np.float64)
 
     def score(self, X, y, sample_weight=None):
