@@ -30,14 +30,8 @@ class DistilledRegressor(RegressorMixin, _BaseDistiller):
     soft_targets : {"oof", "in_sample", "oob"}, default="oof"
         How the teachers label the training rows; see :class:`DistilledClassifier`.
     cv : int, cross-validation splitter or "auto", default="auto"
-        Folds for ``"oof"`` soft targets. An int gives shuffled K-fold.
-        ``"auto"`` is 5 folds, or fewer (down to 2) on tables large enough that
-        ``max_teacher_rows`` caps every fold's fit anyway: the fewest folds whose
-        training part still holds ``max_teacher_rows`` rows, so each fold's teachers
-        are as strong as with 5 folds and the teacher phase makes half the fits
-        (with the default cap, 2 folds from 400,000 rows).
-        ``fit_info_["teacher_folds"]`` records the number used;
-        ``benchmarks/results/scale.md`` compares it with 5 folds.
+        Folds for ``"oof"`` soft targets. An int gives shuffled K-fold; ``"auto"`` is
+        5 folds, fewer (down to 2) on large tables; see :class:`DistilledClassifier`.
     max_teacher_rows : int, "auto" or None, default="auto"
         Fit each teacher (each fold, and the refit) on at most this many of its
         training rows, drawn at random; every row is still labelled out-of-fold. This
