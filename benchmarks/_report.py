@@ -90,6 +90,11 @@ def summarize(df):
             fit["distilled"].median() / fit["distilled_v010"].median())
         s["median_student_fit_seconds"] = float(fit["distilled"].median())
         s["v010"]["median_student_fit_seconds"] = float(fit["distilled_v010"].median())
+    if "distilled_v031" in acc:  # the defaults 0.4 replaced; no target, a comparison
+        s["v031"], _ = student_stats(acc, fid, lat, size, "distilled_v031")
+        s["v031"]["median_student_fit_seconds"] = float(fit["distilled_v031"].median())
+        s["student_fit_time_vs_v031"] = float(
+            fit["distilled"].median() / fit["distilled_v031"].median())
     if "lgbm_lleaves" in lat:
         compiled = lat["lgbm_lleaves"].dropna()
         if len(compiled):
@@ -112,7 +117,8 @@ def _fmt_value(key, value):
         return f"{value:.0%}"
     if key in ("median_latency_ratio", "median_size_ratio"):
         return f"{value:.0f}x"
-    if key in ("median_latency_vs_logreg", "student_fit_time_vs_v010"):
+    if key in ("median_latency_vs_logreg", "student_fit_time_vs_v010",
+               "student_fit_time_vs_v031"):
         return f"{value:.2f}x"
     if key == "max_student_bytes":
         return f"{value / 1000:.0f} kB"
@@ -133,12 +139,16 @@ _LABELS = {
     "median_latency_vs_logreg": "median single-row latency student/LogisticRegression",
     "max_student_bytes": "largest student pickle",
     "student_fit_time_vs_v010": "median student fit time, current/0.1.0 defaults",
+    "student_fit_time_vs_v031": "median student fit time, current/0.3.1 defaults",
 }
 
 
 def summary_text(s, title):
-    old = s.get("v010")
-    head = f"  {'':<58} {'current':>9}  {'0.1.0':>9}  target" if old else ""
+    # The earlier defaults measured in the same run, as extra columns: 0.1.0's, and the
+    # training defaults 0.4 replaced (0.3.1's).
+    olds = [(name, s[key]) for key, name in (("v010", "0.1.0"), ("v031", "0.3.1")) if key in s]
+    head = (f"  {'':<58} {'current':>9}  " + "".join(f"{name:>9}  " for name, _ in olds)
+            + "target") if olds else ""
     lines = [f"Summary ({title}, {s['n_datasets']} datasets)"] + ([head] if head else [])
     for c in s["checks"]:
         key = c["metric"]
@@ -147,20 +157,25 @@ def summary_text(s, title):
             label += f" ({s['n_student_ge_teacher']}/{s['n_datasets']} datasets)"
         if key == "share_beats_hard":
             label += f" ({s['n_beats_hard']}/{s['n_datasets']}, {s['n_ties_hard']} ties)"
-        was = _fmt_value(key, old[key]) if old and key in old else ""
+        was = "".join(f"{_fmt_value(key, old[key]) if key in old else '':>9}  "
+                      for _, old in olds)
         target = f"{c['kind']} {_fmt_value(key, c['target'])}"
         status = "MET" if c["met"] else "MISSED"
-        lines.append(f"  {label:<58} {_fmt_value(key, c['value']):>9}  {was:>9}  "
+        lines.append(f"  {label:<58} {_fmt_value(key, c['value']):>9}  {was}"
                      f"{target:<9} {status}")
+    if "student_fit_time_vs_v031" in s:
+        lines.append(f"  {_LABELS['student_fit_time_vs_v031']:<58} "
+                     f"{_fmt_value('student_fit_time_vs_v031', s['student_fit_time_vs_v031']):>9}")
     lines.append(f"  {'median fidelity of the hard-label student':<58} "
                  f"{s['median_fidelity_hard_label']:>9.2%}")
     lines.append(f"  {'median student single-row latency':<58} "
                  f"{s['median_student_latency_us']:>6.0f} us"
-                 + (f"  {old['median_student_latency_us']:>6.0f} us" if old else ""))
-    if old:
+                 + "".join(f"  {old['median_student_latency_us']:>6.0f} us" for _, old in olds))
+    if olds:
         lines.append(f"  {'median student fit time':<58} "
-                     f"{s['median_student_fit_seconds']:>8.1f}s  "
-                     f"{old['median_student_fit_seconds']:>8.1f}s")
+                     f"{s['median_student_fit_seconds']:>8.1f}s"
+                     + "".join(f"  {old['median_student_fit_seconds']:>8.1f}s"
+                               for _, old in olds))
     if "median_lleaves_latency_us" in s:
         lines.append(f"  {'median lleaves-compiled LightGBM latency (same datasets)':<58} "
                      f"{s['median_lleaves_latency_us']:>6.0f} us (student "
@@ -207,13 +222,14 @@ def markdown(s, agg, meta, acc, env, skipped, tag):
         lines.append(f"- Skipped: {msg}")
     lines += ["", "## Summary against the targets", "", "```", summary_text(s, tag), "```", ""]
 
-    old = "distilled_v010" in acc
+    olds = [(m, name) for m, name in (("distilled_v010", "0.1.0"), ("distilled_v031", "0.3.1"))
+            if m in acc]
     lines += ["## Accuracy per dataset", "",
               "| dataset | train / test rows | seeds | teacher | distilled | "
-              + ("0.1.0 defaults | " if old else "") + "hard-label | "
-              "sklearn MLP | best member | fidelity | " + ("fidelity 0.1.0 | " if old else "")
-              + "gain retained |",
-              "|---|---|---|---|---|---|---|---|---|---|" + ("---|---|" if old else "")]
+              + "".join(f"{name} defaults | " for _, name in olds) + "hard-label | "
+              "sklearn MLP | best member | fidelity | "
+              + "".join(f"fidelity {name} | " for _, name in olds) + "gain retained |",
+              "|---|---|---|---|---|---|---|---|---|---|" + "---|---|" * len(olds)]
     gain = s["per_dataset"]["gain_retained"]
     fid = agg["fidelity"].unstack()
     for d, m in meta.iterrows():
@@ -222,11 +238,11 @@ def markdown(s, agg, meta, acc, env, skipped, tag):
         lines.append(
             f"| {d} | {rows} | {int(m.n_seeds)} | {acc.loc[d, 'teacher']:.4f} | "
             f"{acc.loc[d, 'distilled']:.4f} | "
-            + (f"{acc.loc[d, 'distilled_v010']:.4f} | " if old else "")
+            + "".join(f"{acc.loc[d, m]:.4f} | " for m, _ in olds)
             + f"{acc.loc[d, 'hard_label']:.4f} | "
             f"{acc.loc[d, 'sklearn_mlp']:.4f} | {acc.loc[d, 'best_member']:.4f} "
             f"({m.best_member}) | {fid.loc[d, 'distilled']:.4f} | "
-            + (f"{fid.loc[d, 'distilled_v010']:.4f} | " if old else "")
+            + "".join(f"{fid.loc[d, m]:.4f} | " for m, _ in olds)
             + f"{'-' if not np.isfinite(g) else f'{g:.2f}'} |")
     lines += ["", "Best member: the ensemble member with the best *test* accuracy, an "
               "optimistic (oracle) pick.", ""]

@@ -6,6 +6,8 @@ Every method on a dataset sees the same stratified 75/25 split per seed:
 - ``distilled``    ``DistilledClassifier()`` with its defaults (the student alone)
 - ``distilled_v010`` the same teachers distilled with skdistill 0.1.0's student defaults
   (``v010_params``), so old and new defaults are measured side by side in one run
+- ``distilled_v031`` the same with the training defaults of 0.2 to 0.3.1 (``v031_params``:
+  temperature 2, ``alpha=0.5``, patience 10), the ones 0.4 replaced
 - ``hard_label``   the same student architecture on the labels only (``alpha=0``)
 - ``sklearn_mlp``  scikit-learn's ``MLPClassifier`` with the same hidden sizes
 - ``logreg``       scikit-learn's ``LogisticRegression``: the latency yardstick for a
@@ -56,6 +58,7 @@ from benchmarks._common import (  # noqa: E402
     log_loss,
     make_split,
     v010_params,
+    v031_params,
 )
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -77,8 +80,8 @@ SUITES = {
                  max_train=3_000, max_test=2_000, latency_calls=200, compile=True),
 }
 
-METHODS = ["teacher", "distilled", "distilled_v010", "hard_label", "sklearn_mlp", "logreg",
-           "best_member", "lgbm_member", "lgbm_lleaves"]
+METHODS = ["teacher", "distilled", "distilled_v010", "distilled_v031", "hard_label",
+           "sklearn_mlp", "logreg", "best_member", "lgbm_member", "lgbm_lleaves"]
 
 
 def tiny_teachers(seed):
@@ -170,9 +173,12 @@ def run_split(name, X, y, seed, cfg, measure_speed, log=print):
     old = DistilledClassifier(teachers=teachers, keep_teachers=True, random_state=seed,
                               n_jobs=cfg["n_jobs"], memory=memory,
                               **{**v010_params(len(y_train)), **extra}).fit(X_train, y_train)
+    prev = DistilledClassifier(teachers=teachers, random_state=seed, n_jobs=cfg["n_jobs"],
+                               memory=memory, **{**v031_params(), **extra}).fit(X_train, y_train)
     cache.cleanup()
     log(f"  [{name} seed {seed}] 0.1.0 defaults: student "
-        f"{old.fit_info_['student_fit_seconds']:.1f} s")
+        f"{old.fit_info_['student_fit_seconds']:.1f} s; 0.3.1 defaults: student "
+        f"{prev.fit_info_['student_fit_seconds']:.1f} s")
     old_deployed = _deployed(old)
 
     start = time.perf_counter()
@@ -209,6 +215,8 @@ def run_split(name, X, y, seed, cfg, measure_speed, log=print):
         "distilled_v010": dict(proba=old_deployed.predict_proba(X_test),
                                predict=old_deployed.predict_proba, obj=old_deployed,
                                fit_seconds=old.fit_info_["student_fit_seconds"]),
+        "distilled_v031": dict(proba=prev.predict_proba(X_test), predict=prev.predict_proba,
+                               obj=prev, fit_seconds=prev.fit_info_["student_fit_seconds"]),
         "hard_label": dict(proba=hard.predict_proba(X_test), predict=hard.predict_proba,
                            obj=hard, fit_seconds=hard_seconds),
         "logreg": dict(proba=_align(logreg, X_test, classes), predict=logreg.predict_proba,

@@ -875,6 +875,11 @@ class DaskDistilledClassifier(ClassifierMixin, _BaseDaskDistiller):
         sample that must fit one worker's memory.
     alpha : float, default=0.5
         Weight of the distillation term; see :class:`~skdistill.DistilledClassifier`.
+        This estimator keeps the in-memory classifier's defaults from before 0.4
+        (``alpha=0.5``, ``temperature=2.0``, ``n_iter_no_change=10``): 0.4 chose its new
+        ones on tables of at most 3,000 training rows, and at the sizes this estimator is
+        for an epoch is 250,000 rows, where a patience of 30 epochs costs far more and
+        has not been measured.
     temperature : float, default=2.0
         Softening temperature of the distillation term.
     hidden_layer_sizes : tuple of int, default=(128, 64)

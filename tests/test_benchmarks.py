@@ -25,8 +25,8 @@ def test_smoke_suite_writes_results(tmp_path, data_dir):
                     "--out-dir", str(tmp_path), "--no-plots"])
 
     df = pd.read_csv(tmp_path / "smoke.csv")
-    assert {"teacher", "distilled", "distilled_v010", "hard_label", "sklearn_mlp", "logreg",
-            "best_member"} <= set(df.method)
+    assert {"teacher", "distilled", "distilled_v010", "distilled_v031", "hard_label",
+            "sklearn_mlp", "logreg", "best_member"} <= set(df.method)
     assert df.accuracy.between(0.5, 1.0).all()  # diabetes: 65% majority class
     assert (df.log_loss > 0).all() and df.ece.between(0, 1).all()
     assert df.fidelity.between(0, 1).all()
@@ -46,6 +46,10 @@ def test_smoke_suite_writes_results(tmp_path, data_dir):
 
     assert [c["metric"] for c in saved["checks"]] == list(TARGETS)
     assert "v010" in saved and 0 <= saved["v010"]["median_fidelity"] <= 1
+    assert "v031" in saved and saved["student_fit_time_vs_v031"] > 0
+    header = next(line for line in md.splitlines() if "current" in line and "target" in line)
+    assert header.split()[:3] == ["current", "0.1.0", "0.3.1"]
+    assert "| 0.1.0 defaults | 0.3.1 defaults |" in md
     assert math.isclose(summary["median_fidelity"], saved["median_fidelity"])
 
 
