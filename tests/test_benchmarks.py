@@ -53,6 +53,24 @@ def test_smoke_suite_writes_results(tmp_path, data_dir):
     assert math.isclose(summary["median_fidelity"], saved["median_fidelity"])
 
 
+def test_earlier_defaults_differ_from_the_current_ones_only_where_they_changed():
+    # The side-by-side columns measure earlier releases only if their parameters are
+    # written out: a default that changes without v031_params/v010_params following would
+    # silently turn an "old" column into the new defaults.
+    from benchmarks._common import v010_params, v031_params
+
+    from skdistill import DistilledClassifier
+
+    current = DistilledClassifier().get_params()
+    v031 = DistilledClassifier(**v031_params()).get_params()
+    assert {k for k in current if current[k] != v031[k]} == {
+        "temperature", "alpha", "n_iter_no_change"}
+    assert (v031["temperature"], v031["alpha"], v031["n_iter_no_change"]) == (2.0, 0.5, 10)
+    v010 = DistilledClassifier(**v010_params(1000)).get_params()
+    assert (v010["temperature"], v010["alpha"], v010["n_iter_no_change"],
+            v010["input_encoding"]) == (2.0, 0.5, 10, "standard")
+
+
 def test_scale_smoke_writes_results(tmp_path):
     pytest.importorskip("distributed")
     pytest.importorskip("psutil")
