@@ -58,7 +58,6 @@ def test_earlier_defaults_differ_from_the_current_ones_only_where_they_changed()
     # written out: a default that changes without v031_params/v010_params following would
     # silently turn an "old" column into the new defaults.
     from benchmarks._common import v010_params, v031_params
-
     from skdistill import DistilledClassifier
 
     current = DistilledClassifier().get_params()
