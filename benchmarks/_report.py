@@ -88,8 +88,8 @@ def summarize(df):
         s["v010"], _ = student_stats(acc, fid, lat, size, "distilled_v010")
         s["student_fit_time_vs_v010"] = float(
             fit["distilled"].median() / fit["distilled_v010"].median())
-        s["median_student_fit_seconds"] = float(fit["distilled"].median())
         s["v010"]["median_student_fit_seconds"] = float(fit["distilled_v010"].median())
+    s["median_student_fit_seconds"] = float(fit["distilled"].median())
     if "distilled_v031" in acc:  # the defaults 0.4 replaced; no target, a comparison
         s["v031"], _ = student_stats(acc, fid, lat, size, "distilled_v031")
         s["v031"]["median_student_fit_seconds"] = float(fit["distilled_v031"].median())
@@ -222,8 +222,8 @@ def markdown(s, agg, meta, acc, env, skipped, tag):
         lines.append(f"- Skipped: {msg}")
     lines += ["", "## Summary against the targets", "", "```", summary_text(s, tag), "```", ""]
 
-    olds = [(m, name) for m, name in (("distilled_v010", "0.1.0"), ("distilled_v031", "0.3.1"))
-            if m in acc]
+    olds = [(method, name) for method, name in (("distilled_v010", "0.1.0"),
+                                                ("distilled_v031", "0.3.1")) if method in acc]
     lines += ["## Accuracy per dataset", "",
               "| dataset | train / test rows | seeds | teacher | distilled | "
               + "".join(f"{name} defaults | " for _, name in olds) + "hard-label | "
@@ -238,11 +238,11 @@ def markdown(s, agg, meta, acc, env, skipped, tag):
         lines.append(
             f"| {d} | {rows} | {int(m.n_seeds)} | {acc.loc[d, 'teacher']:.4f} | "
             f"{acc.loc[d, 'distilled']:.4f} | "
-            + "".join(f"{acc.loc[d, m]:.4f} | " for m, _ in olds)
+            + "".join(f"{acc.loc[d, method]:.4f} | " for method, _ in olds)
             + f"{acc.loc[d, 'hard_label']:.4f} | "
             f"{acc.loc[d, 'sklearn_mlp']:.4f} | {acc.loc[d, 'best_member']:.4f} "
             f"({m.best_member}) | {fid.loc[d, 'distilled']:.4f} | "
-            + "".join(f"{fid.loc[d, m]:.4f} | " for m, _ in olds)
+            + "".join(f"{fid.loc[d, method]:.4f} | " for method, _ in olds)
             + f"{'-' if not np.isfinite(g) else f'{g:.2f}'} |")
     lines += ["", "Best member: the ensemble member with the best *test* accuracy, an "
               "optimistic (oracle) pick.", ""]
