@@ -1049,6 +1049,7 @@ class DaskDistilledClassifier(ClassifierMixin, _BaseDaskDistiller):
         dask Array of shape (n_samples, n_classes), float64
             A numpy array for in-memory input.
         """
+        check_is_fitted(self)  # before classes_ is read for the output width
         return self._map_predict(X, "predict_proba", len(self.classes_), np.float64)
 
     def predict(self, X):
@@ -1063,6 +1064,7 @@ class DaskDistilledClassifier(ClassifierMixin, _BaseDaskDistiller):
         dask Array of shape (n_samples,)
             A numpy array for in-memory input.
         """
+        check_is_fitted(self)  # before classes_ is read for the output dtype
         return self._map_predict(X, "predict", None, self.classes_.dtype)
 
     def score(self, X, y, sample_weight=None):

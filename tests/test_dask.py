@@ -285,3 +285,15 @@ def test_import_skdistill_does_not_import_dask():
             "sys.modules]; assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120,
                    cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+@pytest.mark.parametrize("estimator, methods", [
+    (DaskDistilledClassifier(), ("predict", "predict_proba")),
+    (DaskDistilledRegressor(), ("predict",)),
+])
+def test_an_unfitted_estimator_says_so_on_predict(estimator, methods):
+    from sklearn.exceptions import NotFittedError
+
+    for method in methods:
+        with pytest.raises(NotFittedError, match="not fitted"):
+            getattr(estimator, method)(np.zeros((2, 3)))
