@@ -99,7 +99,8 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
         Epochs without improvement before training stops; the plateau schedule halves
         the step size after half as many. The held-out label loss stops improving long
         before the student has learned the teachers' function between the real rows, so
-        a short patience leaves it under-trained for fidelity; 10 is the faster choice.
+        a short patience leaves it under-trained for fidelity
+        (``benchmarks/results/underfit.md``); 10 is the faster choice.
     tol : float, default=1e-4
         Minimum decrease of the monitored loss that counts as an improvement for early
         stopping and for the plateau schedule.
