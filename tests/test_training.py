@@ -167,3 +167,29 @@ def test_training_leaves_the_global_torch_rng_alone(cancer):
     state = torch.random.get_rng_state()
     _model(dropout=0.2, max_epochs=3).fit(X, y)
     assert torch.equal(torch.random.get_rng_state(), state)
+
+
+def test_gathering_batches_in_blocks_changes_no_batch(cancer, monkeypatch):
+    # Blocks of batches are gathered at once and sliced; the student must be the one the
+    # batch-at-a-time loop trains, bit for bit (blocks of 1 are that loop). The MUNGE rows
+    # make the epoch several blocks long, with a short last block and a short last batch.
+    import skdistill._training as training
+
+    X, y = cancer
+    params = dict(augmentation="munge", augment_factor=6.0, batch_size=40, max_epochs=3)
+    expected = _model(**params).fit(X, y).predict_proba(X)
+    monkeypatch.setattr(training, "GATHER_BATCHES", 1)
+    np.testing.assert_array_equal(_model(**params).fit(X, y).predict_proba(X), expected)
+
+
+def test_the_optimizer_is_adamw_fused_where_torch_has_the_kernel():
+    from skdistill._training import _make_optimizer
+
+    params = [torch.nn.Parameter(torch.zeros(3))]
+    optimizer = _make_optimizer(params, 1e-3, 1e-4)
+    assert isinstance(optimizer, torch.optim.AdamW)
+    assert optimizer.defaults["lr"] == 1e-3 and optimizer.defaults["weight_decay"] == 1e-4
+    from sklearn.utils.fixes import parse_version
+
+    if parse_version(torch.__version__).release >= (2, 4):
+        assert optimizer.defaults["fused"]
