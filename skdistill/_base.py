@@ -95,6 +95,7 @@ TRAINING_PARAMETER_CONSTRAINTS = {
     "learning_rate": [Interval(Real, 0, None, closed="neither")],
     "weight_decay": [Interval(Real, 0, None, closed="left")],
     "max_epochs": [Interval(Integral, 1, None, closed="left")],
+    "epoch_rows": [Interval(Integral, 1, None, closed="left"), None],
     "early_stopping": ["boolean"],
     "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
     "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
@@ -432,7 +433,7 @@ class _BaseDistiller(BaseEstimator):
             max_epochs=self.max_epochs, n_iter_no_change=self.n_iter_no_change, tol=self.tol,
             alpha=self.alpha, validation_target=self.validation_target,
             lr_schedule=self.lr_schedule, device=self.device, seed=seed,
-            epoch_rows=_epoch_rows(transfer),
+            epoch_rows=_epoch_rows(transfer, self.epoch_rows),
             progress=self._progress_printer("student") if self.verbose else None,
             **self._loss_params(),
         )
@@ -712,13 +713,17 @@ _LABEL_CHUNK_ROWS = 20_000
 SYNTHETIC_ROWS_PER_EPOCH = 5
 
 
-def _epoch_rows(transfer):
+def _epoch_rows(transfer, cap=None):
     """Rows drawn per epoch (uniformly, from the whole transfer set), or None for all.
 
     The count is the real and user-given rows plus at most ``SYNTHETIC_ROWS_PER_EPOCH``
-    synthetic rows per real row; the draw itself does not tell the kinds apart.
+    synthetic rows per real row, and at most ``cap`` (the ``epoch_rows`` parameter);
+    the draw itself does not tell the kinds apart.
     """
     total = transfer.n_real + transfer.n_extra
     sliced = transfer.n_synthetic - min(transfer.n_synthetic,
                                         SYNTHETIC_ROWS_PER_EPOCH * transfer.n_real)
-    return total - sliced if sliced > 0 else None
+    rows = total - max(sliced, 0)
+    if cap is not None:
+        rows = min(rows, cap)
+    return rows if rows < total else None

@@ -53,6 +53,13 @@ class DistilledRegressor(RegressorMixin, _BaseDistiller):
     learning_rate : float, default=3e-3
     weight_decay : float, default=1e-4
     max_epochs : int, default=200
+    epoch_rows : int or None, default=250_000
+        At most this many rows of the transfer set per epoch, drawn at random afresh
+        every epoch. On a large table an epoch, and with it the patience of early
+        stopping and of the plateau schedule, is then a bounded amount of work, as in
+        the dask estimators, whose epochs have the same default size. With the default
+        augmentation it binds only above about 170,000 training rows. None: every row,
+        every epoch (still at most five synthetic rows per real row).
     early_stopping : bool, default=True
         Stop on the validation MSE against the true targets and restore the best weights.
     validation_fraction : float, default=0.1
@@ -141,6 +148,7 @@ class DistilledRegressor(RegressorMixin, _BaseDistiller):
         learning_rate=3e-3,
         weight_decay=1e-4,
         max_epochs=200,
+        epoch_rows=250_000,
         early_stopping=True,
         validation_fraction=0.1,
         n_iter_no_change=10,
@@ -176,6 +184,7 @@ class DistilledRegressor(RegressorMixin, _BaseDistiller):
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
         self.max_epochs = max_epochs
+        self.epoch_rows = epoch_rows
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change

@@ -336,14 +336,13 @@ class _BaseDaskDistiller(BaseEstimator):
         **TRAINING_PARAMETER_CONSTRAINTS,
         "cv": [Interval(Integral, 2, None, closed="left")],
         "teacher_sample_rows": [Interval(Integral, 1, None, closed="left")],
-        "epoch_rows": [Interval(Integral, 1, None, closed="left"), None],
         "client": [None, HasMethods(["submit", "compute", "gather"])],
     }
 
     #: Parameters that carry over to the in-memory estimator of :meth:`to_local`.
     _LOCAL_PARAMS = (
         "teacher_weights", "cv", "alpha", "temperature", "hidden_layer_sizes", "activation",
-        "dropout", "batch_size", "learning_rate", "weight_decay", "max_epochs",
+        "dropout", "batch_size", "learning_rate", "weight_decay", "max_epochs", "epoch_rows",
         "early_stopping", "validation_fraction", "n_iter_no_change", "tol",
         "validation_target", "lr_schedule", "input_encoding", "n_bins", "n_frequencies",
         "device", "random_state", "verbose",

@@ -93,7 +93,7 @@ def test_fit_predict_to_local_round_trip(client, data, tmp_path):
     names = [f"f{i}" for i in range(X.shape[1])]
     frame = pd.DataFrame(X, columns=names).assign(label=np.where(y == 1, "yes", "no"))
     df = dd.from_pandas(frame, npartitions=ROWS // PART)
-    model = DaskDistilledClassifier(teachers=_small_boosters(), **SMALL)
+    model = DaskDistilledClassifier(teachers=_small_boosters(), epoch_rows=100_000, **SMALL)
     model.fit(df[names], df["label"])
 
     assert list(model.classes_) == ["no", "yes"]
@@ -108,6 +108,8 @@ def test_fit_predict_to_local_round_trip(client, data, tmp_path):
     pred, proba = dask.compute(pred, proba)
     local = model.to_local()
     assert type(local) is DistilledClassifier and local.teachers is None
+    # The training parameters the two share carry over, the epoch size among them.
+    assert local.epoch_rows == model.epoch_rows and local.max_epochs == model.max_epochs
     np.testing.assert_array_equal(pred, local.predict(frame[names]))
     np.testing.assert_allclose(proba, local.predict_proba(frame[names]))
     assert model.score(df[names], df["label"]) > 0.8

@@ -1,5 +1,6 @@
 """max_teacher_rows and cv="auto": each teacher fit sees at most that many rows, in as few folds
-as still give every fold that many; every row is labelled."""
+as still give every fold that many; every row is labelled. epoch_rows: an epoch's size is
+bounded whatever the table's."""
 
 import numpy as np
 import pytest
@@ -108,3 +109,53 @@ def test_cv_is_validated(data):
     X, y = data
     with pytest.raises(ValueError, match="'cv' parameter"):
         DistilledClassifier(cv="five").fit(X, y)
+
+
+def _epoch_sizes(monkeypatch, model, X, y):
+    """The rows of each epoch the student trains on (sum of its batch sizes)."""
+    import skdistill._training as training
+
+    sizes = []
+    fit_network = training._fit_network
+
+    def recording(student, epoch_batches, *args, **kwargs):
+        def batches(epoch):
+            batch_list = list(epoch_batches(epoch))
+            sizes.append(sum(len(b.X) for b in batch_list))
+            return batch_list
+        return fit_network(student, batches, *args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(training, "_fit_network", recording)
+        model.fit(X, y)
+    return sizes
+
+
+@pytest.mark.parametrize("epoch_rows, expected", [(None, 900), (250_000, 900), (300, 300),
+                                                  (899, 899), (900, 900)])
+def test_an_epoch_holds_at_most_epoch_rows(data, monkeypatch, epoch_rows, expected):
+    # 1,000 rows, 10% held out for validation: 900 real training rows, no synthetic ones.
+    X, y = data
+    model = DistilledClassifier(teachers=[("lr", LogisticRegression())], epoch_rows=epoch_rows,
+                                **SMALL)
+    sizes = _epoch_sizes(monkeypatch, model, X, y)
+    assert sizes == [expected] * len(sizes) and len(sizes) == SMALL["max_epochs"]
+
+
+def test_epoch_rows_caps_the_synthetic_rule_too(data, monkeypatch):
+    # 900 real rows and 9,000 synthetic: the rule draws 900 + 5 x 900 rows an epoch, and
+    # epoch_rows lowers that further, never raises it.
+    X, y = data
+    params = dict(SMALL, augmentation="munge", augment_factor=10.0)
+    model = DistilledClassifier(teachers=[("lr", LogisticRegression())], **params)
+    assert _epoch_sizes(monkeypatch, model, X, y) == [5400, 5400]
+    model.set_params(epoch_rows=2000)
+    assert _epoch_sizes(monkeypatch, model, X, y) == [2000, 2000]
+    model.set_params(epoch_rows=9000)
+    assert _epoch_sizes(monkeypatch, model, X, y) == [5400, 5400]
+
+
+def test_epoch_rows_is_validated(data):
+    X, y = data
+    with pytest.raises(ValueError, match="epoch_rows"):
+        DistilledClassifier(epoch_rows=0).fit(X, y)
