@@ -47,6 +47,10 @@ def test_smoke_suite_writes_results(tmp_path, data_dir):
     assert [c["metric"] for c in saved["checks"]] == list(TARGETS)
     assert "v010" in saved and 0 <= saved["v010"]["median_fidelity"] <= 1
     assert "v031" in saved and saved["student_fit_time_vs_v031"] > 0
+    # Means and per-table counts beside the medians (one table: they equal its values).
+    assert math.isclose(saved["mean_fidelity"], saved["median_fidelity"])
+    assert saved["v031"]["n_fidelity_below_current"] in (0, 1)
+    assert "mean fidelity" in md and "tables where current is above 0.3.1" in md
     header = next(line for line in md.splitlines() if "current" in line and "target" in line)
     assert header.split()[:3] == ["current", "0.1.0", "0.3.1"]
     assert "| 0.1.0 defaults | 0.3.1 defaults |" in md
@@ -63,11 +67,12 @@ def test_earlier_defaults_differ_from_the_current_ones_only_where_they_changed()
     current = DistilledClassifier().get_params()
     v031 = DistilledClassifier(**v031_params()).get_params()
     assert {k for k in current if current[k] != v031[k]} == {
-        "temperature", "alpha", "n_iter_no_change"}
-    assert (v031["temperature"], v031["alpha"], v031["n_iter_no_change"]) == (2.0, 0.5, 10)
+        "temperature", "alpha", "n_iter_no_change", "epoch_rows"}
+    assert (v031["temperature"], v031["alpha"], v031["n_iter_no_change"],
+            v031["epoch_rows"]) == (2.0, 0.5, 10, None)
     v010 = DistilledClassifier(**v010_params(1000)).get_params()
     assert (v010["temperature"], v010["alpha"], v010["n_iter_no_change"],
-            v010["input_encoding"]) == (2.0, 0.5, 10, "standard")
+            v010["input_encoding"], v010["epoch_rows"]) == (2.0, 0.5, 10, "standard", None)
 
 
 def test_scale_smoke_writes_results(tmp_path):
