@@ -1,0 +1,106 @@
+"""How much of the student's fit time the fused AdamW kernel saves.
+
+The student trains with ``torch.optim.AdamW(fused=True)`` where torch has the kernel
+(torch >= 2.4 on CPU). This script fits the same student (default settings, a fixed 40
+epochs, the teachers cached so that only the student is timed) with the fused and with
+torch's default per-tensor AdamW, alternating the two ``--repeats`` times on each table,
+and reports the median student fit time of each and their ratio. The two optimizers
+compute the same update up to float rounding, so the students differ only by that.
+
+    python -m benchmarks.optimizer_speed [--datasets electricity optdigits adult]
+
+Writes ``benchmarks/results/optimizer_speed.md``.
+"""
+
+import argparse
+import shlex
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    __package__ = "benchmarks"
+
+from benchmarks._common import (  # noqa: E402
+    benchmark_teachers,
+    environment,
+    limit_threads,
+    make_split,
+)
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+DATASETS = ["electricity", "optdigits", "adult"]
+EPOCHS = 40
+
+
+def _per_tensor_adamw(parameters, learning_rate, weight_decay):
+    import torch
+
+    return torch.optim.AdamW(parameters, lr=learning_rate, weight_decay=weight_decay)
+
+
+def student_seconds(X, y, memory, optimizer=None):
+    """The student fit time of one default fit (40 epochs), with ``optimizer`` if given."""
+    import skdistill._training as training
+    from skdistill import DistilledClassifier
+
+    fused = training._make_optimizer
+    if optimizer is not None:
+        training._make_optimizer = optimizer
+    try:
+        model = DistilledClassifier(teachers=benchmark_teachers(0), random_state=0, n_jobs=1,
+                                    memory=memory, max_epochs=EPOCHS,
+                                    n_iter_no_change=EPOCHS).fit(X, y)
+    finally:
+        training._make_optimizer = fused
+    return model.fit_info_["student_fit_seconds"]
+
+
+def main(argv=None):
+    import joblib
+
+    from skdistill._datasets import default_data_dir, load_dataset
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--datasets", nargs="+", default=DATASETS)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--out-dir", default=str(RESULTS_DIR))
+    args = parser.parse_args(argv)
+    env = environment("python -m benchmarks.optimizer_speed " + " ".join(
+        shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])))
+    limit_threads()
+    data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="skdistill-optimizer-") as cache:
+        memory = joblib.Memory(cache, verbose=0)
+        for name in args.datasets:
+            data = load_dataset(name, data_dir, allow_download=False)
+            if data is None:
+                print(f"{name}: not in {data_dir}; skipped", flush=True)
+                continue
+            X, _, y, _, _ = make_split(*data, 0, max_train=3_000, max_test=2_000)
+            student_seconds(X, y, memory)  # fits and caches the teachers
+            times = {"fused": [], "per-tensor": []}
+            for _ in range(args.repeats):
+                times["fused"].append(student_seconds(X, y, memory))
+                times["per-tensor"].append(student_seconds(X, y, memory, _per_tensor_adamw))
+            med = {k: statistics.median(v) for k, v in times.items()}
+            rows.append((name, med["fused"], med["per-tensor"]))
+            print(rows[-1], flush=True)
+    lines = ["# Fused against per-tensor AdamW: the student's fit time", "",
+             f"- Command: `{env['command']}` (from the repository root)",
+             f"- Date: {env['date']}; machine: {env['machine']} (shared; the two are "
+             "alternated, so load affects both alike)",
+             "- Versions: " + ", ".join(f"{k} {v}" for k, v in env["versions"].items()),
+             f"- One split per table (seed 0, 3,000 training rows), default settings with "
+             f"{EPOCHS} epochs and no early stop; median of {args.repeats} fits each.", "",
+             "| dataset | fused | per-tensor | fused / per-tensor |", "|---|---|---|---|"]
+    lines += [f"| {name} | {f:.2f} s | {p:.2f} s | {f / p:.2f} |" for name, f, p in rows]
+    (Path(args.out_dir) / "optimizer_speed.md").write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
