@@ -69,8 +69,8 @@ def main(argv=None):
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--out-dir", default=str(RESULTS_DIR))
     args = parser.parse_args(argv)
-    env = environment("python -m benchmarks.optimizer_speed " + " ".join(
-        shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])))
+    env = environment(" ".join(["python -m benchmarks.optimizer_speed"] + [
+        shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])]))
     limit_threads()
     data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
     rows = []

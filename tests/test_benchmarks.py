@@ -111,3 +111,21 @@ def test_scale_strategy_smoke_scores_each_strategy(tmp_path):
         assert 0 < r["target_mae_vs_true_p"] < 0.5 and 0.5 < r["target_bayes_agreement"] <= 1
     assert smaller["max_teacher_rows"] < auto["max_teacher_rows"]
     assert "### strategy" in (tmp_path / "scale.md").read_text()
+
+
+def test_optimizer_speed_times_both_optimizers(tmp_path, data_dir):
+    if load_dataset("diabetes", data_dir, allow_download=False) is None:
+        pytest.skip(f"dataset 'diabetes' is not in {data_dir}; pass --data-dir")
+    import skdistill._training as training
+    from benchmarks.optimizer_speed import main
+
+    fused = training._make_optimizer
+    main(["--datasets", "diabetes", "--repeats", "1", "--data-dir", str(data_dir),
+          "--out-dir", str(tmp_path)])
+    assert training._make_optimizer is fused  # the per-tensor fits put it back
+    md = (tmp_path / "optimizer_speed.md").read_text()
+    (row,) = [line for line in md.splitlines() if line.startswith("| diabetes |")]
+    fused_s, per_tensor_s, ratio = (float(c.strip().rstrip(" s")) for c in row.split("|")[2:5])
+    # Printed to two decimals: the ratio of the printed times is close, not equal.
+    assert fused_s > 0 and per_tensor_s > 0
+    assert math.isclose(ratio, fused_s / per_tensor_s, rel_tol=0.05)
