@@ -723,7 +723,7 @@ def _epoch_rows(transfer, cap=None):
     total = transfer.n_real + transfer.n_extra
     sliced = transfer.n_synthetic - min(transfer.n_synthetic,
                                         SYNTHETIC_ROWS_PER_EPOCH * transfer.n_real)
-    rows = total - max(sliced, 0)
+    rows = total - sliced
     if cap is not None:
         rows = min(rows, cap)
     return rows if rows < total else None
