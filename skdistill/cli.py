@@ -358,8 +358,10 @@ def _load_model(path):
 
 
 def _cmd_predict(args):
+    import numpy as np
     import pandas as pd
 
+    from ._student import softmax
     from ._tabular import check_columns, model_columns, model_input, read_csv
 
     if args.output:
@@ -394,14 +396,19 @@ def _cmd_predict(args):
         X = X.to_numpy(dtype=float)
     out = frame[ids].copy() if ids else pd.DataFrame(index=frame.index)
     name = f"predicted_{target}" if target else "prediction"
+    if args.proba and model._task != "classification":
+        raise CLIError("--proba needs a classifier; this model is a regressor.")
     with _unseen_categories_counted():
-        out[name] = model.predict(X)
         if args.proba:
-            if model._task != "classification":
-                raise CLIError("--proba needs a classifier; this model is a regressor.")
-            proba = model.predict_proba(X)
+            # One pass of the table through the student for both outputs: predict is
+            # the argmax of the student's output, predict_proba its softmax.
+            output = model._student_output(X)
+            out[name] = model.classes_[np.argmax(output, axis=1)]
+            proba = softmax(output)
             for j, label in enumerate(model.classes_):
                 out[f"proba_{label}"] = proba[:, j]
+        else:
+            out[name] = model.predict(X)
     if args.output:
         out.to_csv(args.output, index=False)
         _progress(f"Wrote {len(out)} predictions to {args.output}.")

@@ -118,6 +118,7 @@ def test_predict_raw_rows(model_path, files, capsys, tmp_path):
     X = pd.read_csv(files / "new.csv")
     np.testing.assert_allclose(out[["proba_no", "proba_yes"]], model.predict_proba(X),
                                rtol=0, atol=1e-12)
+    assert list(out.predicted_churn) == list(model.predict(X))
 
     # The target column may be present in the data: it is ignored. -o writes a file.
     dest = tmp_path / "preds.csv"
@@ -645,3 +646,20 @@ def test_cv_auto_is_the_default_and_names_the_folds(files, tmp_path, capsys):
     assert main(["fit", str(files / "train.csv"), "--target", "churn",
                  "-o", str(tmp_path / "m.skd"), *argv]) == 0
     assert "with 5-fold cross-fitted soft targets" in capsys.readouterr().err
+
+
+def test_predict_with_proba_runs_the_student_once(model_path, files, capsys, monkeypatch):
+    # Labels and probabilities come from one pass of the table through the student.
+    import skdistill._base as base
+
+    calls = []
+    output = base._BaseDistiller._student_output
+
+    def counted(self, X):
+        calls.append(len(X))
+        return output(self, X)
+
+    monkeypatch.setattr(base._BaseDistiller, "_student_output", counted)
+    assert main(["predict", str(model_path), str(files / "new.csv"), "--proba"]) == 0
+    assert calls == [12]
+    capsys.readouterr()
