@@ -182,14 +182,27 @@ def test_gathering_batches_in_blocks_changes_no_batch(cancer, monkeypatch):
     np.testing.assert_array_equal(_model(**params).fit(X, y).predict_proba(X), expected)
 
 
-def test_the_optimizer_is_adamw_fused_where_torch_has_the_kernel():
+def test_the_optimizer_is_adamw_fused_where_torch_has_the_kernel(monkeypatch):
+    from sklearn.utils.fixes import parse_version
+
     from skdistill._training import _make_optimizer
 
     params = [torch.nn.Parameter(torch.zeros(3))]
     optimizer = _make_optimizer(params, 1e-3, 1e-4)
     assert isinstance(optimizer, torch.optim.AdamW)
     assert optimizer.defaults["lr"] == 1e-3 and optimizer.defaults["weight_decay"] == 1e-4
-    from sklearn.utils.fixes import parse_version
-
     if parse_version(torch.__version__).release >= (2, 4):
         assert optimizer.defaults["fused"]
+
+    # A torch or device without the kernel refuses fused=True: the plain AdamW is used.
+    adamw = torch.optim.AdamW
+
+    def no_fused_kernel(*args, fused=None, **kwargs):
+        if fused:
+            raise RuntimeError("`fused=True` requires all the params to be on a device "
+                               "with a fused implementation")
+        return adamw(*args, **kwargs)
+
+    monkeypatch.setattr(torch.optim, "AdamW", no_fused_kernel)
+    optimizer = _make_optimizer(params, 1e-3, 1e-4)
+    assert isinstance(optimizer, adamw) and not optimizer.defaults.get("fused")
