@@ -360,6 +360,19 @@ def _table(records, columns):
     return "\n".join(lines)
 
 
+def _settings_lines(records, settings):
+    """What the run's settings apply to: the cluster and parity phases only; the memory and
+    strategy phases fit the in-memory estimator with its own defaults."""
+    phases = {r["phase"] for r in records}
+    lines = []
+    if any(p.startswith(("cluster", "parity")) for p in phases):
+        lines.append(f"- settings of the cluster and parity phases: {settings}")
+    if phases & {"memory", "strategy"}:
+        lines.append("- the memory and strategy phases use the in-memory estimator's defaults "
+                     "(teachers: the default ensemble, boosters on one thread)")
+    return lines
+
+
 def write_report(out_dir, runs):
     """``scale.md`` from every recorded run (each with its command and environment)."""
     lines = ["# Distilling at scale", "",
@@ -370,8 +383,8 @@ def write_report(out_dir, runs):
         lines += [f"## `{env['command']}`", "",
                   f"- date: {env['date']}; machine: {env['machine']}; python {env['python']}",
                   "- versions: " + ", ".join(f"{k} {v}" for k, v in env["versions"].items()),
-                  f"- load average at start: {env['load_average_at_start']}",
-                  f"- settings: {run['settings']}", ""]
+                  f"- load average at start: {env['load_average_at_start']}"]
+        lines += _settings_lines(run["records"], run["settings"]) + [""]
         for phase, columns in COLUMNS.items():
             records = [r for r in run["records"] if r["phase"].startswith(phase)]
             if records:

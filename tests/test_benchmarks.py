@@ -94,6 +94,8 @@ def test_scale_smoke_writes_results(tmp_path):
     assert 0 < record["client_max_rows_held"] < 20_000
     md = (tmp_path / "scale.md").read_text()
     assert "python -m benchmarks.scale --smoke" in md and "client_peak_mb" in md
+    assert "- settings of the cluster and parity phases:" in md
+    assert "memory and strategy phases use" not in md  # this run had neither
     assert json.loads((tmp_path / "scale.json").read_text())[-1]["records"] == [record]
 
 
@@ -110,7 +112,9 @@ def test_scale_strategy_smoke_scores_each_strategy(tmp_path):
     for r in records:
         assert 0 < r["target_mae_vs_true_p"] < 0.5 and 0.5 < r["target_bayes_agreement"] <= 1
     assert smaller["max_teacher_rows"] < auto["max_teacher_rows"]
-    assert "### strategy" in (tmp_path / "scale.md").read_text()
+    md = (tmp_path / "scale.md").read_text()
+    assert "### strategy" in md and "strategy phases use the in-memory estimator's" in md
+    assert "settings of the cluster" not in md  # its settings are not this run's
 
 
 def test_optimizer_speed_times_both_optimizers(tmp_path, data_dir):
