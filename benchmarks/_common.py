@@ -6,7 +6,9 @@ benchmark number is produced by the same few functions.
 
 import os
 import platform
+import shlex
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -51,6 +53,34 @@ def v031_params():
     """
     return dict(temperature=2.0, alpha=0.5, n_iter_no_change=10, validation_target="labels",
                 epoch_rows=None)
+
+
+def script_command(module, argv=None):
+    """The command line of ``python -m benchmarks.<module>``, as results files record it."""
+    args = argv if argv is not None else sys.argv[1:]
+    return " ".join([f"python -m benchmarks.{module}"] + [shlex.quote(a) for a in args])
+
+
+def datasets_with_teacher_cache(names, data_dir=None, prefix="skdistill-bench-"):
+    """Yield ``(name, X, y, memory)`` for each of ``names`` found in ``data_dir``.
+
+    A missing dataset is skipped with a message (nothing is downloaded). ``memory`` is one
+    ``joblib.Memory`` in a temporary folder, shared by the whole loop and removed after
+    it, so that fits differing in the student alone fit the teachers once.
+    """
+    import joblib
+
+    from skdistill._datasets import default_data_dir, load_dataset
+
+    data_dir = Path(data_dir) if data_dir else default_data_dir()
+    with tempfile.TemporaryDirectory(prefix=prefix) as cache:
+        memory = joblib.Memory(cache, verbose=0)
+        for name in names:
+            data = load_dataset(name, data_dir, allow_download=False)
+            if data is None:
+                print(f"{name}: not in {data_dir}; skipped", flush=True)
+                continue
+            yield (name, *data, memory)
 
 
 def limit_threads():

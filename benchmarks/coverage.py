@@ -15,9 +15,7 @@ Writes ``benchmarks/results/coverage.md``.
 """
 
 import argparse
-import shlex
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -28,9 +26,11 @@ if __package__ in (None, ""):
 
 from benchmarks._common import (  # noqa: E402
     benchmark_teachers,
+    datasets_with_teacher_cache,
     environment,
     limit_threads,
     make_split,
+    script_command,
 )
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -63,28 +63,16 @@ def run(name, X, y, memory, log=print):
 
 
 def main(argv=None):
-    import joblib
-
-    from skdistill._datasets import default_data_dir, load_dataset
-
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--datasets", nargs="+", default=["phoneme", "satimage", "magic"])
     parser.add_argument("--data-dir", default=None)
     args = parser.parse_args(argv)
-    command = "python -m benchmarks.coverage " + " ".join(
-        shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
-    env = environment(command)
+    env = environment(script_command("coverage", argv))
     limit_threads()
-    data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
     rows = []
-    with tempfile.TemporaryDirectory(prefix="skdistill-coverage-") as cache:
-        memory = joblib.Memory(cache, verbose=0)
-        for name in args.datasets:
-            data = load_dataset(name, data_dir, allow_download=False)
-            if data is None:
-                print(f"{name}: not in {data_dir}; skipped", flush=True)
-                continue
-            rows += run(name, *data, memory, log=lambda m: print(m, flush=True))
+    for name, X, y, memory in datasets_with_teacher_cache(args.datasets, args.data_dir,
+                                                          "skdistill-coverage-"):
+        rows += run(name, X, y, memory, log=lambda m: print(m, flush=True))
     lines = ["# Agreement with the teachers on seen, nearby and held-out rows", "",
              f"- Command: `{env['command']}` (from the repository root)",
              f"- Date: {env['date']}",

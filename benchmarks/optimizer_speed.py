@@ -13,10 +13,8 @@ Writes ``benchmarks/results/optimizer_speed.md``.
 """
 
 import argparse
-import shlex
 import statistics
 import sys
-import tempfile
 from pathlib import Path
 
 if __package__ in (None, ""):
@@ -25,9 +23,11 @@ if __package__ in (None, ""):
 
 from benchmarks._common import (  # noqa: E402
     benchmark_teachers,
+    datasets_with_teacher_cache,
     environment,
     limit_threads,
     make_split,
+    script_command,
 )
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -59,37 +59,26 @@ def student_seconds(X, y, memory, optimizer=None):
 
 
 def main(argv=None):
-    import joblib
-
-    from skdistill._datasets import default_data_dir, load_dataset
-
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--datasets", nargs="+", default=DATASETS)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--out-dir", default=str(RESULTS_DIR))
     args = parser.parse_args(argv)
-    env = environment(" ".join(["python -m benchmarks.optimizer_speed"] + [
-        shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])]))
+    env = environment(script_command("optimizer_speed", argv))
     limit_threads()
-    data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
     rows = []
-    with tempfile.TemporaryDirectory(prefix="skdistill-optimizer-") as cache:
-        memory = joblib.Memory(cache, verbose=0)
-        for name in args.datasets:
-            data = load_dataset(name, data_dir, allow_download=False)
-            if data is None:
-                print(f"{name}: not in {data_dir}; skipped", flush=True)
-                continue
-            X, _, y, _, _ = make_split(*data, 0, max_train=3_000, max_test=2_000)
-            student_seconds(X, y, memory)  # fits and caches the teachers
-            times = {"fused": [], "per-tensor": []}
-            for _ in range(args.repeats):
-                times["fused"].append(student_seconds(X, y, memory))
-                times["per-tensor"].append(student_seconds(X, y, memory, _per_tensor_adamw))
-            med = {k: statistics.median(v) for k, v in times.items()}
-            rows.append((name, med["fused"], med["per-tensor"]))
-            print(rows[-1], flush=True)
+    for name, X_all, y_all, memory in datasets_with_teacher_cache(
+            args.datasets, args.data_dir, "skdistill-optimizer-"):
+        X, _, y, _, _ = make_split(X_all, y_all, 0, max_train=3_000, max_test=2_000)
+        student_seconds(X, y, memory)  # fits and caches the teachers
+        times = {"fused": [], "per-tensor": []}
+        for _ in range(args.repeats):
+            times["fused"].append(student_seconds(X, y, memory))
+            times["per-tensor"].append(student_seconds(X, y, memory, _per_tensor_adamw))
+        med = {k: statistics.median(v) for k, v in times.items()}
+        rows.append((name, med["fused"], med["per-tensor"]))
+        print(rows[-1], flush=True)
     lines = ["# Fused against per-tensor AdamW: the student's fit time", "",
              f"- Command: `{env['command']}` (from the repository root)",
              f"- Date: {env['date']}; machine: {env['machine']} (shared; the two are "

@@ -13,9 +13,7 @@ Writes ``benchmarks/results/underfit.md`` and ``.csv``.
 """
 
 import argparse
-import shlex
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -26,9 +24,11 @@ if __package__ in (None, ""):
 
 from benchmarks._common import (  # noqa: E402
     benchmark_teachers,
+    datasets_with_teacher_cache,
     environment,
     limit_threads,
     make_split,
+    script_command,
     v031_params,
 )
 
@@ -79,29 +79,19 @@ def run_dataset(name, X, y, memory):
 
 
 def main(argv=None):
-    import joblib
     import pandas as pd
-
-    from skdistill._datasets import default_data_dir, load_dataset
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--datasets", nargs="+", default=DATASETS)
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--out-dir", default=str(RESULTS_DIR))
     args = parser.parse_args(argv)
-    env = environment("python -m benchmarks.underfit " + " ".join(
-        shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])))
+    env = environment(script_command("underfit", argv))
     limit_threads()
-    data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
     rows = []
-    with tempfile.TemporaryDirectory(prefix="skdistill-underfit-") as cache:
-        memory = joblib.Memory(cache, verbose=0)
-        for name in args.datasets:
-            data = load_dataset(name, data_dir, allow_download=False)
-            if data is None:
-                print(f"{name}: not in {data_dir}; skipped", flush=True)
-                continue
-            rows += run_dataset(name, *data, memory)
+    for name, X, y, memory in datasets_with_teacher_cache(args.datasets, args.data_dir,
+                                                          "skdistill-underfit-"):
+        rows += run_dataset(name, X, y, memory)
     out = Path(args.out_dir)
     df = pd.DataFrame(rows)
     df.to_csv(out / "underfit.csv", index=False, float_format="%.6g")

@@ -133,3 +133,17 @@ def test_optimizer_speed_times_both_optimizers(tmp_path, data_dir):
     # Printed to two decimals: the ratio of the printed times is close, not equal.
     assert fused_s > 0 and per_tensor_s > 0
     assert math.isclose(ratio, fused_s / per_tensor_s, rel_tol=0.05)
+
+
+def test_datasets_with_teacher_cache_skips_missing_tables(data_dir, tmp_path, capsys):
+    if load_dataset("diabetes", data_dir, allow_download=False) is None:
+        pytest.skip(f"dataset 'diabetes' is not in {data_dir}; pass --data-dir")
+    from benchmarks._common import datasets_with_teacher_cache, script_command
+
+    assert list(datasets_with_teacher_cache(["diabetes"], tmp_path)) == []
+    assert f"diabetes: not in {tmp_path}; skipped" in capsys.readouterr().out
+    ((name, X, y, memory),) = datasets_with_teacher_cache(["diabetes"], data_dir)
+    assert name == "diabetes" and len(X) == len(y) == 768 and hasattr(memory, "cache")
+    assert script_command("underfit", ["--datasets", "a b"]) == (
+        "python -m benchmarks.underfit --datasets 'a b'")
+    assert script_command("underfit", []) == "python -m benchmarks.underfit"
