@@ -54,12 +54,8 @@ class DistilledRegressor(RegressorMixin, _BaseDistiller):
     weight_decay : float, default=1e-4
     max_epochs : int, default=200
     epoch_rows : int or None, default=250_000
-        At most this many rows of the transfer set per epoch, drawn at random afresh
-        every epoch. On a large table an epoch, and with it the patience of early
-        stopping and of the plateau schedule, is then a bounded amount of work, as in
-        the dask estimators, whose epochs have the same default size. With the default
-        augmentation it binds only above about 170,000 training rows. None: every row,
-        every epoch (still at most five synthetic rows per real row).
+        At most this many rows of the transfer set per epoch, drawn afresh every epoch;
+        see :class:`DistilledClassifier`.
     early_stopping : bool, default=True
         Stop on the validation MSE against the true targets and restore the best weights.
     validation_fraction : float, default=0.1

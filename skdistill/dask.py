@@ -876,9 +876,10 @@ class DaskDistilledClassifier(ClassifierMixin, _BaseDaskDistiller):
         Weight of the distillation term; see :class:`~skdistill.DistilledClassifier`.
         This estimator keeps the in-memory classifier's defaults from before 0.4
         (``alpha=0.5``, ``temperature=2.0``, ``n_iter_no_change=10``): 0.4 chose its new
-        ones on tables of at most 3,000 training rows, and at the sizes this estimator is
-        for an epoch is 250,000 rows, where a patience of 30 epochs costs far more and
-        has not been measured.
+        ones on tables of at most 3,000 training rows. With 250,000-row epochs they were
+        measured on the in-memory classifier at 1,000,000 rows
+        (``benchmarks/results/scale.md``), not on this estimator, whose teachers and
+        transfer set differ.
     temperature : float, default=2.0
         Softening temperature of the distillation term.
     hidden_layer_sizes : tuple of int, default=(128, 64)
