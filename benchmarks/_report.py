@@ -32,6 +32,7 @@ def per_dataset(df):
     metrics = ["accuracy", "log_loss", "ece", "fidelity", "fit_seconds",
                "teacher_fit_seconds", "student_fit_seconds", "latency_s",
                "throughput_rows_s", "pickle_bytes", "compile_seconds"]
+    metrics += [c for c in ("epochs",) if c in df.columns]  # not in results before 0.4.1
     agg = df.groupby(["dataset", "method"], sort=False)[metrics].mean()
     meta = df.groupby("dataset", sort=False)[["n_rows", "n_train", "n_test", "n_features",
                                               "n_classes", "subsampled"]].first()
@@ -280,6 +281,7 @@ def markdown(s, agg, meta, acc, env, skipped, tag):
     size = agg["pickle_bytes"].unstack()
     thr = agg["throughput_rows_s"].unstack()
     fit = agg["fit_seconds"].unstack()
+    epochs = agg["epochs"].unstack() if "epochs" in agg else None
     lines += ["", "## Speed, size and fit time (seed 0)", "",
               "| dataset | teacher 1-row | student 1-row | ratio | LightGBM 1-row | "
               "lleaves 1-row | teacher size | student size | ratio | teacher rows/s | "
@@ -295,9 +297,12 @@ def markdown(s, agg, meta, acc, env, skipped, tag):
             f"{_fmt_bytes(size.loc[d, 'distilled'])} | "
             f"{size.loc[d, 'teacher'] / size.loc[d, 'distilled']:.0f}x | "
             f"{thr.loc[d, 'teacher']:,.0f} | {thr.loc[d, 'distilled']:,.0f} | "
-            f"{fit.loc[d, 'teacher']:.1f} s | {fit.loc[d, 'distilled']:.1f} s |")
+            f"{fit.loc[d, 'teacher']:.1f} s | {fit.loc[d, 'distilled']:.1f} s"
+            + (f", {epochs.loc[d, 'distilled']:.0f} epochs |" if epochs is not None else " |"))
     lines += ["", "Teacher fit time includes the 5-fold cross-fitting of the soft targets "
-              "and the refit on all rows (kept for the comparison). lleaves: the ensemble's "
+              "and the refit on all rows (kept for the comparison). Fit times"
+              + (" and the student's epochs" if epochs is not None else "")
+              + " are means over the seeds. lleaves: the ensemble's "
               "LightGBM member compiled with lleaves (binary datasets only: LLVM compile time "
               "grows with the number of trees; the compile seconds are in the CSV).", ""]
     return "\n".join(lines)

@@ -30,6 +30,9 @@ def test_smoke_suite_writes_results(tmp_path, data_dir):
     assert df.accuracy.between(0.5, 1.0).all()  # diabetes: 65% majority class
     assert (df.log_loss > 0).all() and df.ece.between(0, 1).all()
     assert df.fidelity.between(0, 1).all()
+    students = df.method.isin(["distilled", "distilled_v010", "distilled_v031", "hard_label"])
+    assert df.loc[students, "epochs"].between(1, 5).all()  # the smoke run's max_epochs=5
+    assert df.loc[~students, "epochs"].isna().all()
     assert (df.loc[df.method == "teacher", "fidelity"] == 1).all()
     speed = df[df.method.isin(["teacher", "distilled"])]
     assert (speed.latency_s > 0).all() and (speed.pickle_bytes > 0).all()
@@ -37,6 +40,7 @@ def test_smoke_suite_writes_results(tmp_path, data_dir):
 
     md = (tmp_path / "smoke.md").read_text()
     assert "Summary against the targets" in md and "diabetes" in md
+    assert " epochs |" in md  # the student's epochs beside its fit time
     assert "python -m benchmarks.run --suite smoke" in md
     saved = json.loads((tmp_path / "smoke_summary.json").read_text())
     assert saved["n_datasets"] == 1
@@ -147,3 +151,20 @@ def test_datasets_with_teacher_cache_skips_missing_tables(data_dir, tmp_path, ca
     assert script_command("underfit", ["--datasets", "a b"]) == (
         "python -m benchmarks.underfit --datasets 'a b'")
     assert script_command("underfit", []) == "python -m benchmarks.underfit"
+
+
+def test_teacher_agreement_compares_reseeded_fits(tmp_path, data_dir):
+    if load_dataset("diabetes", data_dir, allow_download=False) is None:
+        pytest.skip(f"dataset 'diabetes' is not in {data_dir}; pass --data-dir")
+    from benchmarks.teacher_agreement import PAIRS, main
+
+    (row,) = main(["--datasets", "diabetes", "--max-epochs", "1", "--data-dir", str(data_dir),
+                   "--out-dir", str(tmp_path)])
+    for column, _, _ in PAIRS:
+        assert 0.5 < row[column] <= 1.0, column
+    assert 0.5 < row["teacher 0 accuracy"] < 1.0  # diabetes: 65% majority class
+    md = (tmp_path / "teacher_agreement.md").read_text()
+    (line,) = [x for x in md.splitlines() if x.startswith("| diabetes |")]
+    assert f"{row['student 0 vs teacher 0 (fidelity)']:.4f}" in line
+    assert "python -m benchmarks.teacher_agreement --datasets diabetes" in md
+    assert (tmp_path / "teacher_agreement.csv").exists()
