@@ -119,8 +119,9 @@ def main(argv=None):
     limit_threads()
     params = {} if args.max_epochs is None else {"max_epochs": args.max_epochs}
     rows = []
+    # The loop's teacher cache goes unused: the two fits share no teachers.
     for name, X, y, _ in datasets_with_teacher_cache(args.datasets, args.data_dir,
-                                                          "skdistill-agreement-"):
+                                                     "skdistill-agreement-"):
         rows.append(run_dataset(name, X, y, params))
         print(rows[-1], flush=True)
     out = Path(args.out_dir)
