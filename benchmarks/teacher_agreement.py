@@ -1,4 +1,4 @@
-"""How well does the teacher ensemble agree with itself? Fidelity beside its own ceiling.
+"""Does the teacher ensemble agree with itself? Fidelity beside its reproducibility.
 
 Fidelity counts the test rows where the student predicts the class its teachers predict.
 What it can reach depends on the table: where many rows sit near the ensemble's decision
@@ -80,7 +80,7 @@ def render(rows, env):
     """The markdown page: the setting, one row per table, then the medians."""
     columns = ["teacher 0 accuracy"] + [c for c, _, _ in PAIRS]
     lines = [
-        "# Does the teacher agree with itself? Fidelity beside its ceiling", "",
+        "# Does the teacher agree with itself? Fidelity beside its reproducibility", "",
         f"- Command: `{env['command']}` (from the repository root)",
         f"- Date: {env['date']}; machine: {env['machine']} (shared)",
         "- Versions: " + ", ".join(f"{k} {v}" for k, v in env["versions"].items()),
