@@ -455,7 +455,16 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
         y : ndarray of shape (n_samples,)
         """
         output = self._student_output(X)  # checks fitted state before classes_ is read
+        return self._labels(output)
+
+    def _labels(self, output):
+        """The class labels of the student's raw output: its largest logit per row."""
         return self.classes_[np.argmax(output, axis=1)]
+
+    def _predict_and_proba(self, X):
+        """``(predict(X), predict_proba(X))`` from one pass of ``X`` through the student."""
+        output = self._student_output(X)
+        return self._labels(output), softmax(output)
 
     def teacher_predict_proba(self, X):
         """The kept teacher ensemble's averaged probabilities, columns as ``classes_``.

@@ -358,10 +358,8 @@ def _load_model(path):
 
 
 def _cmd_predict(args):
-    import numpy as np
     import pandas as pd
 
-    from ._student import softmax
     from ._tabular import check_columns, model_columns, model_input, read_csv
 
     if args.output:
@@ -400,11 +398,8 @@ def _cmd_predict(args):
         raise CLIError("--proba needs a classifier; this model is a regressor.")
     with _unseen_categories_counted():
         if args.proba:
-            # One pass of the table through the student for both outputs: predict is
-            # the argmax of the student's output, predict_proba its softmax.
-            output = model._student_output(X)
-            out[name] = model.classes_[np.argmax(output, axis=1)]
-            proba = softmax(output)
+            # One pass of the table through the student for both outputs.
+            out[name], proba = model._predict_and_proba(X)
             for j, label in enumerate(model.classes_):
                 out[f"proba_{label}"] = proba[:, j]
         else:
