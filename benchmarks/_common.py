@@ -61,26 +61,35 @@ def script_command(module, argv=None):
     return " ".join([f"python -m benchmarks.{module}"] + [shlex.quote(a) for a in args])
 
 
-def datasets_with_teacher_cache(names, data_dir=None, prefix="skdistill-bench-"):
-    """Yield ``(name, X, y, memory)`` for each of ``names`` found in ``data_dir``.
+def available_datasets(names, data_dir=None):
+    """Yield ``(name, X, y)`` for each of ``names`` found in ``data_dir``.
 
-    A missing dataset is skipped with a message (nothing is downloaded). ``memory`` is one
-    ``joblib.Memory`` in a temporary folder, shared by the whole loop and removed after
-    it, so that fits differing in the student alone fit the teachers once.
+    A missing dataset is skipped with a message: nothing is downloaded.
     """
-    import joblib
-
     from skdistill._datasets import default_data_dir, load_dataset
 
     data_dir = Path(data_dir) if data_dir else default_data_dir()
+    for name in names:
+        data = load_dataset(name, data_dir, allow_download=False)
+        if data is None:
+            print(f"{name}: not in {data_dir}; skipped", flush=True)
+            continue
+        yield (name, *data)
+
+
+def datasets_with_teacher_cache(names, data_dir=None, prefix="skdistill-bench-"):
+    """:func:`available_datasets`, each with ``memory``: ``(name, X, y, memory)``.
+
+    ``memory`` is one ``joblib.Memory`` in a temporary folder, shared by the whole loop
+    and removed after it, so that fits differing in the student alone fit the teachers
+    once.
+    """
+    import joblib
+
     with tempfile.TemporaryDirectory(prefix=prefix) as cache:
         memory = joblib.Memory(cache, verbose=0)
-        for name in names:
-            data = load_dataset(name, data_dir, allow_download=False)
-            if data is None:
-                print(f"{name}: not in {data_dir}; skipped", flush=True)
-                continue
-            yield (name, *data, memory)
+        for data in available_datasets(names, data_dir):
+            yield (*data, memory)
 
 
 def limit_threads():

@@ -33,9 +33,9 @@ if __package__ in (None, ""):
     __package__ = "benchmarks"
 
 from benchmarks._common import (  # noqa: E402
+    available_datasets,
     benchmark_teachers,
     classification_datasets,
-    datasets_with_teacher_cache,
     environment,
     limit_threads,
     make_split,
@@ -119,9 +119,8 @@ def main(argv=None):
     limit_threads()
     params = {} if args.max_epochs is None else {"max_epochs": args.max_epochs}
     rows = []
-    # The loop's teacher cache goes unused: the two fits share no teachers.
-    for name, X, y, _ in datasets_with_teacher_cache(args.datasets, args.data_dir,
-                                                     "skdistill-agreement-"):
+    # No teacher cache: the two fits share no teachers.
+    for name, X, y in available_datasets(args.datasets, args.data_dir):
         rows.append(run_dataset(name, X, y, params))
         print(rows[-1], flush=True)
     out = Path(args.out_dir)

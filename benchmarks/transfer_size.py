@@ -14,9 +14,7 @@ Writes ``benchmarks/results/transfer_size.md`` and ``.csv``.
 """
 
 import argparse
-import shlex
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -28,10 +26,12 @@ if __package__ in (None, ""):
 
 from benchmarks._common import (  # noqa: E402
     benchmark_teachers,
+    datasets_with_teacher_cache,
     environment,
     fidelity,
     limit_threads,
     make_split,
+    script_command,
 )
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -102,10 +102,6 @@ def write(rows, env, out):
 
 
 def main(argv=None):
-    import joblib
-
-    from skdistill._datasets import default_data_dir, load_dataset
-
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--datasets", nargs="+", default=["magic", "electricity"])
     parser.add_argument("--sizes", nargs="+", type=int, default=[2000, 8000, 24000])
@@ -113,23 +109,15 @@ def main(argv=None):
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--out", default=str(RESULTS_DIR / "transfer_size"))
     args = parser.parse_args(argv)
-    command = "python -m benchmarks.transfer_size " + " ".join(
-        shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
-    env = environment(command)
+    env = environment(script_command("transfer_size", argv))
     limit_threads()
-    data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
     rows, start = [], time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="skdistill-transfer-") as cache:
-        memory = joblib.Memory(cache, verbose=0)
-        for name in args.datasets:
-            data = load_dataset(name, data_dir)
-            if data is None:
-                print(f"{name}: not in {data_dir}; skipped", flush=True)
-                continue
-            rows += run(name, *data, args.sizes, memory, args.n_jobs,
-                        log=lambda m: print(m, flush=True))
-            env["wall_seconds"] = time.perf_counter() - start
-            write(rows, env, Path(args.out))
+    for name, X, y, memory in datasets_with_teacher_cache(args.datasets, args.data_dir,
+                                                          "skdistill-transfer-"):
+        rows += run(name, X, y, args.sizes, memory, args.n_jobs,
+                    log=lambda m: print(m, flush=True))
+        env["wall_seconds"] = time.perf_counter() - start
+        write(rows, env, Path(args.out))
     print(Path(args.out).with_suffix(".md").read_text())
 
 
