@@ -252,9 +252,11 @@ class PiecewiseLinear(Layer):
 
     Output column ``j`` reads input column ``column[j]`` and is
     ``clip((x - left[j]) * inv_width[j], lower[j], upper[j])``: 0 below its bin, 1 above
-    it, linear inside. A column's first bin has no lower clip and its last bin no upper
-    clip, so the encoding extrapolates linearly beyond the training range. Constant and
-    binary columns get a single linear bin. See Gorishniy, Rubachev and Babenko,
+    it, linear inside. A column's first and last bins extrapolate linearly beyond the
+    training range for up to one bin width (``OUTER_BIN_REACH``), then stay flat, as the
+    teachers' trees do: an input far outside the range cannot push the encoded value, and
+    the network, far from where it was trained. Constant and binary columns get a single
+    linear bin. See Gorishniy, Rubachev and Babenko,
     "On Embeddings for Numerical Features in Tabular Deep Learning", NeurIPS 2022.
     """
 
@@ -280,19 +282,17 @@ class PiecewiseLinear(Layer):
         column, left, width, lower, upper = [], [], [], [], []
         qs = np.linspace(0.0, 1.0, n_bins + 1)
         for j, values in enumerate(columns):
-            edges = np.unique(np.quantile(values, qs))
+            edges = _distinct_edges(np.quantile(values, qs))
             if len(edges) < 2:  # constant column: one linear bin of unit width
                 edges = np.array([edges[0], edges[0] + 1.0])
             k = len(edges) - 1
             column += [j] * k
             left.append(edges[:-1])
             width.append(np.diff(edges))
-            # The outer bins are open: the largest float32 stands for infinity, so every
-            # stored number stays finite.
             lo = np.zeros(k)
-            lo[0] = -FLOAT32_MAX
+            lo[0] = -OUTER_BIN_REACH
             hi = np.ones(k)
-            hi[-1] = FLOAT32_MAX
+            hi[-1] = 1.0 + OUTER_BIN_REACH
             lower.append(lo)
             upper.append(hi)
         return cls(column=np.array(column), left=np.concatenate(left),
@@ -609,6 +609,18 @@ class MLPStudent:
 #: The largest finite float32: the student trains, and exports to ONNX, in float32.
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 
+#: How far the outer bins of the piecewise-linear encoding extrapolate beyond the
+#: training range, in bin widths. Bounded, because an outer bin can be narrow (a column
+#: whose smallest values crowd together): its slope is then steep, and an input just
+#: outside the range (a synthetic row, a test row) would give an encoded value in the
+#: thousands and make training diverge.
+OUTER_BIN_REACH = 1.0
+
+#: Bin edges closer than this (relative to the edge, in standardized units) are one edge:
+#: float32 arithmetic cannot place an input inside so narrow a bin, and its slope
+#: (the inverse width) would only amplify rounding.
+EDGE_RESOLUTION = 1e-5
+
 #: Encoded input columns at most (bins or sines and cosines over all features): bounds the
 #: first layer, so the student stays small and fast on wide tables.
 MAX_ENCODED_WIDTH = 1024
@@ -653,6 +665,14 @@ def build_student(X, n_outputs, hidden_layer_sizes, *, activation="relu",
         width = h
     layers.append(Linear.init(width, n_outputs, rng))
     return MLPStudent(layers)
+
+
+def _distinct_edges(quantiles):
+    """Sorted bin edges from ``quantiles``, dropping any within ``EDGE_RESOLUTION`` of
+    the one before it (quantile interpolation can yield edges 1e-10 apart)."""
+    edges = np.unique(quantiles)
+    gaps = np.diff(edges)
+    return edges[np.concatenate([[True], gaps > EDGE_RESOLUTION * np.maximum(1.0, np.abs(edges[1:]))])]
 
 
 def _encoding_statistics(X):

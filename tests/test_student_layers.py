@@ -128,10 +128,23 @@ def test_torch_module_round_trip_keeps_the_function():
 
 def test_piecewise_linear_encoding_shape_and_values():
     layer = PiecewiseLinear.fit(np.array([[0.0], [1.0], [2.0], [3.0], [4.0]]), 4)
-    out = layer.forward(np.array([[-1.0], [0.5], [2.0], [9.0]]))
-    # Four bins of width 1: below the range the first bin extrapolates (negative),
-    # inside, bins below are full and bins above empty; above, the last bin extrapolates.
-    np.testing.assert_allclose(out, [[-1, 0, 0, 0], [0.5, 0, 0, 0], [1, 1, 0, 0], [1, 1, 1, 6]])
+    out = layer.forward(np.array([[-0.5], [-7.0], [0.5], [2.0], [4.5], [9.0]]))
+    # Four bins of width 1: below the range the first bin extrapolates (negative) for
+    # one bin width, then stays flat; inside, bins below are full and bins above empty;
+    # above, the last bin extrapolates for one width, then stays flat.
+    np.testing.assert_allclose(out, [[-0.5, 0, 0, 0], [-1, 0, 0, 0], [0.5, 0, 0, 0],
+                                     [1, 1, 0, 0], [1, 1, 1, 1.5], [1, 1, 1, 2]])
+
+
+def test_piecewise_linear_merges_edges_float32_cannot_tell_apart():
+    # Quantile interpolation can put two edges 1e-10 apart; a bin that narrow (an
+    # inverse width of 1e10) would turn a synthetic row just below the smallest value
+    # into an encoded value in the billions, and training would diverge.
+    column = np.concatenate([[0.0] * 3, [1e-10] * 3, np.linspace(1.0, 2.0, 94)])
+    layer = PiecewiseLinear.fit(column[:, None], 64)
+    assert np.max(layer.inv_width) < 1e4
+    out = layer.forward(np.array([[-1.0], [-1e6], [1e6]]))
+    assert np.abs(out).max() <= 2.0
 
 
 def test_encoded_width_is_capped_on_wide_tables():
