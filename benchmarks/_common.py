@@ -49,10 +49,28 @@ def v031_params():
     10 to 30. The stopping criterion is written out too, so that a run with other
     defaults (a trial of ``validation_target="teachers"``) still measures 0.3.1 here; so
     is the epoch size, uncapped before 0.4.1's ``epoch_rows`` (which binds only above
-    about 170,000 training rows).
+    about 170,000 training rows), and the bin count, 16 before 0.5.
     """
     return dict(temperature=2.0, alpha=0.5, n_iter_no_change=10, validation_target="labels",
-                epoch_rows=None)
+                epoch_rows=None, n_bins=16)
+
+
+def v041_params():
+    """The defaults 0.5 replaced (0.4.0 and 0.4.1), to measure side by side.
+
+    0.5 cut each numeric column into 64 quantile bins instead of 16 (``n_bins``), for
+    the classifier and the regressor. The encoding's code is this release's (its outer
+    bins stay flat beyond one bin width, since 0.5), so this column differs from the
+    current one in the bin count alone.
+    """
+    return dict(n_bins=16)
+
+
+#: The earlier defaults the benchmark runs beside the current ones, oldest first:
+#: ``(method, key, release)``. ``method`` names the column in the results, ``key`` its
+#: entry in the summary.
+EARLIER_DEFAULTS = (("distilled_v010", "v010", "0.1.0"), ("distilled_v031", "v031", "0.3.1"),
+                    ("distilled_v041", "v041", "0.4.1"))
 
 
 def script_command(module, argv=None):

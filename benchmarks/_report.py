@@ -5,6 +5,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks._common import EARLIER_DEFAULTS
+
 #: The targets, checked by every full or quick run: ``(bound, kind)`` with kind ">=" or
 #: "<=". The student issue (#11) added fidelity, gain, the worst retention, the
 #: LogisticRegression latency yardstick and the student's fit-time budget.
@@ -89,20 +91,16 @@ def summarize(df):
     s, per = student_stats(acc, fid, lat, size, "distilled")
     s["n_datasets"] = len(meta.index)
     s["median_fidelity_hard_label"] = float(fid["hard_label"].median())
-    for method, key in (("distilled_v010", "v010"), ("distilled_v031", "v031")):
+    s["median_student_fit_seconds"] = float(fit["distilled"].median())
+    for method, key, _ in EARLIER_DEFAULTS:
         if method in acc:
             s[key], _ = student_stats(acc, fid, lat, size, method)
             s[key]["n_fidelity_below_current"] = int((fid["distilled"] > fid[method]).sum())
             s[key]["n_accuracy_below_current"] = int((acc["distilled"] > acc[method]).sum())
-    if "distilled_v010" in acc:
-        s["student_fit_time_vs_v010"] = float(
-            fit["distilled"].median() / fit["distilled_v010"].median())
-        s["v010"]["median_student_fit_seconds"] = float(fit["distilled_v010"].median())
-    s["median_student_fit_seconds"] = float(fit["distilled"].median())
-    if "distilled_v031" in acc:  # the defaults 0.4 replaced; no target, a comparison
-        s["v031"]["median_student_fit_seconds"] = float(fit["distilled_v031"].median())
-        s["student_fit_time_vs_v031"] = float(
-            fit["distilled"].median() / fit["distilled_v031"].median())
+            s[key]["median_student_fit_seconds"] = float(fit[method].median())
+            # Only the time against 0.1.0's has a target; the others are comparisons.
+            s[f"student_fit_time_vs_{key}"] = float(
+                fit["distilled"].median() / fit[method].median())
     if "lgbm_lleaves" in lat:
         compiled = lat["lgbm_lleaves"].dropna()
         if len(compiled):
@@ -125,8 +123,7 @@ def _fmt_value(key, value):
         return f"{value:.0%}"
     if key in ("median_latency_ratio", "median_size_ratio"):
         return f"{value:.0f}x"
-    if key in ("median_latency_vs_logreg", "student_fit_time_vs_v010",
-               "student_fit_time_vs_v031"):
+    if key == "median_latency_vs_logreg" or key.startswith("student_fit_time_vs_"):
         return f"{value:.2f}x"
     if key == "max_student_bytes":
         return f"{value / 1000:.0f} kB"
@@ -146,15 +143,14 @@ _LABELS = {
     "median_size_ratio": "median pickle size ratio teacher/student",
     "median_latency_vs_logreg": "median single-row latency student/LogisticRegression",
     "max_student_bytes": "largest student pickle",
-    "student_fit_time_vs_v010": "median student fit time, current/0.1.0 defaults",
-    "student_fit_time_vs_v031": "median student fit time, current/0.3.1 defaults",
+    **{f"student_fit_time_vs_{key}": f"median student fit time, current/{release} defaults"
+       for _, key, release in EARLIER_DEFAULTS},
 }
 
 
 def summary_text(s, title):
-    # The earlier defaults measured in the same run, as extra columns: 0.1.0's, and the
-    # training defaults 0.4 replaced (0.3.1's).
-    olds = [(name, s[key]) for key, name in (("v010", "0.1.0"), ("v031", "0.3.1")) if key in s]
+    # The earlier defaults measured in the same run, as extra columns.
+    olds = [(name, s[key]) for _, key, name in EARLIER_DEFAULTS if key in s]
     head = (f"  {'':<58} {'current':>9}  " + "".join(f"{name:>9}  " for name, _ in olds)
             + "target") if olds else ""
     lines = [f"Summary ({title}, {s['n_datasets']} datasets)"] + ([head] if head else [])
@@ -175,14 +171,15 @@ def summary_text(s, title):
                        ("mean_retention", "mean accuracy retention (no target)")):
         lines.append(f"  {label:<58} {s[key]:>9.2%}  "
                      + "".join(f"{old[key]:>9.2%}  " for _, old in olds))
-    for key, name in (("v010", "0.1.0"), ("v031", "0.3.1")):
+    for _, key, name in EARLIER_DEFAULTS:
         if key in s:
             label = f"tables where current is above {name}: fidelity, accuracy"
             lines.append(f"  {label:<58} {s[key]['n_fidelity_below_current']:>3}, "
                          f"{s[key]['n_accuracy_below_current']} of {s['n_datasets']}")
-    if "student_fit_time_vs_v031" in s:
-        lines.append(f"  {_LABELS['student_fit_time_vs_v031']:<58} "
-                     f"{_fmt_value('student_fit_time_vs_v031', s['student_fit_time_vs_v031']):>9}")
+    for _, key, _ in EARLIER_DEFAULTS[1:]:  # the first, 0.1.0's, is a checked target above
+        fit_key = f"student_fit_time_vs_{key}"
+        if fit_key in s:
+            lines.append(f"  {_LABELS[fit_key]:<58} {_fmt_value(fit_key, s[fit_key]):>9}")
     lines.append(f"  {'median fidelity of the hard-label student':<58} "
                  f"{s['median_fidelity_hard_label']:>9.2%}")
     lines.append(f"  {'median student single-row latency':<58} "
@@ -239,8 +236,7 @@ def markdown(s, agg, meta, acc, env, skipped, tag):
         lines.append(f"- Skipped: {msg}")
     lines += ["", "## Summary against the targets", "", "```", summary_text(s, tag), "```", ""]
 
-    olds = [(method, name) for method, name in (("distilled_v010", "0.1.0"),
-                                                ("distilled_v031", "0.3.1")) if method in acc]
+    olds = [(method, name) for method, _, name in EARLIER_DEFAULTS if method in acc]
     lines += ["## Accuracy per dataset", "",
               "| dataset | train / test rows | seeds | teacher | distilled | "
               + "".join(f"{name} defaults | " for _, name in olds) + "hard-label | "

@@ -203,8 +203,10 @@ def write_outputs(rows, env, out_dir, complete, header=None):
         f"- Machine: {env['machine']} (shared; timings are noisy)",
         "- Versions: " + ", ".join(f"{k} {v}" for k, v in env["versions"].items()),
         "- Reference: " + ", ".join(f"{k}={v}" for k, v in REFERENCE.items())
-        + f"; each variant changes one of these. Seeds: {SEEDS_SMALL} below "
-          f"{MANY_SEEDS_BELOW} rows, else 1; stratified 75/25 split per seed; training "
+        + "; each variant changes one of these. Seeds: "
+        + (f"{env['seeds']} on every dataset" if env.get("seeds") else
+           f"{SEEDS_SMALL} below {MANY_SEEDS_BELOW} rows, else 1")
+        + "; stratified 75/25 split per seed; training "
           f"sets subsampled to {env.get('max_train_rows')} rows.",
         "- Columns: means over datasets of the per-dataset mean over seeds. "
         "'Δ acc' and 'Δ log-loss' are against the reference on the same split; "
@@ -268,7 +270,7 @@ def main(argv=None):
     parser.add_argument("--groups", nargs="+", default=list(GROUPS), choices=list(GROUPS))
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--seeds", type=int, default=None,
-                        help=f"seeds per dataset (default: 3 below {MANY_SEEDS_BELOW} rows, "
+                        help=f"seeds per dataset (default: {SEEDS_SMALL} below {MANY_SEEDS_BELOW} rows, "
                              "else 1)")
     parser.add_argument("--latency-calls", type=int, default=200)
     parser.add_argument("--max-train-rows", type=int, default=1500,
@@ -300,6 +302,7 @@ def main(argv=None):
         shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
     env = environment(command)
     env["max_train_rows"] = args.max_train_rows
+    env["seeds"] = args.seeds
     limit_threads()
     rows = []
     start = time.perf_counter()

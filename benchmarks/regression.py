@@ -7,6 +7,8 @@ and each seed, on one shared 75/25 split:
   fitted by ``DistilledRegressor(keep_teachers=True)`` and measured through
   ``teacher_predict``;
 - ``distilled``: ``DistilledRegressor()`` with its defaults, measured without teachers;
+- ``distilled_v010`` and ``distilled_v041``: the same teachers distilled with 0.1.0's and
+  0.4.1's student defaults (``v010_params``, ``v041_params``), side by side in one run;
 - ``true_targets``: the same student trained on the true targets alone (``alpha=0``).
 
 Targets (issue 7): median student R² at least 99 % of the teacher's, and single-row
@@ -25,7 +27,7 @@ import time
 
 import numpy as np
 
-from benchmarks._common import REPO_ROOT, environment, limit_threads, v010_params
+from benchmarks._common import REPO_ROOT, environment, limit_threads, v010_params, v041_params
 
 RESULTS = REPO_ROOT / "benchmarks" / "results"
 DATASETS = ["537_houses", "197_cpu_act", "225_puma8NH"]
@@ -49,30 +51,30 @@ def run_split(name, X, y, seed, max_train, log=print):
     from skdistill._measure import pickled_size, single_row_latency
 
     X_train, X_test, y_train, y_test = _split(X, y, seed, max_train)
-    # One teacher fit serves the current and the 0.1.0 defaults (the cache).
+    # One teacher fit serves the current and the earlier defaults (the cache).
     with tempfile.TemporaryDirectory(prefix="skdistill-reg-") as cache:
         memory = joblib.Memory(cache, verbose=0)
         model = DistilledRegressor(keep_teachers=True, random_state=seed,
                                    memory=memory).fit(X_train, y_train)
-        old = DistilledRegressor(keep_teachers=True, random_state=seed, memory=memory,
-                                 **v010_params(len(y_train), "regression")).fit(X_train, y_train)
-    hard = DistilledRegressor(alpha=0.0, random_state=seed).fit(X_train, y_train)
-    deployed = without_teachers(model)
-    old_deployed = without_teachers(old)
+        students = {"distilled": without_teachers(model)}
+        for method, params in (("distilled_v010", v010_params(len(y_train), "regression")),
+                               ("distilled_v041", v041_params())):
+            students[method] = DistilledRegressor(random_state=seed, memory=memory,
+                                                  **params).fit(X_train, y_train)
+    students["true_targets"] = DistilledRegressor(alpha=0.0, random_state=seed).fit(
+        X_train, y_train)
 
-    preds = {"teacher": model.teacher_predict(X_test), "distilled": deployed.predict(X_test),
-             "distilled_v010": old_deployed.predict(X_test),
-             "true_targets": hard.predict(X_test)}
-    rows = []
+    preds = {"teacher": model.teacher_predict(X_test),
+             **{method: m.predict(X_test) for method, m in students.items()}}
     latency = {"teacher": single_row_latency(model.teacher_predict, X_test),
-               "distilled": single_row_latency(deployed.predict, X_test),
-               "distilled_v010": single_row_latency(old_deployed.predict, X_test),
-               "true_targets": single_row_latency(hard.predict, X_test)}
-    size = {"teacher": pickled_size(model.teachers_), "distilled": pickled_size(deployed),
-            "distilled_v010": pickled_size(old_deployed), "true_targets": pickled_size(hard)}
+               **{method: single_row_latency(m.predict, X_test)
+                  for method, m in students.items()}}
+    size = {"teacher": pickled_size(model.teachers_),
+            **{method: pickled_size(m) for method, m in students.items()}}
     fit_s = {"teacher": model.fit_info_["teacher_fit_seconds"],
-             "distilled": model.fit_info_["student_fit_seconds"],
-             "distilled_v010": old.fit_info_["student_fit_seconds"], "true_targets": float("nan")}
+             **{method: m.fit_info_["student_fit_seconds"] for method, m in students.items()
+                if method != "true_targets"}, "true_targets": float("nan")}
+    rows = []
     for method, pred in preds.items():
         rows.append({
             "dataset": name, "seed": seed, "method": method, "n_train": len(y_train),
@@ -94,14 +96,14 @@ def summarize(df):
     wide = df.pivot_table(index=["dataset", "seed"], columns="method",
                           values=["r2", "latency_s", "size_bytes"])
     retention = wide["r2"]["distilled"] / wide["r2"]["teacher"]
-    old = wide["r2"]["distilled_v010"] / wide["r2"]["teacher"] if (
-        "distilled_v010" in wide["r2"]) else retention * float("nan")
+    earlier = {key: (wide["r2"][f"distilled_{key}"] / wide["r2"]["teacher"]).median()
+               if f"distilled_{key}" in wide["r2"] else float("nan") for key in ("v010", "v041")}
     speedup = wide["latency_s"]["teacher"] / wide["latency_s"]["distilled"]
     smaller = wide["size_bytes"]["teacher"] / wide["size_bytes"]["distilled"]
     beats = wide["r2"]["distilled"] > wide["r2"]["true_targets"]
     return {
         "median_r2_retention": float(retention.median()),
-        "median_r2_retention_v010": float(old.median()),
+        **{f"median_r2_retention_{key}": float(value) for key, value in earlier.items()},
         "median_latency_ratio": float(speedup.median()),
         "median_size_ratio": float(smaller.median()),
         "distillation_beats_true_targets": f"{int(beats.sum())}/{len(beats)}",
@@ -121,7 +123,8 @@ def write_markdown(df, summary, env, path):
         "Versions: " + ", ".join(f"{k} {v}" for k, v in env["versions"].items()), "",
         "Teacher: the default regression ensemble (RF, ET, XGBoost, LightGBM, MLP). "
         "`distilled`: `DistilledRegressor()` defaults, measured without its teachers. "
-        "`distilled_v010`: the same teachers with skdistill 0.1.0's student defaults. "
+        "`distilled_v010` and `distilled_v041`: the same teachers with skdistill 0.1.0's "
+        "and 0.4.1's student defaults. "
         "`true_targets`: the same student with `alpha=0`. Latency: median single-row "
         "`predict` through the public API; size: pickled bytes. Threads limited to one "
         "per pool as in `run.py`.", "",
@@ -133,8 +136,9 @@ def write_markdown(df, summary, env, path):
                      f"{r.agreement_r2:.4f} | {r.latency_us:.0f} | {r.size_kb:.1f} |")
     lines += ["", "## Summary vs targets", "",
               f"- median student R² / teacher R²: **{summary['median_r2_retention']:.4f}** "
-              f"(target ≥ 0.995; 0.1.0 defaults, same run: "
-              f"{summary['median_r2_retention_v010']:.4f})",
+              f"(target ≥ 0.995; same run: 0.1.0 defaults "
+              f"{summary['median_r2_retention_v010']:.4f}, 0.4.1 defaults "
+              f"{summary['median_r2_retention_v041']:.4f})",
               f"- median single-row speed-up over the teacher: "
               f"**{summary['median_latency_ratio']:.0f}x** (target ≥ 100x)",
               f"- median size ratio teacher/student: **{summary['median_size_ratio']:.0f}x**",

@@ -7,7 +7,9 @@ Every method on a dataset sees the same stratified 75/25 split per seed:
 - ``distilled_v010`` the same teachers distilled with skdistill 0.1.0's student defaults
   (``v010_params``), so old and new defaults are measured side by side in one run
 - ``distilled_v031`` the same with the training defaults of 0.2 to 0.3.1 (``v031_params``:
-  temperature 2, ``alpha=0.5``, patience 10), the ones 0.4 replaced
+  temperature 2, ``alpha=0.5``, patience 10, 16 bins), the ones 0.4 replaced
+- ``distilled_v041`` the same with 0.4.1's defaults (``v041_params``: 16 bins), the ones
+  0.5 replaced
 - ``hard_label``   the same student architecture on the labels only (``alpha=0``)
 - ``sklearn_mlp``  scikit-learn's ``MLPClassifier`` with the same hidden sizes
 - ``logreg``       scikit-learn's ``LogisticRegression``: the latency yardstick for a
@@ -59,6 +61,7 @@ from benchmarks._common import (  # noqa: E402
     make_split,
     v010_params,
     v031_params,
+    v041_params,
 )
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -80,7 +83,8 @@ SUITES = {
                  max_train=3_000, max_test=2_000, latency_calls=200, compile=True),
 }
 
-METHODS = ["teacher", "distilled", "distilled_v010", "distilled_v031", "hard_label",
+METHODS = ["teacher", "distilled", "distilled_v010", "distilled_v031", "distilled_v041",
+           "hard_label",
            "sklearn_mlp", "logreg", "best_member", "lgbm_member", "lgbm_lleaves"]
 
 
@@ -170,16 +174,17 @@ def run_split(name, X, y, seed, cfg, measure_speed, log=print):
     teacher_pred = classes[teacher_proba.argmax(axis=1)]
     deployed = _deployed(model)
 
-    old = DistilledClassifier(teachers=teachers, keep_teachers=True, random_state=seed,
-                              n_jobs=cfg["n_jobs"], memory=memory,
-                              **{**v010_params(len(y_train)), **extra}).fit(X_train, y_train)
-    prev = DistilledClassifier(teachers=teachers, random_state=seed, n_jobs=cfg["n_jobs"],
-                               memory=memory, **{**v031_params(), **extra}).fit(X_train, y_train)
+    earlier = {
+        method: DistilledClassifier(teachers=teachers, random_state=seed, n_jobs=cfg["n_jobs"],
+                                    memory=memory, **{**params, **extra}).fit(X_train, y_train)
+        for method, params in (("distilled_v010", v010_params(len(y_train))),
+                               ("distilled_v031", v031_params()),
+                               ("distilled_v041", v041_params()))
+    }
     cache.cleanup()
-    log(f"  [{name} seed {seed}] 0.1.0 defaults: student "
-        f"{old.fit_info_['student_fit_seconds']:.1f} s; 0.3.1 defaults: student "
-        f"{prev.fit_info_['student_fit_seconds']:.1f} s")
-    old_deployed = _deployed(old)
+    log(f"  [{name} seed {seed}] earlier defaults, student: " + "; ".join(
+        f"{method[-4:]} {m.fit_info_['student_fit_seconds']:.1f} s"
+        for method, m in earlier.items()))
 
     start = time.perf_counter()
     hard = DistilledClassifier(alpha=0.0, random_state=seed, **extra).fit(X_train, y_train)
@@ -213,13 +218,9 @@ def run_split(name, X, y, seed, cfg, measure_speed, log=print):
         "distilled": dict(proba=deployed.predict_proba(X_test), predict=deployed.predict_proba,
                           obj=deployed, fit_seconds=model.fit_info_["student_fit_seconds"],
                           epochs=model.n_iter_),
-        "distilled_v010": dict(proba=old_deployed.predict_proba(X_test),
-                               predict=old_deployed.predict_proba, obj=old_deployed,
-                               fit_seconds=old.fit_info_["student_fit_seconds"],
-                               epochs=old.n_iter_),
-        "distilled_v031": dict(proba=prev.predict_proba(X_test), predict=prev.predict_proba,
-                               obj=prev, fit_seconds=prev.fit_info_["student_fit_seconds"],
-                               epochs=prev.n_iter_),
+        **{method: dict(proba=m.predict_proba(X_test), predict=m.predict_proba, obj=m,
+                        fit_seconds=m.fit_info_["student_fit_seconds"], epochs=m.n_iter_)
+           for method, m in earlier.items()},
         "hard_label": dict(proba=hard.predict_proba(X_test), predict=hard.predict_proba,
                            obj=hard, fit_seconds=hard_seconds, epochs=hard.n_iter_),
         "logreg": dict(proba=_align(logreg, X_test, classes), predict=logreg.predict_proba,

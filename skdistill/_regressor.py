@@ -68,7 +68,7 @@ class DistilledRegressor(RegressorMixin, _BaseDistiller):
     lr_schedule : {"plateau", "cosine"}, default="plateau"
     input_encoding : {"standard", "piecewise_linear", "periodic"}, default="piecewise_linear"
         How each numeric column enters the network; see :class:`DistilledClassifier`.
-    n_bins : int, default=16
+    n_bins : int, default=64
     n_frequencies : int, default=8
     augmentation : {None, "munge", "auto"}, default="auto"
         Synthetic transfer rows made by :func:`munge` and labelled by the teachers, at
@@ -152,7 +152,7 @@ class DistilledRegressor(RegressorMixin, _BaseDistiller):
         validation_target="labels",
         lr_schedule="plateau",
         input_encoding="piecewise_linear",
-        n_bins=16,
+        n_bins=64,
         n_frequencies=8,
         augmentation="auto",
         augment_factor=20.0,
