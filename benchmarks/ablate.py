@@ -270,8 +270,8 @@ def main(argv=None):
     parser.add_argument("--groups", nargs="+", default=list(GROUPS), choices=list(GROUPS))
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--seeds", type=int, default=None,
-                        help=f"seeds per dataset (default: {SEEDS_SMALL} below {MANY_SEEDS_BELOW} rows, "
-                             "else 1)")
+                        help=f"seeds per dataset (default: {SEEDS_SMALL} below "
+                             f"{MANY_SEEDS_BELOW} rows, else 1)")
     parser.add_argument("--latency-calls", type=int, default=200)
     parser.add_argument("--max-train-rows", type=int, default=1500,
                         help="subsample larger training sets (stratified) to this many rows")

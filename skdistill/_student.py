@@ -671,8 +671,8 @@ def _distinct_edges(quantiles):
     """Sorted bin edges from ``quantiles``, dropping any within ``EDGE_RESOLUTION`` of
     the one before it (quantile interpolation can yield edges 1e-10 apart)."""
     edges = np.unique(quantiles)
-    gaps = np.diff(edges)
-    return edges[np.concatenate([[True], gaps > EDGE_RESOLUTION * np.maximum(1.0, np.abs(edges[1:]))])]
+    wide_enough = np.diff(edges) > EDGE_RESOLUTION * np.maximum(1.0, np.abs(edges[1:]))
+    return edges[np.concatenate([[True], wide_enough])]
 
 
 def _encoding_statistics(X):
