@@ -134,7 +134,8 @@ def serving(model):
     ['rf']
     >>> bool(np.array_equal(slim.predict_proba(X), model.predict_proba(X)))
     True
-    >>> len(pickle.dumps(slim)) < len(pickle.dumps(model)) / 5
+    >>> removed = len(pickle.dumps(model)) - len(pickle.dumps(slim))
+    >>> removed > 0.9 * len(pickle.dumps(forest))  # the teacher's bytes
     True
     >>> len(pickle.dumps(slim)) < 1.2 * model.student_.nbytes  # the float32 weights
     True

@@ -264,7 +264,9 @@ def test_pickle_holds_teachers_only_when_kept(cancer):
     lean = small().fit(X_train, y_train)
     kept = small(keep_teachers=True).fit(X_train, y_train)
     assert len(kept.teachers_) == 2
-    assert len(pickle.dumps(kept)) > 1.5 * len(pickle.dumps(lean))
+    # The kept pickle carries the fitted teachers on top of the student.
+    extra = len(pickle.dumps(kept)) - len(pickle.dumps(lean))
+    assert extra >= 0.9 * len(pickle.dumps(kept.teachers_)) > 10_000
     assert b"estimators_" not in pickle.dumps(lean)  # no fitted forest inside
 
 
