@@ -53,7 +53,7 @@ def _transfer_rows(model_class):
     return Keeping
 
 
-def run_dataset(name, X, y, memory):
+def run_dataset(name, X, y, memory, max_epochs=None):
     from skdistill import DistilledClassifier, munge
 
     X_train, X_test, y_train, _, _ = make_split(X, y, 0, max_train=3_000, max_test=2_000)
@@ -62,7 +62,8 @@ def run_dataset(name, X, y, memory):
     for label, params in VARIANTS.items():
         model = _transfer_rows(DistilledClassifier)(
             teachers=benchmark_teachers(0), keep_teachers=True, random_state=0, n_jobs=1,
-            memory=memory, **params).fit(X_train, y_train)
+            memory=memory, **params,
+            **({} if max_epochs is None else {"max_epochs": max_epochs})).fit(X_train, y_train)
         t = model.transfer_
         synthetic = t.X[t.n_real:]
         agree = {}
@@ -85,13 +86,15 @@ def main(argv=None):
     parser.add_argument("--datasets", nargs="+", default=DATASETS)
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--out-dir", default=str(RESULTS_DIR))
+    parser.add_argument("--max-epochs", type=int, default=None,
+                        help="cap every student's epochs (a quick smoke run)")
     args = parser.parse_args(argv)
     env = environment(script_command("underfit", argv))
     limit_threads()
     rows = []
     for name, X, y, memory in datasets_with_teacher_cache(args.datasets, args.data_dir,
                                                           "skdistill-underfit-"):
-        rows += run_dataset(name, X, y, memory)
+        rows += run_dataset(name, X, y, memory, args.max_epochs)
     out = Path(args.out_dir)
     df = pd.DataFrame(rows)
     df.to_csv(out / "underfit.csv", index=False, float_format="%.6g")
@@ -109,6 +112,7 @@ def main(argv=None):
                      f"{r['fresh MUNGE rows']:.4f} | {r['test rows']:.4f} | {r['epochs']} | "
                      f"{r['student_fit_seconds']:.1f} s |")
     (out / "underfit.md").write_text("\n".join(lines) + "\n")
+    return rows
 
 
 if __name__ == "__main__":

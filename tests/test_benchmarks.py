@@ -174,3 +174,20 @@ def test_teacher_agreement_compares_reseeded_fits(tmp_path, data_dir):
     assert f"{row['student 0 vs teacher 0 (fidelity)']:.4f}" in line
     assert "python -m benchmarks.teacher_agreement --datasets diabetes" in md
     assert (tmp_path / "teacher_agreement.csv").exists()
+
+
+def test_underfit_scores_each_student_on_its_own_rows(tmp_path, data_dir):
+    if load_dataset("diabetes", data_dir, allow_download=False) is None:
+        pytest.skip(f"dataset 'diabetes' is not in {data_dir}; pass --data-dir")
+    from benchmarks.underfit import VARIANTS, main
+
+    rows = main(["--datasets", "diabetes", "--max-epochs", "2", "--data-dir", str(data_dir),
+                 "--out-dir", str(tmp_path)])
+    assert [r["variant"] for r in rows] == list(VARIANTS)
+    for r in rows:
+        for part in ("trained synthetic rows", "fresh MUNGE rows", "test rows"):
+            assert 0.3 < r[part] <= 1.0, (r["variant"], part)
+        assert r["epochs"] <= 2 and r["student_fit_seconds"] > 0
+    md = (tmp_path / "underfit.md").read_text()
+    assert md.count("| diabetes |") == len(VARIANTS)
+    assert "python -m benchmarks.underfit --datasets diabetes" in md
