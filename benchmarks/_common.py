@@ -66,11 +66,14 @@ def v041_params():
     return dict(n_bins=16)
 
 
-#: The earlier defaults the benchmark runs beside the current ones, oldest first:
-#: ``(method, key, release)``. ``method`` names the column in the results, ``key`` its
-#: entry in the summary.
-EARLIER_DEFAULTS = (("distilled_v010", "v010", "0.1.0"), ("distilled_v031", "v031", "0.3.1"),
-                    ("distilled_v041", "v041", "0.4.1"))
+#: The earlier classifier defaults the benchmark runs beside the current ones, oldest
+#: first: ``(method, key, release, params)``. ``method`` names the column in the results,
+#: ``key`` its entry in the summary, and ``params(n_train)`` gives its parameters.
+EARLIER_DEFAULTS = (
+    ("distilled_v010", "v010", "0.1.0", v010_params),
+    ("distilled_v031", "v031", "0.3.1", lambda n_train: v031_params()),
+    ("distilled_v041", "v041", "0.4.1", lambda n_train: v041_params()),
+)
 
 
 def script_command(module, argv=None):

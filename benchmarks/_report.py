@@ -92,7 +92,7 @@ def summarize(df):
     s["n_datasets"] = len(meta.index)
     s["median_fidelity_hard_label"] = float(fid["hard_label"].median())
     s["median_student_fit_seconds"] = float(fit["distilled"].median())
-    for method, key, _ in EARLIER_DEFAULTS:
+    for method, key, _, _ in EARLIER_DEFAULTS:
         if method in acc:
             s[key], _ = student_stats(acc, fid, lat, size, method)
             s[key]["n_fidelity_below_current"] = int((fid["distilled"] > fid[method]).sum())
@@ -144,13 +144,13 @@ _LABELS = {
     "median_latency_vs_logreg": "median single-row latency student/LogisticRegression",
     "max_student_bytes": "largest student pickle",
     **{f"student_fit_time_vs_{key}": f"median student fit time, current/{release} defaults"
-       for _, key, release in EARLIER_DEFAULTS},
+       for _, key, release, _ in EARLIER_DEFAULTS},
 }
 
 
 def summary_text(s, title):
     # The earlier defaults measured in the same run, as extra columns.
-    olds = [(name, s[key]) for _, key, name in EARLIER_DEFAULTS if key in s]
+    olds = [(name, s[key]) for _, key, name, _ in EARLIER_DEFAULTS if key in s]
     head = (f"  {'':<58} {'current':>9}  " + "".join(f"{name:>9}  " for name, _ in olds)
             + "target") if olds else ""
     lines = [f"Summary ({title}, {s['n_datasets']} datasets)"] + ([head] if head else [])
@@ -171,14 +171,14 @@ def summary_text(s, title):
                        ("mean_retention", "mean accuracy retention (no target)")):
         lines.append(f"  {label:<58} {s[key]:>9.2%}  "
                      + "".join(f"{old[key]:>9.2%}  " for _, old in olds))
-    for _, key, name in EARLIER_DEFAULTS:
+    for _, key, name, _ in EARLIER_DEFAULTS:
         if key in s:
             label = f"tables where current is above {name}: fidelity, accuracy"
             lines.append(f"  {label:<58} {s[key]['n_fidelity_below_current']:>3}, "
                          f"{s[key]['n_accuracy_below_current']} of {s['n_datasets']}")
-    for _, key, _ in EARLIER_DEFAULTS[1:]:  # the first, 0.1.0's, is a checked target above
+    for _, key, _, _ in EARLIER_DEFAULTS:
         fit_key = f"student_fit_time_vs_{key}"
-        if fit_key in s:
+        if fit_key in s and fit_key not in TARGETS:  # a target's line is among the checks
             lines.append(f"  {_LABELS[fit_key]:<58} {_fmt_value(fit_key, s[fit_key]):>9}")
     lines.append(f"  {'median fidelity of the hard-label student':<58} "
                  f"{s['median_fidelity_hard_label']:>9.2%}")
@@ -236,7 +236,7 @@ def markdown(s, agg, meta, acc, env, skipped, tag):
         lines.append(f"- Skipped: {msg}")
     lines += ["", "## Summary against the targets", "", "```", summary_text(s, tag), "```", ""]
 
-    olds = [(method, name) for method, _, name in EARLIER_DEFAULTS if method in acc]
+    olds = [(method, name) for method, _, name, _ in EARLIER_DEFAULTS if method in acc]
     lines += ["## Accuracy per dataset", "",
               "| dataset | train / test rows | seeds | teacher | distilled | "
               + "".join(f"{name} defaults | " for _, name in olds) + "hard-label | "

@@ -49,6 +49,7 @@ if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
     __package__ = "benchmarks"
 
 from benchmarks._common import (  # noqa: E402
+    EARLIER_DEFAULTS,
     SMALL_DATASET_ROWS,
     accuracy,
     benchmark_teachers,
@@ -59,9 +60,6 @@ from benchmarks._common import (  # noqa: E402
     limit_threads,
     log_loss,
     make_split,
-    v010_params,
-    v031_params,
-    v041_params,
 )
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -82,10 +80,6 @@ SUITES = {
     "full": dict(datasets=None, n_seeds_small=3, n_seeds_large=1, tiny=False,
                  max_train=3_000, max_test=2_000, latency_calls=200, compile=True),
 }
-
-METHODS = ["teacher", "distilled", "distilled_v010", "distilled_v031", "distilled_v041",
-           "hard_label",
-           "sklearn_mlp", "logreg", "best_member", "lgbm_member", "lgbm_lleaves"]
 
 
 def tiny_teachers(seed):
@@ -176,10 +170,9 @@ def run_split(name, X, y, seed, cfg, measure_speed, log=print):
 
     earlier = {
         method: DistilledClassifier(teachers=teachers, random_state=seed, n_jobs=cfg["n_jobs"],
-                                    memory=memory, **{**params, **extra}).fit(X_train, y_train)
-        for method, params in (("distilled_v010", v010_params(len(y_train))),
-                               ("distilled_v031", v031_params()),
-                               ("distilled_v041", v041_params()))
+                                    memory=memory, **{**params(len(y_train)), **extra}).fit(
+            X_train, y_train)
+        for method, _, _, params in EARLIER_DEFAULTS
     }
     cache.cleanup()
     log(f"  [{name} seed {seed}] earlier defaults, student: " + "; ".join(
