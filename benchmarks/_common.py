@@ -29,11 +29,13 @@ def v010_params(n_train, task="classification"):
     real row) for the classifier only below 5,000 training rows, trained in batches of
     256 at a step size of 3e-3, and stopped on the true-label validation loss with a
     plateau schedule after 10 epochs without improvement; the classifier's loss used
-    temperature 2 and ``alpha=0.5``.
+    temperature 2 and ``alpha=0.5``. Its student was (128, 64) and kept the best step's
+    weights.
     """
     params = dict(input_encoding="standard", munge_p=0.2, munge_s=10.0, augment_factor=5.0,
                   validation_target="labels", lr_schedule="plateau", n_iter_no_change=10,
-                  batch_size=256, learning_rate=3e-3, epoch_rows=None)
+                  batch_size=256, learning_rate=3e-3, epoch_rows=None,
+                  hidden_layer_sizes=(128, 64), weight_averaging="none")
     if task == "classification":
         params.update(temperature=2.0, alpha=0.5)
         params["augmentation"] = "munge" if n_train < 5000 else None
@@ -49,10 +51,12 @@ def v031_params():
     10 to 30. The stopping criterion is written out too, so that a run with other
     defaults (a trial of ``validation_target="teachers"``) still measures 0.3.1 here; so
     is the epoch size, uncapped before 0.4.1's ``epoch_rows`` (which binds only above
-    about 170,000 training rows), and the bin count, 16 before 0.5.
+    about 170,000 training rows), the bin count, 16 before 0.5, and the student, (128, 64)
+    with the best step's weights before 0.6.
     """
     return dict(temperature=2.0, alpha=0.5, n_iter_no_change=10, validation_target="labels",
-                epoch_rows=None, n_bins=16)
+                epoch_rows=None, n_bins=16, hidden_layer_sizes=(128, 64),
+                weight_averaging="none")
 
 
 def v041_params():
@@ -60,10 +64,21 @@ def v041_params():
 
     0.5 cut each numeric column into 64 quantile bins instead of 16 (``n_bins``), for
     the classifier and the regressor. The encoding's code is this release's (its outer
-    bins stay flat beyond one bin width, since 0.5), so this column differs from the
-    current one in the bin count alone.
+    bins stay flat beyond one bin width, since 0.5), so this column differs from 0.5's
+    in the bin count alone.
     """
-    return dict(n_bins=16)
+    return dict(v050_params(), n_bins=16)
+
+
+def v050_params():
+    """The classifier's defaults 0.6 replaced (0.5.0), to measure side by side.
+
+    0.6 sizes the student by its encoded input (``hidden_layer_sizes="auto"``: (256, 256)
+    on most tables) and validates and keeps a moving average of its weights
+    (``weight_averaging="ema"``); 0.5 trained (128, 64) and kept the best step's weights.
+    The regressor's defaults did not change.
+    """
+    return dict(hidden_layer_sizes=(128, 64), weight_averaging="none")
 
 
 #: The earlier classifier defaults the benchmark runs beside the current ones, oldest
@@ -71,8 +86,8 @@ def v041_params():
 #: ``key`` its entry in the summary, and ``params(n_train)`` gives its parameters.
 EARLIER_DEFAULTS = (
     ("distilled_v010", "v010", "0.1.0", v010_params),
-    ("distilled_v031", "v031", "0.3.1", lambda n_train: v031_params()),
     ("distilled_v041", "v041", "0.4.1", lambda n_train: v041_params()),
+    ("distilled_v050", "v050", "0.5.0", lambda n_train: v050_params()),
 )
 
 

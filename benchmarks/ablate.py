@@ -8,7 +8,8 @@ cached teacher fit is reused and only the student is retrained.
 Groups: ``soft_targets`` (oof, in_sample, oob), ``temperature`` (1, 2, 4, 8), ``alpha``
 (0 = hard labels, 0.5, 0.8, 0.9, 1.0), student width and depth, ``learning_rate``; and the
 student grid (``student``: input encoding x transfer set x stopping criterion),
-``lr_schedule`` and ``n_bins``, which change several parameters at once.
+``lr_schedule``, ``n_bins`` and ``weight_averaging``, which change several parameters
+at once.
 
 Usage (from the repository root)::
 
@@ -113,6 +114,15 @@ GROUPS = {
                   "augment_factor": 20.0, "temperature": 1.0, "alpha": 0.8,
                   "n_iter_no_change": 30, "n_bins": b}
                  for b in (16, 32, 64)],
+    "averaging_0_5": [{"input_encoding": "piecewise_linear", "munge_p": 0.5, "munge_s": 1.0,
+                       "augment_factor": 20.0, "temperature": 1.0, "alpha": 0.8,
+                       "n_iter_no_change": 30, "n_bins": 64, "weight_averaging": w}
+                      for w in ("none", "ema")],
+    "width_0_5": [{"input_encoding": "piecewise_linear", "munge_p": 0.5, "munge_s": 1.0,
+                   "augment_factor": 20.0, "temperature": 1.0, "alpha": 0.8,
+                   "n_iter_no_change": 30, "n_bins": 64, "hidden_layer_sizes": "auto",
+                   "weight_averaging": w}
+                  for w in ("none", "ema")],
 }
 
 # The reference every variant differs from in one parameter only. Written out, not read
@@ -121,7 +131,7 @@ REFERENCE = dict(soft_targets="oof", cv=5, temperature=2.0, alpha=0.5,
                  hidden_layer_sizes=(128, 64), learning_rate=3e-3, augmentation="munge",
                  input_encoding="standard", validation_target="labels", lr_schedule="plateau",
                  n_bins=16, munge_p=0.2, munge_s=10.0, augment_factor=5.0, batch_size=256,
-                 n_iter_no_change=10)
+                 n_iter_no_change=10, weight_averaging="none")
 
 
 def _label(params):

@@ -8,7 +8,7 @@ and each seed, on one shared 75/25 split:
   ``teacher_predict``;
 - ``distilled``: ``DistilledRegressor()`` with its defaults, measured without teachers;
 - ``distilled_v010`` and ``distilled_v041``: the same teachers distilled with 0.1.0's and
-  0.4.1's student defaults (``v010_params``, ``v041_params``), side by side in one run;
+  0.4.1's student defaults (``EARLIER_REGRESSOR_DEFAULTS``), side by side in one run;
 - ``true_targets``: the same student trained on the true targets alone (``alpha=0``).
 
 Targets (issue 7): median student R² at least 99 % of the teacher's, and single-row
@@ -28,6 +28,14 @@ import time
 import numpy as np
 
 from benchmarks._common import REPO_ROOT, environment, limit_threads, v010_params, v041_params
+
+#: The earlier regressor defaults measured beside the current ones, oldest first:
+#: ``(key, release, params(n_train))``; the column is ``distilled_<key>``. The regressor's
+#: own list, not run.py's ``EARLIER_DEFAULTS``: its 0.1.0 parameters differ (no MUNGE).
+EARLIER_REGRESSOR_DEFAULTS = (
+    ("v010", "0.1.0", lambda n_train: v010_params(n_train, "regression")),
+    ("v041", "0.4.1", lambda n_train: v041_params()),
+)
 
 RESULTS = REPO_ROOT / "benchmarks" / "results"
 DATASETS = ["537_houses", "197_cpu_act", "225_puma8NH"]
@@ -57,10 +65,9 @@ def run_split(name, X, y, seed, max_train, log=print):
         model = DistilledRegressor(keep_teachers=True, random_state=seed,
                                    memory=memory).fit(X_train, y_train)
         students = {"distilled": without_teachers(model)}
-        for method, params in (("distilled_v010", v010_params(len(y_train), "regression")),
-                               ("distilled_v041", v041_params())):
-            students[method] = DistilledRegressor(random_state=seed, memory=memory,
-                                                  **params).fit(X_train, y_train)
+        for key, _, params in EARLIER_REGRESSOR_DEFAULTS:
+            students[f"distilled_{key}"] = DistilledRegressor(
+                random_state=seed, memory=memory, **params(len(y_train))).fit(X_train, y_train)
     students["true_targets"] = DistilledRegressor(alpha=0.0, random_state=seed).fit(
         X_train, y_train)
 
@@ -97,7 +104,8 @@ def summarize(df):
                           values=["r2", "latency_s", "size_bytes"])
     retention = wide["r2"]["distilled"] / wide["r2"]["teacher"]
     earlier = {key: (wide["r2"][f"distilled_{key}"] / wide["r2"]["teacher"]).median()
-               if f"distilled_{key}" in wide["r2"] else float("nan") for key in ("v010", "v041")}
+               if f"distilled_{key}" in wide["r2"] else float("nan")
+               for key, _, _ in EARLIER_REGRESSOR_DEFAULTS}
     speedup = wide["latency_s"]["teacher"] / wide["latency_s"]["distilled"]
     smaller = wide["size_bytes"]["teacher"] / wide["size_bytes"]["distilled"]
     beats = wide["r2"]["distilled"] > wide["r2"]["true_targets"]
@@ -123,8 +131,10 @@ def write_markdown(df, summary, env, path):
         "Versions: " + ", ".join(f"{k} {v}" for k, v in env["versions"].items()), "",
         "Teacher: the default regression ensemble (RF, ET, XGBoost, LightGBM, MLP). "
         "`distilled`: `DistilledRegressor()` defaults, measured without its teachers. "
-        "`distilled_v010` and `distilled_v041`: the same teachers with skdistill 0.1.0's "
-        "and 0.4.1's student defaults. "
+        + " and ".join(f"`distilled_{key}`" for key, _, _ in EARLIER_REGRESSOR_DEFAULTS)
+        + ": the same teachers with skdistill "
+        + " and ".join(f"{release}'s" for _, release, _ in EARLIER_REGRESSOR_DEFAULTS)
+        + " student defaults. "
         "`true_targets`: the same student with `alpha=0`. Latency: median single-row "
         "`predict` through the public API; size: pickled bytes. Threads limited to one "
         "per pool as in `run.py`.", "",
@@ -136,9 +146,9 @@ def write_markdown(df, summary, env, path):
                      f"{r.agreement_r2:.4f} | {r.latency_us:.0f} | {r.size_kb:.1f} |")
     lines += ["", "## Summary vs targets", "",
               f"- median student R² / teacher R²: **{summary['median_r2_retention']:.4f}** "
-              f"(target ≥ 0.995; same run: 0.1.0 defaults "
-              f"{summary['median_r2_retention_v010']:.4f}, 0.4.1 defaults "
-              f"{summary['median_r2_retention_v041']:.4f})",
+              "(target ≥ 0.995; same run: " + ", ".join(
+                  f"{release} defaults {summary[f'median_r2_retention_{key}']:.4f}"
+                  for key, release, _ in EARLIER_REGRESSOR_DEFAULTS) + ")",
               f"- median single-row speed-up over the teacher: "
               f"**{summary['median_latency_ratio']:.0f}x** (target ≥ 100x)",
               f"- median size ratio teacher/student: **{summary['median_size_ratio']:.0f}x**",

@@ -6,12 +6,12 @@ Every method on a dataset sees the same stratified 75/25 split per seed:
 - ``distilled``    ``DistilledClassifier()`` with its defaults (the student alone)
 - ``distilled_v010`` the same teachers distilled with skdistill 0.1.0's student defaults
   (``v010_params``), so old and new defaults are measured side by side in one run
-- ``distilled_v031`` the same with the training defaults of 0.2 to 0.3.1 (``v031_params``:
-  temperature 2, ``alpha=0.5``, patience 10, 16 bins), the ones 0.4 replaced
-- ``distilled_v041`` the same with 0.4.1's defaults (``v041_params``: 16 bins), the ones
-  0.5 replaced
+- ``distilled_v041`` the same with 0.4.1's defaults (``v041_params``: 16 bins, the last
+  step's weights), the ones 0.5 replaced
+- ``distilled_v050`` the same with 0.5.0's defaults (``v050_params``: the last step's
+  weights), the ones 0.6 replaced
 - ``hard_label``   the same student architecture on the labels only (``alpha=0``)
-- ``sklearn_mlp``  scikit-learn's ``MLPClassifier`` with the same hidden sizes
+- ``sklearn_mlp``  scikit-learn's ``MLPClassifier`` with the student's hidden sizes
 - ``logreg``       scikit-learn's ``LogisticRegression``: the latency yardstick for a
   single-row ``predict_proba``
 - ``best_member``  the ensemble member with the best test accuracy (an optimistic pick)
@@ -189,7 +189,9 @@ def run_split(name, X, y, seed, cfg, measure_speed, log=print):
         logreg = LogisticRegression(max_iter=200).fit(X_train, y_train)
     logreg_seconds = time.perf_counter() - start
 
-    mlp_params = dict(hidden_layer_sizes=tuple(model.hidden_layer_sizes), early_stopping=True,
+    # The fitted student's widths: "auto" is resolved per table.
+    mlp_params = dict(hidden_layer_sizes=tuple(model.student_.layer_sizes[1:-1]),
+                      early_stopping=True,
                       random_state=seed, max_iter=extra.get("max_epochs", 200))
     start = time.perf_counter()
     with warnings.catch_warnings():

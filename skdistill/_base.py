@@ -56,7 +56,7 @@ class _FitData:
     n_outputs: int
     sample_weight: object
     X_unlabeled: object
-    hidden: tuple
+    hidden: object  # a tuple of widths, or "auto"
     weights: object
     categorical: np.ndarray
     table: object  # a TableSchema (X then holds its codes), or None for a table of numbers
@@ -88,7 +88,7 @@ TRAINING_PARAMETER_CONSTRAINTS = {
     "teachers": [list, None],
     "teacher_weights": ["array-like", None],
     "alpha": [Interval(Real, 0, 1, closed="both")],
-    "hidden_layer_sizes": [tuple, list],
+    "hidden_layer_sizes": [tuple, list, StrOptions({"auto"})],
     "activation": [StrOptions(set(ACTIVATIONS))],
     "dropout": [Interval(Real, 0, 1, closed="left")],
     "batch_size": [Interval(Integral, 1, None, closed="left")],
@@ -102,6 +102,7 @@ TRAINING_PARAMETER_CONSTRAINTS = {
     "tol": [Interval(Real, 0, None, closed="left")],
     "validation_target": [StrOptions({"labels", "teachers"})],
     "lr_schedule": [StrOptions({"plateau", "cosine"})],
+    "weight_averaging": [StrOptions({"ema", "none"})],
     "input_encoding": [StrOptions(set(INPUT_ENCODINGS))],
     "n_bins": [Interval(Integral, 2, None, closed="left")],
     "n_frequencies": [Interval(Integral, 1, None, closed="left")],
@@ -432,7 +433,8 @@ class _BaseDistiller(BaseEstimator):
             learning_rate=self.learning_rate, weight_decay=self.weight_decay,
             max_epochs=self.max_epochs, n_iter_no_change=self.n_iter_no_change, tol=self.tol,
             alpha=self.alpha, validation_target=self.validation_target,
-            lr_schedule=self.lr_schedule, device=self.device, seed=seed,
+            lr_schedule=self.lr_schedule, weight_averaging=self.weight_averaging,
+            device=self.device, seed=seed,
             epoch_rows=_epoch_rows(transfer, self.epoch_rows),
             progress=self._progress_printer("student") if self.verbose else None,
             **self._loss_params(),
@@ -656,11 +658,15 @@ def unchanged_on_failure(estimator):
 
 
 def check_hidden_layer_sizes(sizes):
-    """``hidden_layer_sizes`` as a tuple of ints; ValueError unless all are positive."""
+    """``hidden_layer_sizes`` as a tuple of ints, or ``"auto"``; ValueError unless all
+    are positive."""
+    if isinstance(sizes, str) and sizes == "auto":
+        return sizes
     sizes = tuple(sizes)
     if not all(isinstance(h, Integral) and h > 0 for h in sizes):
         raise ValueError(
-            f"hidden_layer_sizes must hold positive integers, e.g. (128, 64); got {sizes!r}."
+            f"hidden_layer_sizes must be 'auto' or hold positive integers, e.g. (128, 64); "
+            f"got {sizes!r}."
         )
     return tuple(int(h) for h in sizes)
 

@@ -75,8 +75,13 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
         and 30 epochs of patience replaced 2, 0.5 and 10 in 0.4: the student agrees with
         its teachers more often at the same average accuracy, for about three times the
         student's fit time (``benchmarks/results/ablation_stopping.md`` and ``full.md``).
-    hidden_layer_sizes : tuple of int, default=(128, 64)
-        Widths of the student's hidden layers.
+    hidden_layer_sizes : tuple of int or "auto", default="auto"
+        Widths of the student's hidden layers. ``"auto"`` takes the widest of (256, 256),
+        (256, 128) and (128, 64) whose linear layers hold at most 200,000 weights for the
+        encoded input (0.8 MB in float32), so the student stays under 1 MB: (256, 256)
+        on most tables, (128, 64) on the widest encodings. A wider student follows a
+        tree ensemble more closely, for about twice the student's fit time; ``(128, 64)``
+        is the smaller, faster student of 0.5 (``benchmarks/results/ablation_levers_0_5.md``).
     activation : {"relu", "tanh", "gelu", "silu"}, default="relu"
     dropout : float, default=0.0
         Dropout rate after each hidden layer, in [0, 1).
@@ -118,6 +123,14 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
     lr_schedule : {"plateau", "cosine"}, default="plateau"
         ``"plateau"`` halves the learning rate when the monitored loss stalls;
         ``"cosine"`` anneals it to zero over ``max_epochs``.
+    weight_averaging : {"ema", "none"}, default="ema"
+        ``"ema"`` keeps an exponential moving average of the student's weights, its
+        horizon about the last ninth of the steps so far, and validates, stops on and
+        returns that average instead of the last step's weights: a student trained once
+        carries the noise of its last mini-batches, and the average smooths it away at no
+        cost in size or predict time (Polyak and Juditsky 1992; Izmailov et al. 2018,
+        "Averaging Weights Leads to Wider Optima"). ``"none"`` keeps the last (or best)
+        step's weights.
     input_encoding : {"standard", "piecewise_linear", "periodic"}, default="piecewise_linear"
         How each numeric column enters the network, after standardization.
         ``"standard"``: as it is. ``"piecewise_linear"``: one column per quantile bin of
@@ -272,7 +285,7 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
         max_teacher_rows="auto",
         temperature=1.0,
         alpha=0.8,
-        hidden_layer_sizes=(128, 64),
+        hidden_layer_sizes="auto",
         activation="relu",
         dropout=0.0,
         batch_size=256,
@@ -286,6 +299,7 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
         tol=1e-4,
         validation_target="labels",
         lr_schedule="plateau",
+        weight_averaging="ema",
         input_encoding="piecewise_linear",
         n_bins=64,
         n_frequencies=8,
@@ -324,6 +338,7 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
         self.tol = tol
         self.validation_target = validation_target
         self.lr_schedule = lr_schedule
+        self.weight_averaging = weight_averaging
         self.input_encoding = input_encoding
         self.n_bins = n_bins
         self.n_frequencies = n_frequencies

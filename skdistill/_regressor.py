@@ -46,7 +46,10 @@ class DistilledRegressor(RegressorMixin, _BaseDistiller):
         Weight of the teacher term, in [0, 1]. The loss is
         ``alpha * MSE(student, teacher) + (1 - alpha) * MSE(student, y)`` on
         standardized targets. ``alpha=0`` trains on the true targets alone.
-    hidden_layer_sizes : tuple of int, default=(128, 64)
+    hidden_layer_sizes : tuple of int or "auto", default=(128, 64)
+        ``"auto"``: the widest student within 1 MB, as the classifier's default (see
+        :class:`DistilledClassifier`); the regressor keeps (128, 64) until the regression
+        benchmark has measured it.
     activation : {"relu", "tanh", "gelu", "silu"}, default="relu"
     dropout : float, default=0.0
     batch_size : int, default=256
@@ -66,6 +69,10 @@ class DistilledRegressor(RegressorMixin, _BaseDistiller):
         Score held-out rows against the true targets or the teachers' out-of-fold
         predictions (MSE), for early stopping.
     lr_schedule : {"plateau", "cosine"}, default="plateau"
+    weight_averaging : {"ema", "none"}, default="none"
+        ``"ema"`` validates, stops on and returns a moving average of the weights, as
+        the classifier's default (see :class:`DistilledClassifier`); ``"none"`` until the
+        regression benchmark has measured it.
     input_encoding : {"standard", "piecewise_linear", "periodic"}, default="piecewise_linear"
         How each numeric column enters the network; see :class:`DistilledClassifier`.
     n_bins : int, default=64
@@ -151,6 +158,7 @@ class DistilledRegressor(RegressorMixin, _BaseDistiller):
         tol=1e-4,
         validation_target="labels",
         lr_schedule="plateau",
+        weight_averaging="none",
         input_encoding="piecewise_linear",
         n_bins=64,
         n_frequencies=8,
@@ -187,6 +195,7 @@ class DistilledRegressor(RegressorMixin, _BaseDistiller):
         self.tol = tol
         self.validation_target = validation_target
         self.lr_schedule = lr_schedule
+        self.weight_averaging = weight_averaging
         self.input_encoding = input_encoding
         self.n_bins = n_bins
         self.n_frequencies = n_frequencies

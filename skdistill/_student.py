@@ -625,6 +625,44 @@ EDGE_RESOLUTION = 1e-5
 #: first layer, so the student stays small and fast on wide tables.
 MAX_ENCODED_WIDTH = 1024
 
+#: ``hidden_layer_sizes="auto"``: the first of these whose dense layers hold at most
+#: :data:`AUTO_MAX_PARAMETERS` weights, else the last. A wider student follows its
+#: teachers more closely (``benchmarks/results/ablation_levers.md``); the budget keeps it
+#: within the 1 MB a student may weigh.
+AUTO_HIDDEN_LAYER_SIZES = ((256, 256), (256, 128), (128, 64))
+
+#: 200,000 float32 weights are 0.8 MB: room for the encoding's bins and the estimator
+#: around them under 1 MB.
+AUTO_MAX_PARAMETERS = 200_000
+
+
+def dense_parameters(width, hidden_layer_sizes, n_outputs):
+    """Weights and biases of the linear layers from ``width`` encoded inputs."""
+    sizes = [width, *hidden_layer_sizes, n_outputs]
+    return sum(a * b + b for a, b in zip(sizes, sizes[1:]))
+
+
+def resolve_hidden_layer_sizes(hidden_layer_sizes, width, n_outputs):
+    """``hidden_layer_sizes`` as a tuple, ``"auto"`` resolved for ``width`` encoded inputs.
+
+    Examples
+    --------
+    >>> resolve_hidden_layer_sizes("auto", 300, 2)
+    (256, 256)
+    >>> resolve_hidden_layer_sizes("auto", 640, 2)
+    (256, 128)
+    >>> resolve_hidden_layer_sizes("auto", 1000, 2)
+    (128, 64)
+    >>> resolve_hidden_layer_sizes((32,), 1000, 2)
+    (32,)
+    """
+    if not isinstance(hidden_layer_sizes, str):
+        return tuple(hidden_layer_sizes)
+    for sizes in AUTO_HIDDEN_LAYER_SIZES[:-1]:
+        if dense_parameters(width, sizes, n_outputs) <= AUTO_MAX_PARAMETERS:
+            return sizes
+    return AUTO_HIDDEN_LAYER_SIZES[-1]
+
 
 def build_student(X, n_outputs, hidden_layer_sizes, *, activation="relu",
                   input_encoding="standard", n_bins=16, n_frequencies=8,
@@ -635,7 +673,8 @@ def build_student(X, n_outputs, hidden_layer_sizes, *, activation="relu",
     and the student starts with a :class:`TableInput` layer fitted on them; the numeric
     encoding then reads that layer's output. Standardization statistics and quantile bins
     are fitted on ``X`` (an array or a scipy sparse matrix); weights and frequencies are
-    drawn from ``np.random.default_rng(random_state)``.
+    drawn from ``np.random.default_rng(random_state)``. ``hidden_layer_sizes="auto"``
+    picks the widths by the encoded width (:func:`resolve_hidden_layer_sizes`).
     """
     rng = np.random.default_rng(random_state)
     layers = []
@@ -660,7 +699,7 @@ def build_student(X, n_outputs, hidden_layer_sizes, *, activation="relu",
     width = len(table) if table is not None else d
     for layer in layers:
         width = layer.check(width)
-    for h in hidden_layer_sizes:
+    for h in resolve_hidden_layer_sizes(hidden_layer_sizes, width, n_outputs):
         layers += [Linear.init(width, h, rng), Activation(activation)]
         width = h
     layers.append(Linear.init(width, n_outputs, rng))

@@ -260,6 +260,27 @@ def _make_scheduler(optimizer, schedule, max_epochs, n_iter_no_change):
         optimizer, factor=0.5, patience=max(1, n_iter_no_change // 2))
 
 
+#: The averaged weights' decay after ``t`` steps is ``(1 + t) / (EMA_WARMUP + t)``: the
+#: average's time constant is about ``t / (EMA_WARMUP - 1)`` steps, a fixed share of the run
+#: so far, so it follows the run's length without a decay tuned to the table's size.
+EMA_WARMUP = 10
+
+
+def _ema_step(averaged, current, n_averaged):
+    return averaged.lerp(current, (EMA_WARMUP - 1) / (EMA_WARMUP + float(n_averaged)))
+
+
+def _averaged_model(net, weight_averaging):
+    """The exponential moving average of ``net``'s weights that is validated and kept, or
+    None for ``weight_averaging="none"``. A single student carries much of the noise of its
+    last mini-batches; averaging the weights along the path smooths it away at no cost in
+    size or predict time (Polyak and Juditsky 1992; Izmailov et al. 2018). The buffers (the
+    encoding's fitted bins) never change, so only parameters are averaged."""
+    if weight_averaging == "none":
+        return None
+    return torch.optim.swa_utils.AveragedModel(net, avg_fn=_ema_step)
+
+
 class Batch(NamedTuple):
     """One mini-batch as tensors on the training device: inputs, teacher targets (softened
     for classification), true targets, whether each row has one, and row weights."""
@@ -276,7 +297,8 @@ def train_student(
     X_valid=None, y_valid=None, w_valid=None, target_valid=None, *,
     task, dropout, batch_size, learning_rate, weight_decay, max_epochs, n_iter_no_change,
     tol=1e-4, temperature=1.0, alpha=1.0, validation_target="labels",
-    lr_schedule="plateau", epoch_rows=None, device="auto", seed=0, progress=None,
+    lr_schedule="plateau", weight_averaging="none", epoch_rows=None, device="auto", seed=0,
+    progress=None,
 ):
     """Train a student network and return it with its training history.
 
@@ -300,6 +322,9 @@ def train_student(
         What held-out rows are scored against: the true labels (cross-entropy or MSE), or
         the teachers' out-of-fold outputs ``target_valid`` (KL divergence or MSE).
     lr_schedule : {"plateau", "cosine"}
+    weight_averaging : {"none", "ema"}
+        ``"ema"`` validates, stops on and returns an exponential moving average of the
+        weights (:data:`EMA_WARMUP`) instead of the last step's weights.
     epoch_rows : int or None
         Rows drawn per epoch (uniformly, without replacement, afresh each epoch); None
         for all. A large synthetic transfer set is then seen a random subset at a time:
@@ -349,8 +374,8 @@ def train_student(
             task=task, dropout=dropout, learning_rate=learning_rate,
             weight_decay=weight_decay, max_epochs=max_epochs,
             n_iter_no_change=n_iter_no_change, tol=tol, temperature=temperature, alpha=alpha,
-            validation_target=validation_target, lr_schedule=lr_schedule, device=device,
-            seed=seed, progress=progress,
+            validation_target=validation_target, lr_schedule=lr_schedule,
+            weight_averaging=weight_averaging, device=device, seed=seed, progress=progress,
         )
 
 
@@ -358,7 +383,7 @@ def train_student_stream(
     student, epoch_batches, start_rows, X_valid=None, y_valid=None, w_valid=None,
     target_valid=None, *, task, dropout, learning_rate, weight_decay, max_epochs,
     n_iter_no_change, tol=1e-4, temperature=1.0, alpha=1.0, validation_target="labels",
-    lr_schedule="plateau", device="auto", seed=0, progress=None,
+    lr_schedule="plateau", weight_averaging="none", device="auto", seed=0, progress=None,
 ):
     """Train a student on mini-batches that arrive as numpy arrays, one epoch at a time.
 
@@ -410,8 +435,8 @@ def train_student_stream(
             task=task, dropout=dropout, learning_rate=learning_rate,
             weight_decay=weight_decay, max_epochs=max_epochs,
             n_iter_no_change=n_iter_no_change, tol=tol, temperature=temperature, alpha=alpha,
-            validation_target=validation_target, lr_schedule=lr_schedule, device=device,
-            seed=seed, progress=progress,
+            validation_target=validation_target, lr_schedule=lr_schedule,
+            weight_averaging=weight_averaging, device=device, seed=seed, progress=progress,
         )
 
 
@@ -427,12 +452,13 @@ def _valid_tensors(X_valid, y_valid, w_valid, target_valid, device, classificati
 
 def _fit_network(student, epoch_batches, start_batch, valid, *, task, dropout, learning_rate,
                  weight_decay, max_epochs, n_iter_no_change, tol, temperature, alpha,
-                 validation_target, lr_schedule, device, seed, progress):
+                 validation_target, lr_schedule, weight_averaging, device, seed, progress):
     """The one optimization loop: epochs of :class:`Batch` es, validation, early stopping.
 
     ``epoch_batches(epoch)`` yields the epoch's batches; ``start_batch`` is scored by the
     untrained network (the divergence yardstick); ``valid`` is ``(X, y, w, target)``
-    tensors or None. Runs inside the caller's :func:`one_cpu_thread`.
+    tensors or None. Runs inside the caller's :func:`one_cpu_thread`. With weight
+    averaging, the averaged network is the one validated, kept and returned.
     """
     classification = task == "classification"
     generator = torch.Generator(device=device).manual_seed(seed)
@@ -443,6 +469,8 @@ def _fit_network(student, epoch_batches, start_batch, valid, *, task, dropout, l
 
     optimizer = _make_optimizer(list(net.parameters()), learning_rate, weight_decay)
     scheduler = _make_scheduler(optimizer, lr_schedule, max_epochs, n_iter_no_change)
+    averaged = _averaged_model(net, weight_averaging)
+    kept = net if averaged is None else averaged.module
 
     def batch_loss(batch):
         out = net(batch.X)
@@ -453,9 +481,9 @@ def _fit_network(student, epoch_batches, start_batch, valid, *, task, dropout, l
                                alpha=alpha)
 
     def validation(record):
-        net.eval()
+        kept.eval()
         with torch.no_grad():
-            out = _forward_all(net, Xv)
+            out = _forward_all(kept, Xv)
             if classification:
                 label_loss = nn.functional.cross_entropy(out, yv, reduction="none")
                 record["valid_accuracy"] = float(
@@ -493,6 +521,8 @@ def _fit_network(student, epoch_batches, start_batch, valid, *, task, dropout, l
             loss = batch_loss(batch)
             loss.backward()
             optimizer.step()
+            if averaged is not None:
+                averaged.update_parameters(net)
             bw = float(batch.weight.sum())
             total += loss.item() * bw
             weight_seen += bw
@@ -511,17 +541,17 @@ def _fit_network(student, epoch_batches, start_batch, valid, *, task, dropout, l
             scheduler.step(monitored)
         improved, stop = stopper.update(monitored, epoch)
         if improved and has_valid:
-            best_state = copy.deepcopy(net.state_dict())
+            best_state = copy.deepcopy(kept.state_dict())
         if stop:
             break
 
     if has_valid:
         _check_validation(history, start_valid, learning_rate, weight_decay)
     if best_state is not None:
-        net.load_state_dict(best_state)
+        kept.load_state_dict(best_state)
 
     return {
-        "student": numpy_student(net.cpu()),
+        "student": numpy_student(kept.cpu()),
         "history": history,
         "n_iter": len(history),
         "best_epoch": stopper.best_epoch if has_valid else len(history),

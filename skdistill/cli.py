@@ -114,13 +114,15 @@ def _folds(text):
 
 
 def _hidden_sizes(text):
+    if text.strip() == "auto":
+        return "auto"
     try:
         sizes = tuple(int(h) for h in text.split(",") if h.strip())
     except ValueError:
         sizes = ()
     if not sizes or min(sizes) < 1:
-        raise CLIError(f"--hidden {text!r}: give comma-separated positive layer widths, "
-                       "e.g. --hidden 128,64.")
+        raise CLIError(f"--hidden {text!r}: give 'auto' or comma-separated positive layer "
+                       "widths, e.g. --hidden 128,64.")
     return sizes
 
 
@@ -549,6 +551,26 @@ def _cmd_export(args):
 
 
 # -- parser ---------------------------------------------------------------------------
+def _default(name):
+    """The estimators' default for ``name``, as the ``fit`` help states it: read from them,
+    so that the help follows a changed default."""
+    from ._classifier import DistilledClassifier
+    from ._regressor import DistilledRegressor
+
+    def text(value):
+        if isinstance(value, tuple):
+            return ",".join(map(str, value))
+        return f"{value:g}" if isinstance(value, float) else str(value)
+
+    values = {task: text(model().get_params()[name])
+              for task, model in (("classification", DistilledClassifier),
+                                  ("regression", DistilledRegressor))
+              if name in model().get_params()}
+    if len(set(values.values())) == 1:
+        return next(iter(values.values()))
+    return ", ".join(f"{v} for {task}" for task, v in values.items())
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="skdistill",
@@ -602,13 +624,14 @@ def build_parser():
     fit.add_argument("--max-epochs", type=int, default=200,
                      help="student training epochs at most (default: %(default)s)")
     fit.add_argument("--hidden", default=None, metavar="SIZES",
-                     help="the student's hidden layer widths, comma-separated "
-                          "(default: 128,64)")
+                     help="the student's hidden layer widths, comma-separated, or 'auto' "
+                          f"(default: {_default('hidden_layer_sizes')})")
     fit.add_argument("--temperature", type=float, default=None, metavar="T",
-                     help="distillation temperature, classification only (default: 2)")
+                     help="distillation temperature, classification only "
+                          f"(default: {_default('temperature')})")
     fit.add_argument("--alpha", type=float, default=None, metavar="A",
                      help="weight of the teachers' targets against the true labels, in "
-                          "[0, 1] (default: 0.5 for classification, 0.9 for regression)")
+                          f"[0, 1] (default: {_default('alpha')})")
     fit.add_argument("--refit", action="store_true",
                      help="after the held-out comparison, train teachers and student again "
                           "on all rows and save that model")

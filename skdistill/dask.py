@@ -344,8 +344,8 @@ class _BaseDaskDistiller(BaseEstimator):
         "teacher_weights", "cv", "alpha", "temperature", "hidden_layer_sizes", "activation",
         "dropout", "batch_size", "learning_rate", "weight_decay", "max_epochs", "epoch_rows",
         "early_stopping", "validation_fraction", "n_iter_no_change", "tol",
-        "validation_target", "lr_schedule", "input_encoding", "n_bins", "n_frequencies",
-        "device", "random_state", "verbose",
+        "validation_target", "lr_schedule", "weight_averaging", "input_encoding", "n_bins",
+        "n_frequencies", "device", "random_state", "verbose",
     )
     #: Fitted attributes that :meth:`to_local` copies.
     _FITTED = ("student_", "classes_", "n_features_in_", "feature_names_in_", "history_",
@@ -673,7 +673,7 @@ class _BaseDaskDistiller(BaseEstimator):
             weight_decay=self.weight_decay, max_epochs=self.max_epochs,
             n_iter_no_change=self.n_iter_no_change, tol=self.tol, alpha=self.alpha,
             validation_target=self.validation_target, lr_schedule=self.lr_schedule,
-            device=self.device, seed=seeds["student"],
+            weight_averaging=self.weight_averaging, device=self.device, seed=seeds["student"],
             progress=self._progress_printer() if self.verbose else None,
             **self._loss_params(),
         )
@@ -901,6 +901,9 @@ class DaskDistilledClassifier(ClassifierMixin, _BaseDaskDistiller):
     tol : float, default=1e-4
     validation_target : {"labels", "teachers"}, default="labels"
     lr_schedule : {"plateau", "cosine"}, default="plateau"
+    weight_averaging : {"ema", "none"}, default="none"
+        ``"ema"`` validates and keeps a moving average of the weights; see
+        :class:`skdistill.DistilledClassifier`.
     input_encoding : {"standard", "piecewise_linear", "periodic"}, default="piecewise_linear"
         Fitted on a random sample of at most 100,000 rows.
     n_bins : int, default=16
@@ -977,9 +980,9 @@ class DaskDistilledClassifier(ClassifierMixin, _BaseDaskDistiller):
                  batch_size=256, learning_rate=3e-3, weight_decay=1e-4, max_epochs=200,
                  epoch_rows=250_000, early_stopping=True, validation_fraction=0.1,
                  n_iter_no_change=10, tol=1e-4, validation_target="labels",
-                 lr_schedule="plateau", input_encoding="piecewise_linear", n_bins=16,
-                 n_frequencies=8, client=None, device="auto", random_state=None,
-                 verbose=0):
+                 lr_schedule="plateau", weight_averaging="none",
+                 input_encoding="piecewise_linear", n_bins=16, n_frequencies=8, client=None,
+                 device="auto", random_state=None, verbose=0):
         self.teachers = teachers
         self.teacher_weights = teacher_weights
         self.cv = cv
@@ -1000,6 +1003,7 @@ class DaskDistilledClassifier(ClassifierMixin, _BaseDaskDistiller):
         self.tol = tol
         self.validation_target = validation_target
         self.lr_schedule = lr_schedule
+        self.weight_averaging = weight_averaging
         self.input_encoding = input_encoding
         self.n_bins = n_bins
         self.n_frequencies = n_frequencies
@@ -1124,6 +1128,9 @@ class DaskDistilledRegressor(RegressorMixin, _BaseDaskDistiller):
     tol : float, default=1e-4
     validation_target : {"labels", "teachers"}, default="labels"
     lr_schedule : {"plateau", "cosine"}, default="plateau"
+    weight_averaging : {"ema", "none"}, default="none"
+        ``"ema"`` validates and keeps a moving average of the weights; see
+        :class:`skdistill.DistilledClassifier`.
     input_encoding : {"standard", "piecewise_linear", "periodic"}, default="piecewise_linear"
         Fitted on a random sample of at most 100,000 rows.
     n_bins : int, default=16
@@ -1179,7 +1186,7 @@ class DaskDistilledRegressor(RegressorMixin, _BaseDaskDistiller):
                  activation="relu", dropout=0.0, batch_size=256, learning_rate=3e-3,
                  weight_decay=1e-4, max_epochs=200, epoch_rows=250_000, early_stopping=True,
                  validation_fraction=0.1, n_iter_no_change=10, tol=1e-4,
-                 validation_target="labels", lr_schedule="plateau",
+                 validation_target="labels", lr_schedule="plateau", weight_averaging="none",
                  input_encoding="piecewise_linear", n_bins=16, n_frequencies=8, client=None,
                  device="auto", random_state=None, verbose=0):
         self.teachers = teachers
@@ -1201,6 +1208,7 @@ class DaskDistilledRegressor(RegressorMixin, _BaseDaskDistiller):
         self.tol = tol
         self.validation_target = validation_target
         self.lr_schedule = lr_schedule
+        self.weight_averaging = weight_averaging
         self.input_encoding = input_encoding
         self.n_bins = n_bins
         self.n_frequencies = n_frequencies

@@ -372,6 +372,8 @@ def test_bad_y_is_rejected(y, match):
     ({"teachers": [("lin", LinearRegression())]}, "predict_proba"),
     ({"teacher_weights": [1.0]}, "teacher_weights"),
     ({"hidden_layer_sizes": (0,)}, "hidden_layer_sizes"),
+    ({"hidden_layer_sizes": "wide"}, "hidden_layer_sizes"),
+    ({"weight_averaging": "swa"}, "weight_averaging"),
 ])
 def test_bad_parameters_are_rejected(cancer, params, match):
     X_train, _, y_train, _ = cancer

@@ -12,7 +12,7 @@ import pytest
 
 pd = pytest.importorskip("pandas")
 
-from skdistill import TableSchema, load  # noqa: E402
+from skdistill import DistilledClassifier, DistilledRegressor, TableSchema, load  # noqa: E402
 from skdistill._tabular import (  # noqa: E402
     ColumnError,
     check_columns,
@@ -559,6 +559,21 @@ def test_student_options_and_refit(files, tmp_path, capsys):
         line = _error(capsys, ["fit", str(files / "train.csv"), "--target", "churn",
                                "-o", str(tmp_path / "x.skd")] + bad + FAST)
         assert word in line
+
+
+def test_hidden_auto_and_the_help_follows_the_estimators_defaults(capsys):
+    from skdistill.cli import _hidden_sizes, build_parser
+
+    assert _hidden_sizes("auto") == "auto" and _hidden_sizes("64, 32") == (64, 32)
+    fit = build_parser()._subparsers._group_actions[0].choices["fit"]
+    text = " ".join(fit.format_help().split())
+    defaults = DistilledClassifier().get_params()
+    assert f"(default: {defaults['temperature']:g})" in text
+    assert (f"(default: {defaults['alpha']:g} for classification, "
+            f"{DistilledRegressor().alpha:g} for regression)") in text
+    assert defaults["hidden_layer_sizes"] == "auto"
+    regressor_sizes = ",".join(map(str, DistilledRegressor().hidden_layer_sizes))
+    assert f"(default: auto for classification, {regressor_sizes} for regression)" in text
 
 
 def test_unseen_categories_are_counted_in_a_warning(model_path, files, tmp_path, capsys):

@@ -155,6 +155,46 @@ def test_encoded_width_is_capped_on_wide_tables():
     assert student.check(300) == 2 and student.layers[2].weight.shape[0] <= 1024
 
 
+@pytest.mark.parametrize("n_columns", [1, 4, 8, 10, 16, 40])
+def test_auto_width_is_the_widest_student_within_the_size_budget(n_columns):
+    # "auto" takes the first rung whose dense layers fit AUTO_MAX_PARAMETERS: narrow
+    # encodings get the widest student, wide ones fall back to (128, 64). Whatever it
+    # picks, the pickled estimator stays under 1 MB.
+    import pickle
+
+    from skdistill._student import (
+        AUTO_HIDDEN_LAYER_SIZES,
+        AUTO_MAX_PARAMETERS,
+        dense_parameters,
+    )
+
+    X = RNG.normal(size=(3000, n_columns))
+    y = (X[:, 0] > 0).astype(int)
+    model = DistilledClassifier(
+        teachers=[("lr", make_pipeline(StandardScaler(), LogisticRegression()))], cv=2,
+        hidden_layer_sizes="auto", max_epochs=1, augmentation=None, random_state=0).fit(X, y)
+    width, *hidden, n_out = model.student_.layer_sizes
+    fits = [s for s in AUTO_HIDDEN_LAYER_SIZES[:-1]
+            if dense_parameters(width, s, n_out) <= AUTO_MAX_PARAMETERS]
+    assert tuple(hidden) == (fits[0] if fits else AUTO_HIDDEN_LAYER_SIZES[-1])
+    assert model.get_params()["hidden_layer_sizes"] == "auto"  # the parameter is kept
+    assert len(pickle.dumps(model)) < 1_000_000
+
+
+def test_auto_width_ladder_ends_at_the_widest_encodings():
+    # The last rung must fit the widest encoding the student allows, or "auto" could
+    # pass 1 MB on a wide table.
+    from skdistill._student import (
+        AUTO_HIDDEN_LAYER_SIZES,
+        AUTO_MAX_PARAMETERS,
+        MAX_ENCODED_WIDTH,
+        dense_parameters,
+    )
+
+    assert (dense_parameters(MAX_ENCODED_WIDTH, AUTO_HIDDEN_LAYER_SIZES[-1], 10)
+            <= AUTO_MAX_PARAMETERS)
+
+
 def test_student_refuses_layers_that_do_not_chain():
     bad = MLPStudent([Standardize(mean=np.zeros(3), inv_scale=np.ones(3)),
                       Linear(weight=np.zeros((4, 2)), bias=np.zeros(2))])

@@ -206,3 +206,49 @@ def test_the_optimizer_is_adamw_fused_where_torch_has_the_kernel(monkeypatch):
     monkeypatch.setattr(torch.optim, "AdamW", no_fused_kernel)
     optimizer = _make_optimizer(params, 1e-3, 1e-4)
     assert isinstance(optimizer, adamw) and not optimizer.defaults.get("fused")
+
+
+def test_weight_average_follows_its_warmup_decay():
+    # Fed the values 1, 2, ..., the average must follow a_t = d_t a_{t-1} + (1 - d_t) x_t
+    # with d_t = (1 + t) / (EMA_WARMUP + t), t the number of steps already averaged.
+    from skdistill._training import EMA_WARMUP, _averaged_model
+
+    net = torch.nn.Linear(1, 1, bias=False)
+    averaged = _averaged_model(net, "ema")
+    expected = None
+    for step in range(1, 60):
+        with torch.no_grad():
+            net.weight.fill_(float(step))
+        averaged.update_parameters(net)
+        t = step - 1
+        d = (1 + t) / (EMA_WARMUP + t)
+        expected = float(step) if expected is None else d * expected + (1 - d) * step
+        assert averaged.module.weight.item() == pytest.approx(expected, rel=1e-6)
+    # Its time constant grows with the run: on a ramp it trails the last value by about
+    # t / (EMA_WARMUP - 1) steps, not by a fixed count.
+    assert 59 - averaged.module.weight.item() == pytest.approx(59 / (EMA_WARMUP - 1), rel=0.15)
+    assert _averaged_model(net, "none") is None
+
+
+def test_weight_averaging_keeps_an_average_and_leaves_training_alone(cancer):
+    X, y = cancer
+    params = dict(early_stopping=False, max_epochs=6)
+    plain = _model(weight_averaging="none", **params).fit(X, y)
+    averaged = _model(weight_averaging="ema", **params).fit(X, y)
+    # The live network takes the same steps either way ...
+    assert ([r["train_loss"] for r in averaged.history_]
+            == [r["train_loss"] for r in plain.history_])
+    # ... but the student kept is the average of its weights, not the last step's.
+    assert not np.allclose(averaged.predict_proba(X), plain.predict_proba(X))
+    assert averaged.score(X, y) > 0.9
+
+
+def test_weight_averaging_validates_the_averaged_network(cancer):
+    # With early stopping the held-out loss is the averaged network's, so it differs
+    # from the plain run's from the first epoch, and the best averaged weights are kept.
+    X, y = cancer
+    plain = _model(weight_averaging="none").fit(X, y)
+    averaged = _model(weight_averaging="ema").fit(X, y)
+    assert averaged.history_[0]["train_loss"] == plain.history_[0]["train_loss"]
+    assert averaged.history_[0]["valid_loss"] != plain.history_[0]["valid_loss"]
+    assert averaged.score(X, y) > 0.9
