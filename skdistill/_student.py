@@ -627,7 +627,7 @@ MAX_ENCODED_WIDTH = 1024
 
 #: ``hidden_layer_sizes="auto"``: the first of these whose dense layers hold at most
 #: :data:`AUTO_MAX_PARAMETERS` weights, else the last. A wider student follows its
-#: teachers more closely (``benchmarks/results/ablation_levers.md``); the budget keeps it
+#: teachers more closely (``benchmarks/results/ablation_levers_0_5.md``); the budget keeps it
 #: within the 1 MB a student may weigh.
 AUTO_HIDDEN_LAYER_SIZES = ((256, 256), (256, 128), (128, 64))
 

@@ -267,6 +267,8 @@ EMA_WARMUP = 10
 
 
 def _ema_step(averaged, current, n_averaged):
+    # float() reads the step count from the device; the loop already reads every step's
+    # loss, so on a GPU this adds no wait of its own.
     return averaged.lerp(current, (EMA_WARMUP - 1) / (EMA_WARMUP + float(n_averaged)))
 
 
