@@ -110,6 +110,8 @@ def test_fit_predict_to_local_round_trip(client, data, tmp_path):
     assert type(local) is DistilledClassifier and local.teachers is None
     # The training parameters the two share carry over, the epoch size among them.
     assert local.epoch_rows == model.epoch_rows and local.max_epochs == model.max_epochs
+    # ... and the student's shape and kept weights, not the local class's defaults.
+    assert (local.hidden_layer_sizes, local.weight_averaging) == ((16,), "none")
     np.testing.assert_array_equal(pred, local.predict(frame[names]))
     np.testing.assert_allclose(proba, local.predict_proba(frame[names]))
     assert model.score(df[names], df["label"]) > 0.8
