@@ -155,8 +155,12 @@ def test_encoded_width_is_capped_on_wide_tables():
     assert student.check(300) == 2 and student.layers[2].weight.shape[0] <= 1024
 
 
-@pytest.mark.parametrize("n_columns", [1, 4, 8, 10, 16, 40])
-def test_auto_width_is_the_widest_student_within_the_size_budget(n_columns):
+@pytest.mark.parametrize("n_columns, expected", [
+    (1, (256, 256)), (4, (256, 256)), (8, (256, 256)),  # 64 to 512 encoded inputs
+    (10, (256, 128)),                                   # 640
+    (16, (128, 64)), (40, (128, 64)),                   # 1,024 and 1,000
+])
+def test_auto_width_is_the_widest_student_within_the_size_budget(n_columns, expected):
     # "auto" takes the first rung whose dense layers fit AUTO_MAX_PARAMETERS: narrow
     # encodings get the widest student, wide ones fall back to (128, 64). Whatever it
     # picks, the pickled estimator stays under 1 MB.
@@ -176,7 +180,7 @@ def test_auto_width_is_the_widest_student_within_the_size_budget(n_columns):
     width, *hidden, n_out = model.student_.layer_sizes
     fits = [s for s in AUTO_HIDDEN_LAYER_SIZES[:-1]
             if dense_parameters(width, s, n_out) <= AUTO_MAX_PARAMETERS]
-    assert tuple(hidden) == (fits[0] if fits else AUTO_HIDDEN_LAYER_SIZES[-1])
+    assert tuple(hidden) == expected == (fits[0] if fits else AUTO_HIDDEN_LAYER_SIZES[-1])
     assert model.get_params()["hidden_layer_sizes"] == "auto"  # the parameter is kept
     assert len(pickle.dumps(model)) < 1_000_000
 
