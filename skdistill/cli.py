@@ -562,10 +562,12 @@ def _default(name):
             return ",".join(map(str, value))
         return f"{value:g}" if isinstance(value, float) else str(value)
 
-    values = {task: text(model().get_params()[name])
-              for task, model in (("classification", DistilledClassifier),
-                                  ("regression", DistilledRegressor))
-              if name in model().get_params()}
+    values = {}
+    for task, model in (("classification", DistilledClassifier),
+                        ("regression", DistilledRegressor)):
+        params = model().get_params()
+        if name in params:
+            values[task] = text(params[name])
     if len(set(values.values())) == 1:
         return next(iter(values.values()))
     return ", ".join(f"{v} for {task}" for task, v in values.items())
