@@ -198,3 +198,29 @@ def test_underfit_scores_each_student_on_its_own_rows(tmp_path, data_dir):
     md = (tmp_path / "underfit.md").read_text()
     assert md.count("| diabetes |") == len(VARIANTS)
     assert "python -m benchmarks.underfit --datasets diabetes" in md
+
+
+def test_ablation_page_reports_the_median_table_and_epochs(tmp_path):
+    """The ablation page's numbers come from the rows: means over seeds, then over (or
+    the median of) the tables; fidelity per table beside accuracy."""
+    import pandas as pd
+
+    from benchmarks.ablate import _write_md
+
+    rows = []
+    for variant, fid, epochs in (("a", (0.90, 0.95, 0.99), 100), ("b", (0.80, 0.97, 0.98), 40)):
+        for dataset, f in zip(("t1", "t2", "t3"), fid):
+            for seed, shift in ((0, -0.01), (1, 0.01)):
+                rows.append(dict(group="g", variant=variant, dataset=dataset, seed=seed,
+                                 is_reference=variant == "a", accuracy=0.5, log_loss=0.7,
+                                 ece=0.1, fidelity=f + shift, teacher_fit_seconds=0.0,
+                                 student_fit_seconds=2.0, n_iter=epochs + seed,
+                                 latency_s=3e-5, pickle_bytes=2048, teacher_accuracy=0.6))
+    md = _write_md(pd.DataFrame(rows), ["# header", ""], tmp_path).read_text()
+    (line_a,) = [x for x in md.splitlines() if x.startswith("| a (reference) |")]
+    line_b = next(x for x in md.splitlines() if x.startswith("| b |"))  # the summary row
+    # mean fidelity, median table, then student fit and epochs (means over tables)
+    assert "| 0.9467 | 0.9500 | cached | 2.0 s | 100 |" in line_a
+    assert "| 0.9167 | 0.9700 | cached | 2.0 s | 40 |" in line_b
+    assert "Fidelity per dataset:" in md
+    assert "| b | 0.8000 | 0.9700 | 0.9800 |" in md
