@@ -48,8 +48,10 @@ class DistilledRegressor(RegressorMixin, _BaseDistiller):
         standardized targets. ``alpha=0`` trains on the true targets alone.
     hidden_layer_sizes : tuple of int or "auto", default=(128, 64)
         ``"auto"``: the widest student within 1 MB, as the classifier's default (see
-        :class:`DistilledClassifier`); the regressor keeps (128, 64) until the regression
-        benchmark has measured it.
+        :class:`DistilledClassifier`). The regressor keeps (128, 64): with
+        ``weight_averaging="ema"`` the wider student added 0.05 to 0.17 points of R²
+        retention on two regression tables for 4 to 8 times the fit time, where (128,
+        64) already retains 99.9% (see the benchmarks page).
     activation : {"relu", "tanh", "gelu", "silu"}, default="relu"
     dropout : float, default=0.0
     batch_size : int, default=256
@@ -71,8 +73,9 @@ class DistilledRegressor(RegressorMixin, _BaseDistiller):
     lr_schedule : {"plateau", "cosine"}, default="plateau"
     weight_averaging : {"ema", "none"}, default="none"
         ``"ema"`` validates, stops on and returns a moving average of the weights, as
-        the classifier's default (see :class:`DistilledClassifier`); ``"none"`` until the
-        regression benchmark has measured it.
+        the classifier's default (see :class:`DistilledClassifier`); ``"none"``, the
+        best epoch's weights, keeps the regressor's fit short (see
+        ``hidden_layer_sizes``).
     input_encoding : {"standard", "piecewise_linear", "periodic"}, default="piecewise_linear"
         How each numeric column enters the network; see :class:`DistilledClassifier`.
     n_bins : int, default=64
