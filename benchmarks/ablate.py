@@ -48,6 +48,14 @@ DATASETS = ["diabetes", "vehicle", "kr_vs_kp", "phoneme", "satimage"]
 MANY_SEEDS_BELOW = 1500
 SEEDS_SMALL = 2
 
+#: The defaults of each release's student, as the later groups start from them (key order
+#: kept: it is the order of the variant labels in the committed CSVs).
+_STUDENT_0_3 = {"input_encoding": "piecewise_linear", "munge_p": 0.5, "munge_s": 1.0,
+                "augment_factor": 20.0}
+_STUDENT_0_4 = {**_STUDENT_0_3, "temperature": 1.0, "alpha": 0.8, "n_iter_no_change": 30}
+_STUDENT_0_5 = {**_STUDENT_0_4, "n_bins": 64}
+_STUDENT_0_6 = {**_STUDENT_0_5, "hidden_layer_sizes": "auto", "weight_averaging": "ema"}
+
 GROUPS = {
     "soft_targets": [{"soft_targets": v} for v in ("oof", "in_sample", "oob")],
     "temperature": [{"temperature": v} for v in (1.0, 2.0, 4.0, 8.0)],
@@ -84,16 +92,14 @@ GROUPS = {
     # encoding, MUNGE p=0.5, s=1, 20 rows per real row), one at a time: the weight of the
     # distillation term, the temperature, the width, longer training, and stopping on
     # agreement with the teachers.
-    "fidelity": [{"input_encoding": "piecewise_linear", "munge_p": 0.5, "munge_s": 1.0,
-                  "augment_factor": 20.0, **change}
+    "fidelity": [{**_STUDENT_0_3, **change}
                  for change in ({}, {"alpha": 0.8}, {"alpha": 1.0}, {"temperature": 1.0},
                                 {"hidden_layer_sizes": (256, 128)}, {"n_iter_no_change": 30},
                                 {"validation_target": "teachers"})],
     # How long the 0.3 student trains, and toward what: the levers of "fidelity" that
     # raised it, alone and together (0.4's defaults: temperature 1, alpha 0.8, patience
     # 30), against pure distillation stopped on the teachers. Run on all 15 tables.
-    "stopping": [{"input_encoding": "piecewise_linear", "munge_p": 0.5, "munge_s": 1.0,
-                  "augment_factor": 20.0, **change}
+    "stopping": [{**_STUDENT_0_3, **change}
                  for change in ({}, {"temperature": 1.0, "alpha": 0.8},
                                 {"n_iter_no_change": 20}, {"n_iter_no_change": 30},
                                 {"temperature": 1.0, "alpha": 0.8, "n_iter_no_change": 30},
@@ -101,35 +107,22 @@ GROUPS = {
                                  "validation_target": "teachers"})],
     # Levers on the 0.4 student's fidelity that cost no accuracy by design: more width,
     # a larger step size, and annealing the step size to zero. Run on all 15 tables.
-    "levers_0_4": [{"input_encoding": "piecewise_linear", "munge_p": 0.5, "munge_s": 1.0,
-                    "augment_factor": 20.0, "temperature": 1.0, "alpha": 0.8,
-                    "n_iter_no_change": 30, **change}
+    "levers_0_4": [{**_STUDENT_0_4, **change}
                    for change in ({}, {"hidden_layer_sizes": (256, 128)},
                                   {"hidden_layer_sizes": (256, 256)}, {"learning_rate": 1e-2},
                                   {"lr_schedule": "cosine"})],
     # How finely the 0.4 student's piecewise-linear encoding cuts each column: more bins
     # place the teachers' steps more exactly, for a wider first layer (the encoded width
     # stays capped at 1,024 columns). Run on all 15 tables.
-    "bins_0_4": [{"input_encoding": "piecewise_linear", "munge_p": 0.5, "munge_s": 1.0,
-                  "augment_factor": 20.0, "temperature": 1.0, "alpha": 0.8,
-                  "n_iter_no_change": 30, "n_bins": b}
-                 for b in (16, 32, 64)],
-    "averaging_0_5": [{"input_encoding": "piecewise_linear", "munge_p": 0.5, "munge_s": 1.0,
-                       "augment_factor": 20.0, "temperature": 1.0, "alpha": 0.8,
-                       "n_iter_no_change": 30, "n_bins": 64, "weight_averaging": w}
-                      for w in ("none", "ema")],
-    "width_0_5": [{"input_encoding": "piecewise_linear", "munge_p": 0.5, "munge_s": 1.0,
-                   "augment_factor": 20.0, "temperature": 1.0, "alpha": 0.8,
-                   "n_iter_no_change": 30, "n_bins": 64, "hidden_layer_sizes": "auto",
-                   "weight_averaging": w}
+    "bins_0_4": [{**_STUDENT_0_4, "n_bins": b} for b in (16, 32, 64)],
+    # The 0.5 student's weights averaged along the run, and sized by its encoded input.
+    "averaging_0_5": [{**_STUDENT_0_5, "weight_averaging": w} for w in ("none", "ema")],
+    "width_0_5": [{**_STUDENT_0_5, "hidden_layer_sizes": "auto", "weight_averaging": w}
                   for w in ("none", "ema")],
     # The 0.6 student's cost: its averaged weights keep improving slowly, so most fits
     # run to max_epochs. A cosine schedule over a fixed, shorter budget, or a coarser
     # tol, against 0.6.0's defaults (the first variant). Run on all 15 tables.
-    "budget_0_6": [{"input_encoding": "piecewise_linear", "munge_p": 0.5, "munge_s": 1.0,
-                    "augment_factor": 20.0, "temperature": 1.0, "alpha": 0.8,
-                    "n_iter_no_change": 30, "n_bins": 64, "hidden_layer_sizes": "auto",
-                    "weight_averaging": "ema", **change}
+    "budget_0_6": [{**_STUDENT_0_6, **change}
                    for change in ({}, {"lr_schedule": "cosine", "max_epochs": 60},
                                   {"lr_schedule": "cosine", "max_epochs": 120},
                                   {"tol": 1e-3})],
