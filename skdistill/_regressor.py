@@ -48,10 +48,11 @@ class DistilledRegressor(RegressorMixin, _BaseDistiller):
         standardized targets. ``alpha=0`` trains on the true targets alone.
     hidden_layer_sizes : tuple of int or "auto", default=(128, 64)
         ``"auto"``: the widest student within 1 MB, as the classifier's default (see
-        :class:`DistilledClassifier`). The regressor keeps (128, 64): with
-        ``weight_averaging="ema"`` the wider student added 0.05 to 0.17 points of R²
-        retention on two regression tables for 4 to 8 times the fit time, where (128,
-        64) already retains 99.9% (see the benchmarks page).
+        :class:`DistilledClassifier`). The regressor keeps (128, 64), which retains
+        99.9% of its teachers' R² (``benchmarks/results/regression.md``); in a one-off
+        probe on two regression tables (not a committed benchmark; see the benchmarks
+        page) the wider student with ``weight_averaging="ema"`` added at most 0.17 points
+        of R² retention for several times the fit time.
     activation : {"relu", "tanh", "gelu", "silu"}, default="relu"
     dropout : float, default=0.0
     batch_size : int, default=256

@@ -245,7 +245,7 @@ def test_weight_averaging_keeps_an_average_and_leaves_training_alone(cancer):
 
 def test_weight_averaging_validates_the_averaged_network(cancer):
     # With early stopping the held-out loss is the averaged network's, so it differs
-    # from the plain run's from the first epoch, and the best averaged weights are kept.
+    # from the plain run's from the first epoch, while the live network's steps do not.
     X, y = cancer
     plain = _model(weight_averaging="none").fit(X, y)
     averaged = _model(weight_averaging="ema").fit(X, y)
