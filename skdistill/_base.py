@@ -106,6 +106,7 @@ TRAINING_PARAMETER_CONSTRAINTS = {
     "input_encoding": [StrOptions(set(INPUT_ENCODINGS))],
     "n_bins": [Interval(Integral, 2, None, closed="left")],
     "n_frequencies": [Interval(Integral, 1, None, closed="left")],
+    "n_members": [Interval(Integral, 1, None, closed="left")],
     "device": [StrOptions({"auto", "cpu", "cuda"})],
     "random_state": ["random_state"],
     "verbose": ["verbose"],
@@ -409,7 +410,9 @@ class _BaseDistiller(BaseEstimator):
         return build_student(
             X_real, n_outputs, hidden, activation=self.activation,
             input_encoding=self.input_encoding, n_bins=self.n_bins,
-            n_frequencies=self.n_frequencies, table=table, random_state=seed,
+            n_frequencies=self.n_frequencies, table=table, n_members=self.n_members,
+            combine="probability" if self._task == "classification" else "value",
+            random_state=seed,
         )
 
     def _train(self, data, transfer, valid_idx, seed):

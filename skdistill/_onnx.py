@@ -158,10 +158,11 @@ class GraphBuilder:
     (``Layer.onnx`` in ``_student.py``), so the layer math is written once per layer type.
     """
 
-    def __init__(self, numpy_helper, helper, prefix=""):
+    def __init__(self, numpy_helper, helper, prefix="", opset=OPSET):
         self._numpy_helper = numpy_helper
         self._helper = helper
         self.prefix = prefix
+        self.opset = opset
         self.nodes = []
         self.initializers = []
         self._scope = ""
@@ -183,6 +184,13 @@ class GraphBuilder:
         self.nodes.append(self._helper.make_node(op, inputs, [output],
                                                  name=name or self._name(f"{op}_node"), **attrs))
         return output
+
+    def reduce(self, op, h, axes, keepdims=0):
+        """A ``Reduce*`` node over ``axes``: an attribute up to opset 17, an input from 18."""
+        if self.opset >= 18:
+            return self.node(op, [h, self.const("axes", np.array(axes, dtype=np.int64))],
+                             keepdims=keepdims)
+        return self.node(op, [h], axes=list(axes), keepdims=keepdims)
 
     def scope(self, name):
         self._scope = f"{name}/"

@@ -5,7 +5,7 @@ from sklearn.base import RegressorMixin
 
 from ._base import _BaseDistiller
 from ._compat import _fit_context
-from ._student import check_float32_range
+from ._student import Linear, check_float32_range
 from ._teachers import default_regression_teachers
 
 
@@ -81,6 +81,9 @@ class DistilledRegressor(RegressorMixin, _BaseDistiller):
         How each numeric column enters the network; see :class:`DistilledClassifier`.
     n_bins : int, default=64
     n_frequencies : int, default=8
+    n_members : int, default=1
+        Members of the student's packed ensemble; the student predicts their mean. See
+        :class:`DistilledClassifier`.
     augmentation : {None, "munge", "auto"}, default="auto"
         Synthetic transfer rows made by :func:`munge` and labelled by the teachers, at
         every table size within the budget; see :class:`DistilledClassifier`.
@@ -166,6 +169,7 @@ class DistilledRegressor(RegressorMixin, _BaseDistiller):
         input_encoding="piecewise_linear",
         n_bins=64,
         n_frequencies=8,
+        n_members=1,
         augmentation="auto",
         augment_factor=20.0,
         munge_p=0.5,
@@ -203,6 +207,7 @@ class DistilledRegressor(RegressorMixin, _BaseDistiller):
         self.input_encoding = input_encoding
         self.n_bins = n_bins
         self.n_frequencies = n_frequencies
+        self.n_members = n_members
         self.augmentation = augmentation
         self.augment_factor = augment_factor
         self.munge_p = munge_p
@@ -262,12 +267,14 @@ class DistilledRegressor(RegressorMixin, _BaseDistiller):
         return self._standardize_target(soft_targets), true
 
     def _finish_student(self, student):
-        # Fold the target scale into the last layer: predict is then one forward pass
-        # that returns target units, in numpy, ONNX and the safe format alike.
-        last = student.layers[-1]
+        # Fold the target scale into the last linear layer: predict is then one forward
+        # pass that returns target units, in numpy, ONNX and the safe format alike. A
+        # packed ensemble's mean of members follows it, and commutes with the scaling.
+        i = max(i for i, layer in enumerate(student.layers) if isinstance(layer, Linear))
+        last = student.layers[i]
         scale, mean = np.float32(self._y_scale), np.float32(self._y_mean)
-        student.layers[-1] = last.with_arrays({"weight": last.weight * scale,
-                                               "bias": last.bias * scale + mean})
+        student.layers[i] = last.with_arrays({"weight": last.weight * scale,
+                                              "bias": last.bias * scale + mean})
         return student
 
     def predict(self, X):

@@ -47,7 +47,8 @@ class ContainerGraphBuilder(GraphBuilder):
     def __init__(self, scope, container):
         from onnx import numpy_helper
 
-        super().__init__(numpy_helper, None)
+        # No target opset means skl2onnx's newest, which reads reduction axes as inputs.
+        super().__init__(numpy_helper, None, opset=container.target_opset or 18)
         self._onnx_scope = scope
         self._container = container
 

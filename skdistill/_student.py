@@ -367,6 +367,10 @@ class Periodic(Layer):
         return g.node("Concat", [cos, sin], axis=1)
 
 
+#: Up to this many rows, :class:`Linear` multiplies row by row (see its ``forward``).
+FEW_ROWS = 8
+
+
 @register_layer
 class Linear(Layer):
     """``h @ weight + bias``; ``weight`` has shape (n_in, n_out)."""
@@ -393,7 +397,16 @@ class Linear(Layer):
 
     def forward(self, h):
         a = self.f64
-        h = h @ a["weight"]
+        if 1 < h.shape[0] <= FEW_ROWS:
+            # One matrix-vector product per row: OpenBLAS's float64 matrix product costs
+            # tens of microseconds more than that on a handful of rows, which a packed
+            # ensemble's single-row prediction would pay at every layer.
+            out = np.empty((h.shape[0], a["weight"].shape[1]))
+            for i, row in enumerate(h):
+                np.dot(row, a["weight"], out=out[i])
+            h = out
+        else:
+            h = h @ a["weight"]
         h += a["bias"]
         return h
 
@@ -462,6 +475,115 @@ class Activation(Layer):
         return f"Activation({self.name!r})"
 
 
+@register_layer
+class Members(Layer):
+    """The members of a packed ensemble: each row becomes ``k`` rows, one per member.
+
+    Row ``x`` becomes ``x * scale[0], ..., x * scale[k - 1]``, consecutive, so the layers
+    after it (shared by every member) see ``k`` times the rows; :class:`MemberMean` folds
+    them back into one output per row. ``scale`` (shape ``(k, width)``) starts at random
+    signs and is trained: the members differ from the first step and share every other
+    weight. TabM-mini: Gorishniy, Kotelnikov and Babenko, "TabM: Advancing Tabular Deep
+    Learning with Parameter-Efficient Ensembling", ICLR 2025.
+    """
+
+    kind = "members"
+    array_names = ("scale",)
+    trainable = ("scale",)
+
+    @classmethod
+    def init(cls, n_members, width, rng):
+        return cls(scale=rng.choice(np.array([-1.0, 1.0]), size=(n_members, width)))
+
+    @property
+    def n_members(self):
+        return self.scale.shape[0]
+
+    def check(self, n_in):
+        if self.scale.ndim != 2 or self.scale.shape[1] != n_in:
+            raise _width_error(self, self.scale.shape[1:], n_in)
+        return n_in
+
+    def forward(self, h):
+        return (h[:, None, :] * self.f64["scale"]).reshape(-1, h.shape[1])
+
+    def torch_forward(self, torch, p, h):
+        return (h[:, None, :] * p["scale"]).reshape(-1, h.shape[1])
+
+    def onnx(self, g, h):
+        z = g.node("Unsqueeze", [h, g.const("axes", np.array([1], dtype=np.int64))])
+        z = g.node("Mul", [z, g.const("scale", self.scale)])
+        width = self.scale.shape[1]
+        return g.node("Reshape", [z, g.const("rows", np.array([-1, width], dtype=np.int64))])
+
+
+#: How :class:`MemberMean` combines its members' outputs.
+MEMBER_COMBINES = ("probability", "value")
+
+
+@register_layer
+class MemberMean(Layer):
+    """The mean of the members' outputs: one row per input row again.
+
+    The ``k`` consecutive rows that :class:`Members` made of one input row are combined:
+    ``combine="value"`` averages them (a regressor's predictions);
+    ``combine="probability"`` averages the members' probabilities and returns their log,
+    ``log(mean_i softmax(z_i))``, whose softmax is that mean (a classifier's logits).
+    During training the members are kept apart (:meth:`torch_members_forward`), so that each
+    is fitted to the teachers on its own, as in TabM.
+    """
+
+    kind = "member_mean"
+
+    def __init__(self, n_members, combine):
+        if combine not in MEMBER_COMBINES:
+            raise ValueError(f"Unknown combine {combine!r}; choose from {MEMBER_COMBINES}.")
+        self.n_members = int(n_members)
+        self.combine = combine
+
+    def config(self):
+        return {"n_members": self.n_members, "combine": self.combine}
+
+    @classmethod
+    def from_state(cls, config, arrays):
+        return cls(config["n_members"], config["combine"])
+
+    def forward(self, h):
+        z = h.reshape(-1, self.n_members, h.shape[1])
+        if self.combine == "value":
+            return z.mean(axis=1)
+        z = z - z.max(axis=2, keepdims=True)
+        z -= np.log(np.exp(z).sum(axis=2, keepdims=True))  # each member's log-probabilities
+        # The log of their mean probability, as a log-sum-exp: finite where a probability
+        # underflows.
+        top = z.max(axis=1)
+        return top + np.log(np.exp(z - top[:, None, :]).mean(axis=1))
+
+    def torch_forward(self, torch, p, h):
+        z = self.torch_members_forward(torch, p, h)
+        if self.combine == "value":
+            return z.mean(dim=1)
+        return torch.logsumexp(torch.log_softmax(z, dim=2), dim=1) - np.log(self.n_members)
+
+    def torch_members_forward(self, torch, p, h):
+        """The members' outputs apart, ``(n_rows, n_members, width)``: each gets its own loss."""
+        return h.reshape(-1, self.n_members, h.shape[1])
+
+    def onnx(self, g, h):
+        width = g.node("Slice", [g.node("Shape", [h]), g.const("one", np.array([1])),
+                                 g.const("two", np.array([2]))])
+        shape = g.node("Concat", [g.const("rows", np.array([-1, self.n_members])), width],
+                       axis=0)
+        z = g.node("Reshape", [h, shape])
+        if self.combine == "value":
+            return g.reduce("ReduceMean", z, [1])
+        z = g.reduce("ReduceLogSumExp", g.node("LogSoftmax", [z], axis=2), [1])
+        return g.node("Sub", [z, g.const("log_k", np.float32(np.log(self.n_members)))])
+
+    def __repr__(self):
+        return f"MemberMean({self.n_members}, {self.combine!r})"
+
+
 class MLPStudent:
     """A fitted student network that predicts with numpy alone.
 
@@ -506,8 +628,16 @@ class MLPStudent:
         for layer in self.layers:
             layer.check_dtypes()
             width = layer.check(width)
-        if not self.layers or not isinstance(self.layers[-1], Linear):
-            raise ValueError("a student must end with a linear layer.")
+        body = self.layers[:-1] if isinstance(self.layers[-1], MemberMean) else self.layers
+        if not body or not isinstance(body[-1], Linear):
+            raise ValueError("a student must end with a linear layer (then, for a packed "
+                             "ensemble, a member_mean layer).")
+        packed = [layer for layer in self.layers if isinstance(layer, (Members, MemberMean))]
+        if packed and not (len(packed) == 2 and isinstance(packed[0], Members)
+                           and packed[1] is self.layers[-1]
+                           and packed[0].n_members == packed[1].n_members):
+            raise ValueError("a packed ensemble needs one members layer and, last, one "
+                             "member_mean layer with the same number of members.")
         return width
 
     def forward(self, X):
@@ -553,6 +683,11 @@ class MLPStudent:
         """The input encoding: ``"standard"``, ``"piecewise_linear"`` or ``"periodic"``."""
         kinds = [layer.kind for layer in self.layers]
         return next((k for k in INPUT_ENCODINGS[1:] if k in kinds), "standard")
+
+    @property
+    def n_members(self):
+        """Members of a packed ensemble (:class:`Members`), 1 for a single network."""
+        return next((layer.n_members for layer in self.layers if isinstance(layer, Members)), 1)
 
     @property
     def layer_sizes(self):
@@ -602,7 +737,8 @@ class MLPStudent:
 
     def __repr__(self):
         sizes = "-".join(str(s) for s in self.layer_sizes)
-        return (f"MLPStudent({sizes}, encoding={self.encoding!r}, "
+        members = f", n_members={self.n_members}" if self.n_members > 1 else ""
+        return (f"MLPStudent({sizes}{members}, encoding={self.encoding!r}, "
                 f"activation={self.activation!r}, n_parameters={self.n_parameters})")
 
 
@@ -664,9 +800,26 @@ def resolve_hidden_layer_sizes(hidden_layer_sizes, width, n_outputs):
     return AUTO_HIDDEN_LAYER_SIZES[-1]
 
 
+def members_start(hidden_layer_sizes):
+    """Index of the linear layer where a packed ensemble's members part.
+
+    After the first hidden layer when there are two or more: the first linear layer
+    reads the encoded input, the widest, and is computed once per row instead of once per
+    member (``benchmarks/results/ablation_members_0_6.md``). With one hidden layer, at
+    the input, so that the members differ in more than their output layer.
+
+    Examples
+    --------
+    >>> members_start((256, 256)), members_start((64,))
+    (1, 0)
+    """
+    return 1 if len(hidden_layer_sizes) >= 2 else 0
+
+
 def build_student(X, n_outputs, hidden_layer_sizes, *, activation="relu",
                   input_encoding="standard", n_bins=16, n_frequencies=8,
-                  frequency_scale=0.5, table=None, random_state=0):
+                  frequency_scale=0.5, table=None, n_members=1, combine="probability",
+                  random_state=0):
     """The untrained student for inputs like ``X`` (the real training rows).
 
     With a ``table`` (a :class:`~skdistill._table.TableSchema`), ``X`` holds its codes
@@ -699,10 +852,15 @@ def build_student(X, n_outputs, hidden_layer_sizes, *, activation="relu",
     width = len(table) if table is not None else d
     for layer in layers:
         width = layer.check(width)
-    for h in resolve_hidden_layer_sizes(hidden_layer_sizes, width, n_outputs):
+    hidden = resolve_hidden_layer_sizes(hidden_layer_sizes, width, n_outputs)
+    for i, h in enumerate(hidden):
+        if n_members > 1 and i == members_start(hidden):
+            layers.append(Members.init(n_members, width, rng))
         layers += [Linear.init(width, h, rng), Activation(activation)]
         width = h
     layers.append(Linear.init(width, n_outputs, rng))
+    if n_members > 1:
+        layers.append(MemberMean(n_members, combine))
     return MLPStudent(layers)
 
 

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from ._losses import distillation_loss, regression_loss, soften_probabilities
-from ._student import Activation, MLPStudent
+from ._student import Activation, MemberMean, MLPStudent
 
 
 def resolve_device(device):
@@ -42,9 +42,10 @@ def resolve_device(device):
 class TorchLayer(nn.Module):
     """One student layer in torch: its trainable arrays as parameters, the rest as buffers."""
 
-    def __init__(self, layer):
+    def __init__(self, layer, members_apart=False):
         super().__init__()
         self.layer = layer
+        self.members_apart = members_apart
         for name, value in layer.arrays().items():
             tensor = torch.from_numpy(np.array(value))  # a copy: torch must not share numpy's
             if name in layer.trainable:
@@ -54,6 +55,8 @@ class TorchLayer(nn.Module):
 
     def forward(self, h):
         params = {name: getattr(self, name) for name in self.layer.array_names}
+        if self.members_apart and self.training and isinstance(self.layer, MemberMean):
+            return self.layer.torch_members_forward(torch, params, h)
         return self.layer.torch_forward(torch, params, h)
 
     def to_layer(self):
@@ -77,14 +80,17 @@ class Dropout(nn.Module):
         return h * keep / (1.0 - self.p)
 
 
-def torch_student(student, dropout=0.0, generator=None):
+def torch_student(student, dropout=0.0, generator=None, members_apart=False):
     """An ``nn.Sequential`` computing ``student.forward`` on raw inputs, in float32.
 
     With ``dropout > 0`` a :class:`Dropout` follows every activation (training only).
+    With ``members_apart``, a packed ensemble's module outputs its members apart in
+    training mode, ``(n_rows, n_members, n_outputs)``, for the loop's per-member loss;
+    in evaluation mode, and always without it, it outputs their combination.
     """
     modules = []
     for layer in student.layers:
-        modules.append(TorchLayer(layer))
+        modules.append(TorchLayer(layer, members_apart))
         if dropout > 0 and isinstance(layer, Activation):
             modules.append(Dropout(dropout, generator))
     return nn.Sequential(*modules)
@@ -464,7 +470,7 @@ def _fit_network(student, epoch_batches, start_batch, valid, *, task, dropout, l
     """
     classification = task == "classification"
     generator = torch.Generator(device=device).manual_seed(seed)
-    net = torch_student(student, dropout, generator).to(device)
+    net = torch_student(student, dropout, generator, members_apart=True).to(device)
     has_valid = valid is not None
     if has_valid:
         Xv, yv, wv, tv = valid
@@ -476,6 +482,10 @@ def _fit_network(student, epoch_batches, start_batch, valid, *, task, dropout, l
 
     def batch_loss(batch):
         out = net(batch.X)
+        if out.dim() == 3:  # a packed ensemble in training: every member has its own loss
+            k = out.shape[1]
+            out = out.reshape(-1, out.shape[2])
+            batch = Batch(*(t.repeat_interleave(k, dim=0) for t in batch))
         if classification:
             return distillation_loss(out, batch.target, batch.y, batch.labeled, batch.weight,
                                      temperature=temperature, alpha=alpha)

@@ -131,6 +131,10 @@ def _student_params(args, task):
     params = {}
     if args.hidden is not None:
         params["hidden_layer_sizes"] = _hidden_sizes(args.hidden)
+    if args.members is not None:
+        if args.members < 1:
+            raise CLIError(f"--members must be a positive integer; got {args.members}.")
+        params["n_members"] = args.members
     if args.alpha is not None:
         if not 0 <= args.alpha <= 1:
             raise CLIError(f"--alpha must lie in [0, 1]; got {args.alpha}.")
@@ -480,7 +484,9 @@ def _cmd_info(args):
         f"Model: {header['estimator']} ({header['task']}), saved by skdistill "
         f"{header['skdistill_version']}, format version {header['format_version']}.",
         f"File: {args.model}, {format_bytes(os.path.getsize(args.model))}; student "
-        f"{'-'.join(map(str, student.layer_sizes))}, activation {student.activation}, "
+        f"{'-'.join(map(str, student.layer_sizes))}"
+        f"{f' x {student.n_members} members' if student.n_members > 1 else ''}, "
+        f"activation {student.activation}, "
         f"{student.n_parameters} parameters ({format_bytes(student.nbytes)} of float32).",
     ]
     if header["task"] == "classification":
@@ -628,6 +634,9 @@ def build_parser():
     fit.add_argument("--hidden", default=None, metavar="SIZES",
                      help="the student's hidden layer widths, comma-separated, or 'auto' "
                           f"(default: {_default('hidden_layer_sizes')})")
+    fit.add_argument("--members", type=int, default=None, metavar="K",
+                     help="members of the student's packed ensemble, 1 for a single network "
+                          f"(default: {_default('n_members')})")
     fit.add_argument("--temperature", type=float, default=None, metavar="T",
                      help="distillation temperature, classification only "
                           f"(default: {_default('temperature')})")

@@ -542,11 +542,12 @@ def test_id_columns_and_ignore_extra(model_path, files, tmp_path, capsys):
 def test_student_options_and_refit(files, tmp_path, capsys):
     path = tmp_path / "opts.skd"
     assert main(["fit", str(files / "train.csv"), "--target", "churn", "-o", str(path),
-                 "--hidden", "12,6", "--temperature", "3.5", "--alpha", "0.7", "--refit"]
-                + FAST) == 0
+                 "--hidden", "12,6", "--members", "2", "--temperature", "3.5", "--alpha",
+                 "0.7", "--refit"] + FAST) == 0
     printed = capsys.readouterr().out
     model, metadata = load(path, return_metadata=True)
     assert tuple(model.student_.layer_sizes[-3:-1]) == (12, 6)
+    assert model.student_.n_members == 2
     assert model.temperature == 3.5 and model.alpha == 0.7
     n_rows = len(read_csv(files / "train.csv"))
     # --refit: the comparison on the hold-out split, then the saved model on every row.
@@ -554,7 +555,10 @@ def test_student_options_and_refit(files, tmp_path, capsys):
     info = model.fit_info_
     assert info["n_real_rows"] + info["n_validation_rows"] == n_rows
     assert f"refit on all {n_rows}" in printed and "trained on all" in printed
+    assert main(["info", str(path)]) == 0
+    assert "-12-6-2 x 2 members," in capsys.readouterr().out
     for bad, word in ((["--hidden", "0"], "--hidden"), (["--alpha", "2"], "--alpha"),
+                      (["--members", "0"], "--members"),
                       (["--refit", "--holdout", "0"], "--refit")):
         line = _error(capsys, ["fit", str(files / "train.csv"), "--target", "churn",
                                "-o", str(tmp_path / "x.skd")] + bad + FAST)

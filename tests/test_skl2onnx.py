@@ -80,11 +80,13 @@ def registered():
     register_skl2onnx()
 
 
-@pytest.mark.parametrize("encoding,activation", [
-    ("piecewise_linear", "relu"), ("standard", "gelu"), ("periodic", "silu")])
+@pytest.mark.parametrize("encoding,activation,n_members", [
+    ("piecewise_linear", "relu", 1), ("standard", "gelu", 1), ("periodic", "silu", 1),
+    ("piecewise_linear", "relu", 3)])
 @pytest.mark.parametrize("labels", [["no", "yes"], [3, 7, 11]], ids=["str2", "int3"])
-def test_classifier_pipeline_one_graph(labels, encoding, activation):
-    pipe, df = _classifier(labels, input_encoding=encoding, activation=activation)
+def test_classifier_pipeline_one_graph(labels, encoding, activation, n_members):
+    pipe, df = _classifier(labels, input_encoding=encoding, activation=activation,
+                           n_members=n_members)
     proto = skl2onnx.to_onnx(pipe, df[:1], options={id(pipe[-1]): {"zipmap": False}})
     assert [o.name for o in proto.graph.output] == ["label", "probabilities"]
     assert {i.name for i in proto.graph.input} == set(NUMERIC + CATEGORICAL)
@@ -113,7 +115,7 @@ def test_regressor_pipeline_one_graph():
     df, signal = _mixed(seed=1)
     pipe = make_pipeline(_preprocess(), DistilledRegressor(
         teachers=[("ridge", Ridge())], cv=2, augmentation=None, max_epochs=5,
-        random_state=0)).fit(df, signal)
+        n_members=2, random_state=0)).fit(df, signal)
     proto = skl2onnx.to_onnx(pipe, df[:1])
     (pred,) = _session(proto).run(None, _feeds(df))
     assert pred.shape == (len(df), 1)

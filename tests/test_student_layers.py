@@ -16,12 +16,15 @@ from skdistill._student import (
     LAYER_TYPES,
     Activation,
     Linear,
+    MemberMean,
+    Members,
     MLPStudent,
     Periodic,
     PiecewiseLinear,
     Standardize,
     TableInput,
     build_student,
+    softmax,
 )
 from skdistill._training import TorchLayer, numpy_student, torch_student
 
@@ -52,6 +55,10 @@ FACTORIES = {
     "periodic": lambda: Periodic.init(N_IN, 3, 0.5, RNG),
     "linear": lambda: Linear.init(N_IN, 5, RNG),
     "table_input": _table_input,
+    # Trained scales, not the initial signs: every member computes something else.
+    "members": lambda: Members(scale=RNG.normal(size=(3, N_IN))),
+    # Three members of six outputs each: 300 input rows fold into 100.
+    **{f"member_mean:{c}": (lambda c=c: MemberMean(3, c)) for c in ("probability", "value")},
     **{f"activation:{name}": (lambda name=name: Activation(name)) for name in ACTIVATIONS},
 }
 
@@ -116,7 +123,7 @@ def test_state_round_trip_is_exact(key):
     for name, value in layer.arrays().items():
         assert rebuilt.arrays()[name].dtype == value.dtype
         np.testing.assert_array_equal(rebuilt.arrays()[name], value)
-    inputs = X[:20] / 10
+    inputs = X[:21] / 10  # whole groups of three rows: a member_mean folds them into one
     np.testing.assert_array_equal(rebuilt.forward(inputs.copy()), layer.forward(inputs.copy()))
 
 
@@ -211,9 +218,11 @@ def cancer():
     return load_breast_cancer(return_X_y=True)
 
 
-@pytest.mark.parametrize("encoding", INPUT_ENCODINGS)
+@pytest.mark.parametrize("encoding,n_members",
+                         [(e, 1) for e in INPUT_ENCODINGS] + [("piecewise_linear", 3)])
 @pytest.mark.parametrize("estimator", ["classifier", "regressor"])
-def test_every_encoding_through_every_consumer(cancer, encoding, estimator, tmp_path):
+def test_every_encoding_through_every_consumer(cancer, encoding, n_members, estimator,
+                                               tmp_path):
     """Training, numpy predict, ONNX and .skd all read the same layers."""
     ort = pytest.importorskip("onnxruntime")
     from skdistill import to_onnx
@@ -222,15 +231,18 @@ def test_every_encoding_through_every_consumer(cancer, encoding, estimator, tmp_
     if estimator == "classifier":
         model = DistilledClassifier(
             teachers=[("lr", make_pipeline(StandardScaler(), LogisticRegression()))], cv=2,
-            max_epochs=4, input_encoding=encoding, dropout=0.1, random_state=0).fit(X_c, y_c)
+            max_epochs=4, input_encoding=encoding, n_members=n_members, dropout=0.1,
+            random_state=0).fit(X_c, y_c)
         output = model.predict_proba
     else:
         from sklearn.linear_model import Ridge
 
         model = DistilledRegressor(teachers=[("ridge", Ridge())], cv=2, max_epochs=4,
-                                   input_encoding=encoding, random_state=0).fit(X_c, X_c[:, 0])
+                                   input_encoding=encoding, n_members=n_members,
+                                   random_state=0).fit(X_c, X_c[:, 0])
         output = model.predict
     assert model.student_.encoding == encoding
+    assert model.student_.n_members == n_members
     expected = output(X_c)
     again = load(save(model, tmp_path / "m.skd"))
     np.testing.assert_array_equal(again.predict(X_c), model.predict(X_c))
@@ -240,3 +252,74 @@ def test_every_encoding_through_every_consumer(cancer, encoding, estimator, tmp_
     got = session.run(None, {"X": X_c.astype(np.float32)})[0]
     tol = 1e-5 * max(1.0, np.abs(expected).max())
     assert np.abs(got - expected).max() <= tol
+
+
+def _packed(n_members=3, combine="probability", n_outputs=4):
+    return build_student(X, n_outputs, (8,), input_encoding="piecewise_linear", n_bins=4,
+                         n_members=n_members, combine=combine, random_state=0)
+
+
+def test_packed_ensemble_is_the_mean_of_its_members():
+    """Each member is the shared network on the input scaled by its own row of signs;
+    the student's probabilities are the mean of the members' probabilities."""
+    student = _packed()
+    members = student.layers[2]
+    assert isinstance(members, Members) and set(np.unique(members.scale)) == {-1.0, 1.0}
+    one = []
+    for scale in members.scale:
+        alone = MLPStudent(student.layers[:2] + [Linear(weight=np.diag(scale), bias=np.zeros(
+            len(scale)))] + student.layers[3:-1])
+        one.append(softmax(alone.forward(X)))
+    np.testing.assert_allclose(softmax(student.forward(X)), np.mean(one, axis=0), atol=1e-12)
+    regressor = _packed(combine="value")
+    outputs = [MLPStudent(regressor.layers[:2] + [Linear(weight=np.diag(s), bias=np.zeros(
+        len(s)))] + regressor.layers[3:-1]).forward(X) for s in regressor.layers[2].scale]
+    np.testing.assert_allclose(regressor.forward(X), np.mean(outputs, axis=0), atol=1e-12)
+
+
+def test_packed_members_are_apart_only_inside_the_training_loop():
+    """The loop's module hands each member's output to the loss; ``to_torch``'s module,
+    in training mode too, outputs the combination a user's own loss expects."""
+    student = _packed()
+    inputs = torch.from_numpy(X[:10].astype(np.float32))
+    apart = torch_student(student, members_apart=True)
+    assert apart.train()(inputs).shape == (10, 3, 4)
+    assert apart.eval()(inputs).shape == (10, 4)
+    assert torch_student(student).train()(inputs).shape == (10, 4)
+
+
+def test_packed_members_learn_apart(cancer):
+    X_c, y_c = cancer
+    model = DistilledClassifier(
+        teachers=[("lr", make_pipeline(StandardScaler(), LogisticRegression()))], cv=2,
+        max_epochs=5, n_members=4, random_state=0).fit(X_c, y_c)
+    kinds = [layer.kind for layer in model.student_.layers]
+    # Two hidden layers: the members part after the first, which reads the wide encoding.
+    assert kinds[2:5] == ["linear", "activation", "members"] and kinds.count("linear") == 3
+    scale = model.student_.layers[4].scale
+    assert scale.shape[0] == 4 and len(np.unique(scale.round(3), axis=0)) == 4
+    assert not np.isin(scale, [-1.0, 1.0]).all()  # trained, not left at their signs
+    assert model.score(X_c, y_c) > 0.9
+
+
+@pytest.mark.parametrize("layers,message", [
+    (lambda s: s.layers[:-1], "member_mean"),  # members without their mean
+    (lambda s: s.layers[:2] + s.layers[3:], "member_mean"),  # a mean without members
+    (lambda s: s.layers[:-1] + [MemberMean(2, "probability")], "same number"),
+])
+def test_student_refuses_a_packed_ensemble_that_does_not_fold_back(layers, message):
+    with pytest.raises(ValueError, match=message):
+        MLPStudent(layers(_packed())).check(N_IN)
+
+
+@pytest.mark.parametrize("n_members", [1, 3])
+def test_a_rows_output_does_not_depend_on_its_batch(n_members):
+    """One row, a few rows (multiplied row by row) and many rows (one matrix product)
+    give each row the same output."""
+    student = build_student(X, 3, (16, 8), input_encoding="piecewise_linear", n_bins=8,
+                            n_members=n_members, random_state=1)
+    whole = student.forward(X[:40])
+    alone = np.vstack([student.forward(X[i:i + 1]) for i in range(40)])
+    few = np.vstack([student.forward(X[i:i + 2]) for i in range(0, 40, 2)])
+    np.testing.assert_allclose(alone, whole, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(few, whole, rtol=0, atol=1e-12)

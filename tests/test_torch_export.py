@@ -148,3 +148,38 @@ def test_integrated_gradients_with_captum(cancer):
     np.testing.assert_allclose(attributions.sum(1).detach().numpy(), gap,
                                atol=0.05 * np.abs(gap).max() + 1e-3)
     assert float(delta.abs().max()) < 0.05 * np.abs(gap).max() + 1e-3
+
+
+@pytest.mark.parametrize("estimator", ["classifier", "regressor"])
+def test_packed_ensemble_fine_tunes_and_comes_back(cancer, estimator):
+    """A packed student's module outputs the members' combination in training mode too,
+    so a user's own loss applies unchanged, and the tuned weights come back."""
+    X, y = cancer
+    if estimator == "classifier":
+        model = DistilledClassifier(
+            teachers=[("lr", make_pipeline(StandardScaler(), LogisticRegression()))], cv=2,
+            augmentation=None, max_epochs=3, hidden_layer_sizes=(32, 16), n_members=3,
+            random_state=0).fit(X, y)
+        loss_of = torch.nn.functional.cross_entropy
+        target = torch.as_tensor(y)
+        output = lambda m: m.student_.forward(X)  # noqa: E731
+    else:
+        model = DistilledRegressor(teachers=[("lr", LinearRegression())], cv=2,
+                                   augmentation=None, max_epochs=3, hidden_layer_sizes=(32, 16),
+                                   n_members=3, random_state=0).fit(X, X[:, 0])
+        target = torch.as_tensor(X[:, 0], dtype=torch.float32)
+        loss_of = torch.nn.functional.mse_loss
+        output = lambda m: m.predict(X)  # noqa: E731  (one target: a flat module output)
+    net = to_torch(model)
+    assert np.abs(_run(net, X) - output(model)).max() <= TOL * max(1.0, np.abs(output(model)).max())
+    net.train()
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
+    for _ in range(3):
+        optimizer.zero_grad()
+        loss = loss_of(net(torch.as_tensor(X, dtype=torch.float32)), target)
+        loss.backward()
+        optimizer.step()
+    tuned = from_torch(model, net.eval())
+    assert tuned.student_.n_members == 3
+    np.testing.assert_allclose(output(tuned), _run(net, X), rtol=1e-4, atol=1e-4)
+    assert not np.array_equal(output(tuned), output(model))
