@@ -126,6 +126,10 @@ GROUPS = {
                    for change in ({}, {"lr_schedule": "cosine", "max_epochs": 60},
                                   {"lr_schedule": "cosine", "max_epochs": 120},
                                   {"tol": 1e-3})],
+    # A packed ensemble in the 0.6 student (TabM-mini): 2 or 4 members after the first
+    # hidden layer, each trained on the teachers' targets, their probabilities averaged.
+    "members_0_6": [{**_STUDENT_0_6, **change}
+                    for change in ({}, {"n_members": 2}, {"n_members": 4})],
 }
 
 # The reference every variant differs from in one parameter only. Written out, not read
