@@ -345,7 +345,7 @@ class _BaseDaskDistiller(BaseEstimator):
         "dropout", "batch_size", "learning_rate", "weight_decay", "max_epochs", "epoch_rows",
         "early_stopping", "validation_fraction", "n_iter_no_change", "tol",
         "validation_target", "lr_schedule", "weight_averaging", "input_encoding", "n_bins",
-        "n_frequencies", "device", "random_state", "verbose",
+        "n_frequencies", "n_members", "device", "random_state", "verbose",
     )
     #: Fitted attributes that :meth:`to_local` copies.
     _FITTED = ("student_", "classes_", "n_features_in_", "feature_names_in_", "history_",
@@ -662,7 +662,9 @@ class _BaseDaskDistiller(BaseEstimator):
         student = build_student(
             X_sample, data.n_outputs, hidden, activation=self.activation,
             input_encoding=self.input_encoding, n_bins=self.n_bins,
-            n_frequencies=self.n_frequencies, random_state=seeds["student"])
+            n_frequencies=self.n_frequencies, n_members=self.n_members,
+            combine="probability" if self._task == "classification" else "value",
+            random_state=seeds["student"])
         start_rows = valid if valid is not None else next(iter(stream(0)))
         start_rows = tuple(a[:4 * self.batch_size] for a in start_rows)
         result = train_student_stream(
@@ -908,6 +910,8 @@ class DaskDistilledClassifier(ClassifierMixin, _BaseDaskDistiller):
         Fitted on a random sample of at most 100,000 rows.
     n_bins : int, default=16
     n_frequencies : int, default=8
+    n_members : int, default=1
+        Members of the student's packed ensemble; see :class:`skdistill.DistilledClassifier`.
     client : distributed.Client or None, default=None
         The cluster to use; None uses the default client (the last one created).
     device : {"auto", "cpu", "cuda"}, default="auto"
@@ -981,8 +985,8 @@ class DaskDistilledClassifier(ClassifierMixin, _BaseDaskDistiller):
                  epoch_rows=250_000, early_stopping=True, validation_fraction=0.1,
                  n_iter_no_change=10, tol=1e-4, validation_target="labels",
                  lr_schedule="plateau", weight_averaging="none",
-                 input_encoding="piecewise_linear", n_bins=16, n_frequencies=8, client=None,
-                 device="auto", random_state=None, verbose=0):
+                 input_encoding="piecewise_linear", n_bins=16, n_frequencies=8, n_members=1,
+                 client=None, device="auto", random_state=None, verbose=0):
         self.teachers = teachers
         self.teacher_weights = teacher_weights
         self.cv = cv
@@ -1007,6 +1011,7 @@ class DaskDistilledClassifier(ClassifierMixin, _BaseDaskDistiller):
         self.input_encoding = input_encoding
         self.n_bins = n_bins
         self.n_frequencies = n_frequencies
+        self.n_members = n_members
         self.client = client
         self.device = device
         self.random_state = random_state
@@ -1135,6 +1140,8 @@ class DaskDistilledRegressor(RegressorMixin, _BaseDaskDistiller):
         Fitted on a random sample of at most 100,000 rows.
     n_bins : int, default=16
     n_frequencies : int, default=8
+    n_members : int, default=1
+        Members of the student's packed ensemble; see :class:`skdistill.DistilledClassifier`.
     client : distributed.Client or None, default=None
         The cluster to use; None uses the default client (the last one created).
     device : {"auto", "cpu", "cuda"}, default="auto"
@@ -1187,8 +1194,8 @@ class DaskDistilledRegressor(RegressorMixin, _BaseDaskDistiller):
                  weight_decay=1e-4, max_epochs=200, epoch_rows=250_000, early_stopping=True,
                  validation_fraction=0.1, n_iter_no_change=10, tol=1e-4,
                  validation_target="labels", lr_schedule="plateau", weight_averaging="none",
-                 input_encoding="piecewise_linear", n_bins=16, n_frequencies=8, client=None,
-                 device="auto", random_state=None, verbose=0):
+                 input_encoding="piecewise_linear", n_bins=16, n_frequencies=8, n_members=1,
+                 client=None, device="auto", random_state=None, verbose=0):
         self.teachers = teachers
         self.teacher_weights = teacher_weights
         self.cv = cv
@@ -1212,6 +1219,7 @@ class DaskDistilledRegressor(RegressorMixin, _BaseDaskDistiller):
         self.input_encoding = input_encoding
         self.n_bins = n_bins
         self.n_frequencies = n_frequencies
+        self.n_members = n_members
         self.client = client
         self.device = device
         self.random_state = random_state

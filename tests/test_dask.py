@@ -131,8 +131,10 @@ def test_fit_predict_to_local_round_trip(client, data, tmp_path):
 def test_to_onnx_of_the_local_model(client, data):
     pytest.importorskip("onnxruntime")
     X, y = data
-    model = DaskDistilledClassifier(teachers=_rf(), **SMALL).fit(
+    # A packed student, so that its layers cross to_local and the ONNX graph too.
+    model = DaskDistilledClassifier(teachers=_rf(), n_members=2, **SMALL).fit(
         da.from_array(X, chunks=PART), da.from_array(y, chunks=PART))
+    assert model.to_local().n_members == model.to_local().student_.n_members == 2
     import onnxruntime as ort
 
     onnx_model = skdistill.to_onnx(model.to_local())
@@ -147,8 +149,9 @@ def test_regressor_round_trip(client, tmp_path):
     X, y = make_regression(ROWS, 6, noise=5.0, random_state=0)
     y = y + 1000.0  # the target scale is folded into the student
     Xd, yd = da.from_array(X, chunks=PART), da.from_array(y, chunks=PART)
-    model = DaskDistilledRegressor(teachers=[("ridge", Ridge())],
+    model = DaskDistilledRegressor(teachers=[("ridge", Ridge())], n_members=2,
                                    **{**SMALL, "max_epochs": 30}).fit(Xd, yd)
+    assert model.student_.n_members == 2
     assert model.fit_info_["teachers"] == {"ridge": "sample"}
     pred = model.predict(Xd).compute()
     local = model.to_local()
