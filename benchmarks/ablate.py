@@ -130,6 +130,9 @@ GROUPS = {
     # hidden layer, each trained on the teachers' targets, their probabilities averaged.
     "members_0_6": [{**_STUDENT_0_6, **change}
                     for change in ({}, {"n_members": 2}, {"n_members": 4})],
+    # The 0.6 student against the same network on the labels alone (alpha=0: no teachers,
+    # no synthetic rows), for runs at other training-set sizes than the full suite's.
+    "hard_0_6": [{**_STUDENT_0_6, **change} for change in ({}, {"alpha": 0.0})],
 }
 
 # The reference every variant differs from in one parameter only. Written out, not read

@@ -150,17 +150,18 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
     n_members : int, default=1
         Members of the student's packed ensemble (TabM-mini: Gorishniy, Kotelnikov and
         Babenko, ICLR 2025). With ``k > 1`` every row passes through the student ``k``
-        times, each time scaled by a member's own trained vector of signs, through
-        layers all members share; each member is trained on the teachers' targets alone
-        and the student predicts the mean of their probabilities (of their predictions
-        for a regressor). The mean of several students follows the teachers more closely
-        than one; the members share their weights, so the student barely grows, but the
-        layers after the first compute ``k`` times as much. On the 15 benchmark tables
-        (``benchmarks/results/ablation_members_0_6.md``) 4 members raised mean fidelity
-        from 96.69% to 96.95% (up on 12 tables, down on 3) at unchanged accuracy, for 2.6
-        times the student's fit time and twice its single-row latency, about
-        ``LogisticRegression``'s; 2 members gained nothing. 1, a single network, stays
-        the default for its speed.
+        times: after the first hidden layer (at the input if there is only one) it is
+        scaled by each member's own trained vector (random signs at first), then goes
+        through layers all members share; each member is trained on the teachers'
+        targets alone, and the student predicts the mean of their probabilities (of their
+        predictions for a regressor). The mean of several students follows the teachers
+        more closely than one; the members share their weights, so the student barely
+        grows, but the layers after the first compute ``k`` times as much. On the 15
+        benchmark tables (``benchmarks/results/ablation_members_0_6.md``) 4 members
+        raised mean fidelity from 96.69% to 96.95% (up on 12 tables, down on 3) at
+        unchanged accuracy, for 2.6 times the student's fit time and twice its
+        single-row latency, about ``LogisticRegression``'s; 2 members gained nothing. 1,
+        a single network, stays the default for its speed.
     augmentation : {None, "munge", "auto"}, default="auto"
         Extend the transfer set with synthetic rows made by :func:`munge` and labelled
         by the teachers (Bucilua et al., 2006), so that the student learns the teachers'

@@ -563,7 +563,7 @@ class MemberMean(Layer):
         z = self.torch_members_forward(torch, p, h)
         if self.combine == "value":
             return z.mean(dim=1)
-        return torch.logsumexp(torch.log_softmax(z, dim=2), dim=1) - np.log(self.n_members)
+        return torch.logsumexp(torch.log_softmax(z, dim=2), dim=1) - float(np.log(self.n_members))
 
     def torch_members_forward(self, torch, p, h):
         """The members' outputs apart, ``(n_rows, n_members, width)``: each gets its own loss."""
@@ -628,7 +628,8 @@ class MLPStudent:
         for layer in self.layers:
             layer.check_dtypes()
             width = layer.check(width)
-        body = self.layers[:-1] if isinstance(self.layers[-1], MemberMean) else self.layers
+        body = self.layers[:-1] if self.layers and isinstance(self.layers[-1], MemberMean) \
+            else self.layers
         if not body or not isinstance(body[-1], Linear):
             raise ValueError("a student must end with a linear layer (then, for a packed "
                              "ensemble, a member_mean layer).")
@@ -805,13 +806,14 @@ def members_start(hidden_layer_sizes):
 
     After the first hidden layer when there are two or more: the first linear layer
     reads the encoded input, the widest, and is computed once per row instead of once per
-    member (``benchmarks/results/ablation_members_0_6.md``). With one hidden layer, at
-    the input, so that the members differ in more than their output layer.
+    member (the packed-ensemble ablation in ``docs/benchmarks.md``: the same fidelity
+    as parting at the input, for less fit time and latency). With one hidden layer or
+    none, at the input, so that the members differ in more than their output layer.
 
     Examples
     --------
-    >>> members_start((256, 256)), members_start((64,))
-    (1, 0)
+    >>> members_start((256, 256)), members_start((64,)), members_start(())
+    (1, 0, 0)
     """
     return 1 if len(hidden_layer_sizes) >= 2 else 0
 
@@ -827,7 +829,10 @@ def build_student(X, n_outputs, hidden_layer_sizes, *, activation="relu",
     encoding then reads that layer's output. Standardization statistics and quantile bins
     are fitted on ``X`` (an array or a scipy sparse matrix); weights and frequencies are
     drawn from ``np.random.default_rng(random_state)``. ``hidden_layer_sizes="auto"``
-    picks the widths by the encoded width (:func:`resolve_hidden_layer_sizes`).
+    picks the widths by the encoded width (:func:`resolve_hidden_layer_sizes`). With
+    ``n_members > 1`` the network is a packed ensemble: a :class:`Members` layer where
+    :func:`members_start` says, and a :class:`MemberMean` layer last, whose ``combine``
+    is ``"probability"`` for a classifier and ``"value"`` for a regressor.
     """
     rng = np.random.default_rng(random_state)
     layers = []
@@ -853,12 +858,14 @@ def build_student(X, n_outputs, hidden_layer_sizes, *, activation="relu",
     for layer in layers:
         width = layer.check(width)
     hidden = resolve_hidden_layer_sizes(hidden_layer_sizes, width, n_outputs)
-    for i, h in enumerate(hidden):
+    sizes = [*hidden, n_outputs]
+    for i, h in enumerate(sizes):
         if n_members > 1 and i == members_start(hidden):
             layers.append(Members.init(n_members, width, rng))
-        layers += [Linear.init(width, h, rng), Activation(activation)]
+        layers.append(Linear.init(width, h, rng))
+        if i < len(hidden):
+            layers.append(Activation(activation))
         width = h
-    layers.append(Linear.init(width, n_outputs, rng))
     if n_members > 1:
         layers.append(MemberMean(n_members, combine))
     return MLPStudent(layers)

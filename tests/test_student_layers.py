@@ -323,3 +323,19 @@ def test_a_rows_output_does_not_depend_on_its_batch(n_members):
     few = np.vstack([student.forward(X[i:i + 2]) for i in range(0, 40, 2)])
     np.testing.assert_allclose(alone, whole, rtol=0, atol=1e-12)
     np.testing.assert_allclose(few, whole, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("hidden", [(), (8,), (8, 4)])
+def test_members_part_after_the_first_hidden_layer_if_there_are_two(hidden):
+    student = build_student(X, 2, hidden, n_members=3, combine="value", random_state=0)
+    kinds = [layer.kind for layer in student.layers]
+    at = kinds.index("members")
+    assert kinds[at + 1] == "linear" and kinds[at - 1] != "linear"
+    assert kinds[:at].count("linear") == (1 if len(hidden) >= 2 else 0)
+    assert kinds[-1] == "member_mean" and student.check(N_IN) == 2
+    assert student.forward(X).shape == (len(X), 2)
+
+
+def test_an_empty_student_is_refused_clearly():
+    with pytest.raises(ValueError, match="must end with a linear layer"):
+        MLPStudent([]).check(N_IN)
