@@ -252,3 +252,33 @@ def test_weight_averaging_validates_the_averaged_network(cancer):
     assert averaged.history_[0]["train_loss"] == plain.history_[0]["train_loss"]
     assert averaged.history_[0]["valid_loss"] != plain.history_[0]["valid_loss"]
     assert averaged.score(X, y) > 0.9
+
+
+@pytest.mark.parametrize("weight_averaging", ["none", "ema"])
+@pytest.mark.parametrize("n_members", [1, 3])
+def test_the_best_epochs_weights_are_the_ones_returned(cancer, weight_averaging, n_members):
+    """Under early stopping the returned student is the one of the best epoch: the
+    averaged weights, or a packed ensemble's combination, as validated then, not the
+    last step's."""
+    from skdistill._student import build_student, log_softmax
+    from skdistill._training import train_student
+
+    X, y = cancer
+    X = X.astype(np.float32)
+    train, valid = np.arange(0, 400), np.arange(400, len(X))
+    proba = np.eye(2, dtype=np.float32)[y] * 0.8 + 0.1
+    student = build_student(X[train], 2, (32, 16), input_encoding="piecewise_linear",
+                            n_bins=8, n_members=n_members, random_state=0)
+    result = train_student(
+        student, X[train], proba[train], y[train], np.ones(len(train), bool),
+        np.ones(len(train), np.float32), X[valid], y[valid],
+        np.ones(len(valid), np.float32), task="classification", dropout=0.0,
+        batch_size=64, learning_rate=3e-2, weight_decay=0.0, max_epochs=40,
+        n_iter_no_change=5, weight_averaging=weight_averaging, seed=0)
+    history = result["history"]
+    best = min(range(len(history)), key=lambda i: history[i]["valid_loss"])
+    assert result["best_epoch"] == best + 1 < len(history)  # it stopped past its best
+    log_p = log_softmax(result["student"].forward(X[valid]))
+    loss = -log_p[np.arange(len(valid)), y[valid]].mean()
+    np.testing.assert_allclose(loss, history[best]["valid_loss"], rtol=1e-4)
+    assert abs(loss - history[-1]["valid_loss"]) > 1e-4
