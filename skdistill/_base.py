@@ -405,13 +405,13 @@ class _BaseDistiller(BaseEstimator):
 
     def _initial_student(self, X_real, n_outputs, hidden, seed, table=None):
         """The untrained network: input encoding fitted on the real rows, random weights."""
-        from ._student import build_student
+        from ._student import TASK_COMBINE, build_student
 
         return build_student(
             X_real, n_outputs, hidden, activation=self.activation,
             input_encoding=self.input_encoding, n_bins=self.n_bins,
             n_frequencies=self.n_frequencies, table=table, n_members=self.n_members,
-            combine="probability" if self._task == "classification" else "value",
+            combine=TASK_COMBINE[self._task],
             random_state=seed,
         )
 

@@ -520,6 +520,10 @@ class Members(Layer):
 #: How :class:`MemberMean` combines its members' outputs.
 MEMBER_COMBINES = ("probability", "value")
 
+#: The combination each task's student uses: a classifier's members average their
+#: probabilities, a regressor's their predictions.
+TASK_COMBINE = {"classification": "probability", "regression": "value"}
+
 
 @register_layer
 class MemberMean(Layer):

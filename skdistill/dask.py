@@ -48,7 +48,7 @@ from ._base import (
     unchanged_on_failure,
 )
 from ._compat import HasMethods, Interval, _fit_context
-from ._student import build_student, check_student_finite
+from ._student import TASK_COMBINE, build_student, check_student_finite
 from ._teachers import (
     FittedTeacher,
     _fit_one,
@@ -663,7 +663,7 @@ class _BaseDaskDistiller(BaseEstimator):
             X_sample, data.n_outputs, hidden, activation=self.activation,
             input_encoding=self.input_encoding, n_bins=self.n_bins,
             n_frequencies=self.n_frequencies, n_members=self.n_members,
-            combine="probability" if self._task == "classification" else "value",
+            combine=TASK_COMBINE[self._task],
             random_state=seeds["student"])
         start_rows = valid if valid is not None else next(iter(stream(0)))
         start_rows = tuple(a[:4 * self.batch_size] for a in start_rows)
