@@ -640,7 +640,7 @@ class MLPStudent:
         packed = [layer for layer in self.layers if isinstance(layer, (Members, MemberMean))]
         if packed and not (len(packed) == 2 and isinstance(packed[0], Members)
                            and packed[1] is self.layers[-1]
-                           and packed[0].n_members == packed[1].n_members):
+                           and packed[0].n_members == packed[1].n_members >= 1):
             raise ValueError("a packed ensemble needs one members layer and, last, one "
                              "member_mean layer with the same number of members.")
         return width

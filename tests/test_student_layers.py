@@ -306,6 +306,10 @@ def test_packed_members_learn_apart(cancer):
     (lambda s: s.layers[:-1], "member_mean"),  # members without their mean
     (lambda s: s.layers[:2] + s.layers[3:], "member_mean"),  # a mean without members
     (lambda s: s.layers[:-1] + [MemberMean(2, "probability")], "same number"),
+    # A file could hold zero members; nothing would be left to average.
+    (lambda s: [Members(scale=layer.scale[:0]) if isinstance(layer, Members)
+                else MemberMean(0, "probability") if isinstance(layer, MemberMean)
+                else layer for layer in s.layers], "same number"),
 ])
 def test_student_refuses_a_packed_ensemble_that_does_not_fold_back(layers, message):
     with pytest.raises(ValueError, match=message):
