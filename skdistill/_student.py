@@ -398,9 +398,10 @@ class Linear(Layer):
     def forward(self, h):
         a = self.f64
         if 1 < h.shape[0] <= FEW_ROWS:
-            # One matrix-vector product per row: OpenBLAS's float64 matrix product costs
-            # tens of microseconds more than that on a handful of rows, which a packed
-            # ensemble's single-row prediction would pay at every layer.
+            # One matrix-vector product per row: on a handful of rows OpenBLAS's float64
+            # matrix product costs more than the products one by one, which a packed
+            # ensemble's single-row prediction would pay at every layer
+            # (benchmarks/results/few_rows.md).
             out = np.empty((h.shape[0], a["weight"].shape[1]))
             for i, row in enumerate(h):
                 np.dot(row, a["weight"], out=out[i])

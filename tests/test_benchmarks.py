@@ -224,3 +224,22 @@ def test_ablation_page_reports_the_median_table_and_epochs(tmp_path):
     assert "| 0.9167 | 0.9700 | cached | 2.0 s | 40 |" in line_b
     assert "Fidelity per dataset:" in md
     assert "| b | 0.8000 | 0.9700 | 0.9800 |" in md
+
+
+def test_few_rows_times_both_paths_and_restores_the_threshold(tmp_path, data_dir):
+    if load_dataset("diabetes", data_dir, allow_download=False) is None:
+        pytest.skip(f"dataset 'diabetes' is not in {data_dir}; pass --data-dir")
+    import skdistill._student as student_module
+    from benchmarks.few_rows import ROW_COUNTS, main
+
+    threshold = student_module.FEW_ROWS
+    main(["--dataset", "diabetes", "--rounds", "1", "--calls", "2",
+          "--data-dir", str(data_dir), "--out-dir", str(tmp_path)])
+    assert student_module.FEW_ROWS == threshold
+    rows = [line.split("|")[1:-1] for line in
+            (tmp_path / "few_rows.md").read_text().splitlines() if line.startswith("| student")]
+    assert [int(row[1]) for row in rows] == 2 * list(ROW_COUNTS)
+    for _, _, on, off, ratio in rows:
+        on_us, off_us = (float(c.strip().rstrip(" us")) for c in (on, off))
+        assert on_us > 0 and off_us > 0
+        assert math.isclose(float(ratio), on_us / off_us, rel_tol=0.05, abs_tol=0.01)
