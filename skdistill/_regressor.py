@@ -5,7 +5,7 @@ from sklearn.base import RegressorMixin
 
 from ._base import _BaseDistiller
 from ._compat import _fit_context
-from ._student import Linear, check_float32_range
+from ._student import check_float32_range
 from ._teachers import default_regression_teachers
 
 
@@ -270,8 +270,8 @@ class DistilledRegressor(RegressorMixin, _BaseDistiller):
         # Fold the target scale into the last linear layer: predict is then one forward
         # pass that returns target units, in numpy, ONNX and the safe format alike. A
         # packed ensemble's mean of members follows it, and commutes with the scaling.
-        i = max(i for i, layer in enumerate(student.layers) if isinstance(layer, Linear))
-        last = student.layers[i]
+        last = student.linears[-1]
+        i = student.layers.index(last)
         scale, mean = np.float32(self._y_scale), np.float32(self._y_mean)
         student.layers[i] = last.with_arrays({"weight": last.weight * scale,
                                               "bias": last.bias * scale + mean})

@@ -554,13 +554,11 @@ class MemberMean(Layer):
         return cls(config["n_members"], config["combine"])
 
     def forward(self, h):
-        z = h.reshape(-1, self.n_members, h.shape[1])
         if self.combine == "value":
-            return z.mean(axis=1)
-        z = z - z.max(axis=2, keepdims=True)
-        z -= np.log(np.exp(z).sum(axis=2, keepdims=True))  # each member's log-probabilities
-        # The log of their mean probability, as a log-sum-exp: finite where a probability
-        # underflows.
+            return h.reshape(-1, self.n_members, h.shape[1]).mean(axis=1)
+        # Each member's log-probabilities, then the log of their mean probability as a
+        # log-sum-exp: finite where a probability underflows.
+        z = log_softmax(h).reshape(-1, self.n_members, h.shape[1])
         top = z.max(axis=1)
         return top + np.log(np.exp(z - top[:, None, :]).mean(axis=1))
 
