@@ -282,3 +282,40 @@ def test_the_best_epochs_weights_are_the_ones_returned(cancer, weight_averaging,
     loss = -log_p[np.arange(len(valid)), y[valid]].mean()
     np.testing.assert_allclose(loss, history[best]["valid_loss"], rtol=1e-4)
     assert abs(loss - history[-1]["valid_loss"]) > 1e-4
+
+
+def test_a_packed_students_loss_is_the_mean_of_its_members_losses(cancer):
+    """Each member is fitted to the teachers on its own: the loop's loss is the mean of
+    the members' losses, not the loss of their combined output."""
+    from skdistill._student import build_student
+    from skdistill._training import torch_student, train_student
+
+    X, y = cancer
+    X = X[:200].astype(np.float32)
+    y = y[:200]
+    proba = np.eye(2, dtype=np.float32)[y] * 0.8 + 0.1
+    student = build_student(X, 2, (16, 8), input_encoding="piecewise_linear", n_bins=8,
+                            n_members=3, random_state=0)
+    # Members far apart, as trained ones can be, so that the two losses differ clearly.
+    at = next(i for i, layer in enumerate(student.layers) if layer.kind == "members")
+    scale = np.random.default_rng(0).normal(0.0, 3.0, student.layers[at].scale.shape)
+    student.layers[at] = student.layers[at].with_arrays({"scale": scale})
+    soft = soften_probabilities(torch.from_numpy(proba), 2.0)
+    labeled = torch.ones(len(y), dtype=torch.bool)
+    weight = torch.ones(len(y))
+    with torch.no_grad():
+        members = torch_student(student, members_apart=True).train()(torch.from_numpy(X))
+        combined = torch_student(student).eval()(torch.from_numpy(X))
+
+    def loss(logits):
+        return float(distillation_loss(logits, soft, torch.from_numpy(y), labeled, weight,
+                                       temperature=2.0, alpha=0.7))
+
+    expected = np.mean([loss(members[:, i]) for i in range(3)])
+    # One batch of every row at a zero step size: the epoch's loss is the start's.
+    result = train_student(
+        student, X, proba, y, np.ones(len(y), bool), np.ones(len(y), np.float32),
+        task="classification", dropout=0.0, batch_size=len(y), learning_rate=0.0,
+        weight_decay=0.0, max_epochs=1, n_iter_no_change=5, temperature=2.0, alpha=0.7)
+    assert result["history"][0]["train_loss"] == pytest.approx(expected, rel=1e-5)
+    assert abs(expected - loss(combined)) > 1e-3
