@@ -133,6 +133,11 @@ GROUPS = {
     # The 0.6 student against the same network on the labels alone (alpha=0: no teachers,
     # no synthetic rows), for runs at other training-set sizes than the full suite's.
     "hard_0_6": [{**_STUDENT_0_6, **change} for change in ({}, {"alpha": 0.0})],
+    # The 0.6 student on in-sample soft targets: the real rows then carry the outputs of
+    # the same refitted teachers that label the synthetic rows (and that fidelity is
+    # measured against), instead of out-of-fold ones; the labels-only network beside it.
+    "soft_targets_0_6": [{**_STUDENT_0_6, **change}
+                         for change in ({}, {"soft_targets": "in_sample"}, {"alpha": 0.0})],
 }
 
 # The reference every variant differs from in one parameter only. Written out, not read
