@@ -243,3 +243,43 @@ def test_few_rows_times_both_paths_and_restores_the_threshold(tmp_path, data_dir
         on_us, off_us = (float(c.strip().rstrip(" us")) for c in (on, off))
         assert on_us > 0 and off_us > 0
         assert math.isclose(float(ratio), on_us / off_us, rel_tol=0.05, abs_tol=0.01)
+
+
+def test_ensemble_selection_weights_the_member_that_fits_the_labels():
+    import numpy as np
+
+    from benchmarks.teacher_weights import ensemble_selection
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, size=200)
+    good = np.full((200, 3), 0.1)
+    good[np.arange(200), y] = 0.8
+    noise = rng.dirichlet(np.ones(3), size=200)
+    w = ensemble_selection(np.stack([noise, good, noise[::-1]]), y, rounds=10)
+    assert w.sum() == pytest.approx(1.0)
+    assert w[1] == w.max() and w[1] > 0.5
+    # Rounds with replacement: weights come in multiples of 1/rounds.
+    assert np.allclose(w * 10, np.round(w * 10))
+
+
+def test_teacher_weights_compares_combinations_of_the_members(tmp_path, data_dir):
+    if load_dataset("diabetes", data_dir, allow_download=False) is None:
+        pytest.skip(f"dataset 'diabetes' is not in {data_dir}; pass --data-dir")
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.tree import DecisionTreeClassifier
+
+    from benchmarks.teacher_weights import main
+
+    main(["--datasets", "diabetes", "--seeds", "1", "--data-dir", str(data_dir),
+          "--out-dir", str(tmp_path)],
+         make_teachers=lambda seed: [("lr", LogisticRegression(max_iter=300)),
+                                     ("tree", DecisionTreeClassifier(max_depth=4,
+                                                                     random_state=seed))])
+    df = pd.read_csv(tmp_path / "teacher_weights.csv").set_index("variant")
+    assert df.accuracy.between(0.5, 1.0).all()
+    # Two members: leaving one out is the other alone.
+    assert df.accuracy["without lr"] == df.accuracy["tree alone"]
+    assert df.accuracy["without tree"] == df.accuracy["lr alone"]
+    md = (tmp_path / "teacher_weights.md").read_text()
+    assert "| equal (default) |" in md and "| diabetes | 0 | lr " in md
