@@ -138,6 +138,9 @@ GROUPS = {
     # measured against), instead of out-of-fold ones; the labels-only network beside it.
     "soft_targets_0_6": [{**_STUDENT_0_6, **change}
                          for change in ({}, {"soft_targets": "in_sample"}, {"alpha": 0.0})],
+    # Twice the synthetic rows per real row (up to max_augment_rows) at the same cost per
+    # epoch (SYNTHETIC_ROWS_PER_EPOCH): each synthetic row is then seen half as often.
+    "synthetic_0_6": [{**_STUDENT_0_6, **change} for change in ({}, {"augment_factor": 40.0})],
 }
 
 # The reference every variant differs from in one parameter only. Written out, not read
