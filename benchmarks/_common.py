@@ -51,12 +51,13 @@ def v031_params():
     10 to 30. The stopping criterion is written out too, so that a run with other
     defaults (a trial of ``validation_target="teachers"``) still measures 0.3.1 here; so
     is the epoch size, uncapped before 0.4.1's ``epoch_rows`` (which binds only above
-    about 170,000 training rows), the bin count, 16 before 0.5, and the student, (128, 64)
-    with the best step's weights before 0.6.
+    about 170,000 training rows), the bin count, 16 before 0.5, the student, (128, 64)
+    with the best step's weights before 0.6, and the synthetic rows, 20 per real row
+    before 0.7.
     """
-    return dict(temperature=2.0, alpha=0.5, n_iter_no_change=10, validation_target="labels",
-                epoch_rows=None, n_bins=16, hidden_layer_sizes=(128, 64),
-                weight_averaging="none")
+    return dict(v060_params(), temperature=2.0, alpha=0.5, n_iter_no_change=10,
+                validation_target="labels", epoch_rows=None, n_bins=16,
+                hidden_layer_sizes=(128, 64), weight_averaging="none")
 
 
 def v041_params():
@@ -78,7 +79,16 @@ def v050_params():
     (``weight_averaging="ema"``); 0.5 trained (128, 64) and kept the best step's weights.
     The regressor's defaults did not change.
     """
-    return dict(hidden_layer_sizes=(128, 64), weight_averaging="none")
+    return dict(v060_params(), hidden_layer_sizes=(128, 64), weight_averaging="none")
+
+
+def v060_params():
+    """The classifier's defaults 0.7 replaced (0.6.0), to measure side by side.
+
+    0.7 makes 40 synthetic MUNGE rows per real training row (``augment_factor``) instead
+    of 20, for the classifier; the regressor keeps 20, so this changes nothing for it.
+    """
+    return dict(augment_factor=20.0)
 
 
 #: The earlier classifier defaults the benchmark runs beside the current ones, oldest
@@ -86,8 +96,8 @@ def v050_params():
 #: ``key`` its entry in the summary, and ``params(n_train)`` gives its parameters.
 EARLIER_DEFAULTS = (
     ("distilled_v010", "v010", "0.1.0", v010_params),
-    ("distilled_v041", "v041", "0.4.1", lambda n_train: v041_params()),
     ("distilled_v050", "v050", "0.5.0", lambda n_train: v050_params()),
+    ("distilled_v060", "v060", "0.6.0", lambda n_train: v060_params()),
 )
 
 
