@@ -16,7 +16,7 @@ Compared, by the combination's test accuracy against the equal-weight mean that
 - ``without <member>``: the equal-weight mean of the other four.
 
 The student is not trained: a combination that is not a better teacher cannot give a
-better student. Only the teachers' fits are timed (not reported).
+better student. Nothing is timed.
 
     python -m benchmarks.teacher_weights [--datasets ...] [--seeds 2]
 
