@@ -268,7 +268,9 @@ def _make_scheduler(optimizer, schedule, max_epochs, n_iter_no_change):
 
 #: The averaged weights' decay after ``t`` steps is ``(1 + t) / (EMA_WARMUP + t)``: the
 #: average's time constant is about ``t / (EMA_WARMUP - 1)`` steps, a fixed share of the run
-#: so far, so it follows the run's length without a decay tuned to the table's size.
+#: so far, so it follows the run's length without a decay tuned to the table's size. A
+#: longer horizon (4: about the last third) was no closer to the teachers
+#: (benchmarks/results/ablation_levers_0_7.md).
 EMA_WARMUP = 10
 
 
@@ -305,8 +307,8 @@ def train_student(
     X_valid=None, y_valid=None, w_valid=None, target_valid=None, *,
     task, dropout, batch_size, learning_rate, weight_decay, max_epochs, n_iter_no_change,
     tol=1e-4, temperature=1.0, alpha=1.0, validation_target="labels",
-    lr_schedule="plateau", weight_averaging="none", epoch_rows=None, device="auto", seed=0,
-    progress=None,
+    lr_schedule="plateau", weight_averaging="none", epoch_rows=None, always_rows=0,
+    device="auto", seed=0, progress=None,
 ):
     """Train a student network and return it with its training history.
 
@@ -337,6 +339,10 @@ def train_student(
         Rows drawn per epoch (uniformly, without replacement, afresh each epoch); None
         for all. A large synthetic transfer set is then seen a random subset at a time:
         every epoch costs the same, and over the epochs the student sees every row.
+    always_rows : int
+        With ``epoch_rows``, the first ``always_rows`` rows are in every epoch and the rest
+        of it is drawn from the others; ignored (a uniform draw) when they would fill
+        the epoch.
     progress : callable or None
         Called after every epoch with the epoch's history record.
 
@@ -366,7 +372,7 @@ def train_student(
             return Batch(X_t[idx], target_t[idx], y_t[idx], labeled_t[idx], w_t[idx])
 
         def epoch_batches(epoch):
-            order = torch.randperm(n, generator=batch_generator)[:epoch_rows or n]
+            order = _epoch_order(n, epoch_rows, always_rows, batch_generator)
             # Gather a block of batches at once and slice it: the same batches in the
             # same order, with a fraction of the per-batch indexing calls. Sparse rows
             # are densified one batch at a time, as before.
@@ -385,6 +391,17 @@ def train_student(
             validation_target=validation_target, lr_schedule=lr_schedule,
             weight_averaging=weight_averaging, device=device, seed=seed, progress=progress,
         )
+
+
+def _epoch_order(n, epoch_rows, always, generator):
+    """The row indices of one epoch, in the order they are batched."""
+    if not epoch_rows or epoch_rows >= n:
+        return torch.randperm(n, generator=generator)
+    if not always or always >= epoch_rows:
+        return torch.randperm(n, generator=generator)[:epoch_rows]
+    drawn = always + torch.randperm(n - always, generator=generator)[:epoch_rows - always]
+    rows = torch.cat([torch.arange(always), drawn])
+    return rows[torch.randperm(epoch_rows, generator=generator)]
 
 
 def train_student_stream(

@@ -111,8 +111,9 @@ def test_cv_is_validated(data):
         DistilledClassifier(cv="five").fit(X, y)
 
 
-def _epoch_sizes(monkeypatch, model, X, y):
-    """The rows of each epoch the student trains on (sum of its batch sizes)."""
+def _epoch_sizes(monkeypatch, model, X, y, count=lambda batch: len(batch.X)):
+    """The rows of each epoch the student trains on (sum of its batch sizes), or of
+    another ``count`` of each batch."""
     import skdistill._training as training
 
     sizes = []
@@ -121,7 +122,7 @@ def _epoch_sizes(monkeypatch, model, X, y):
     def recording(student, epoch_batches, *args, **kwargs):
         def batches(epoch):
             batch_list = list(epoch_batches(epoch))
-            sizes.append(sum(len(b.X) for b in batch_list))
+            sizes.append(sum(int(count(b)) for b in batch_list))
             return batch_list
         return fit_network(student, batches, *args, **kwargs)
 
@@ -153,6 +154,39 @@ def test_epoch_rows_caps_the_synthetic_rule_too(data, monkeypatch):
     assert _epoch_sizes(monkeypatch, model, X, y) == [2000, 2000]
     model.set_params(epoch_rows=9000)
     assert _epoch_sizes(monkeypatch, model, X, y) == [5400, 5400]
+
+
+def test_real_rows_every_epoch_puts_each_real_row_in_each_epoch(data, monkeypatch):
+    # 900 real rows and 9,000 synthetic, 5,400 rows an epoch. A uniform draw holds about
+    # 5400 x 900 / 9900 = 491 real (labelled) rows; with REAL_ROWS_EVERY_EPOCH all 900.
+    import skdistill._base as base
+
+    X, y = data
+    model = DistilledClassifier(teachers=[("lr", LogisticRegression())],
+                                **dict(SMALL, augmentation="munge", augment_factor=10.0))
+    real = _epoch_sizes(monkeypatch, model, X, y, count=lambda b: b.labeled.sum())
+    assert all(400 < r < 600 for r in real)
+    monkeypatch.setattr(base, "REAL_ROWS_EVERY_EPOCH", True)
+    assert _epoch_sizes(monkeypatch, model, X, y, count=lambda b: b.labeled.sum()) == [900, 900]
+    assert _epoch_sizes(monkeypatch, model, X, y) == [5400, 5400]
+
+
+def test_epoch_order_keeps_the_uniform_draw_and_its_random_stream():
+    import torch
+
+    from skdistill._training import _epoch_order
+
+    def draw(*args):
+        return _epoch_order(*args, torch.Generator().manual_seed(3))
+
+    # Without rows to keep, the same draw as before the option existed: the fits repeat.
+    assert torch.equal(draw(100, 30, 0), torch.randperm(100, generator=torch.Generator()
+                                                        .manual_seed(3))[:30])
+    assert torch.equal(draw(100, 30, 30), draw(100, 30, 0))  # they would fill the epoch
+    assert sorted(draw(100, None, 10).tolist()) == list(range(100))
+    kept = draw(100, 30, 10).tolist()
+    assert len(kept) == len(set(kept)) == 30 and set(range(10)) <= set(kept)
+    assert kept[:10] != list(range(10))  # shuffled among the drawn rows
 
 
 def test_epoch_rows_is_validated(data):
