@@ -9,17 +9,23 @@ Groups: ``soft_targets`` (oof, in_sample, oob), ``temperature`` (1, 2, 4, 8), ``
 (0 = hard labels, 0.5, 0.8, 0.9, 1.0), student width and depth, ``learning_rate``; and the
 student grid (``student``: input encoding x transfer set x stopping criterion),
 ``lr_schedule``, ``n_bins`` and ``weight_averaging``, which change several parameters
-at once.
+at once. The later groups start from one release's student (``_STUDENT_0_3`` ..
+``_STUDENT_0_7``); a few variants set a module constant of the library instead of a
+parameter (``MODULE_CONSTANTS``).
 
 Usage (from the repository root)::
 
     python -m benchmarks.ablate
     python -m benchmarks.ablate --datasets diabetes vehicle --groups temperature alpha
+    # only the second variant of a group: the fits are deterministic, so its first
+    # variant's rows from an earlier run on the same seeds stand beside it
+    python -m benchmarks.ablate --groups real_rows_0_7 --variants 1
 
 Writes ``benchmarks/results/ablation.csv`` and ``ablation.md``.
 """
 
 import argparse
+import contextlib
 import shlex
 import sys
 import tempfile
@@ -55,6 +61,12 @@ _STUDENT_0_3 = {"input_encoding": "piecewise_linear", "munge_p": 0.5, "munge_s":
 _STUDENT_0_4 = {**_STUDENT_0_3, "temperature": 1.0, "alpha": 0.8, "n_iter_no_change": 30}
 _STUDENT_0_5 = {**_STUDENT_0_4, "n_bins": 64}
 _STUDENT_0_6 = {**_STUDENT_0_5, "hidden_layer_sizes": "auto", "weight_averaging": "ema"}
+_STUDENT_0_7 = {**_STUDENT_0_6, "augment_factor": 40.0}
+
+#: Variant keys that are module constants of the library, not estimator parameters: the
+#: variant sets the constant for its own fit only (the ablation fits in this process).
+MODULE_CONSTANTS = {"ema_warmup": ("skdistill._training", "EMA_WARMUP"),
+                    "real_rows_every_epoch": ("skdistill._base", "REAL_ROWS_EVERY_EPOCH")}
 
 GROUPS = {
     "soft_targets": [{"soft_targets": v} for v in ("oof", "in_sample", "oob")],
@@ -141,6 +153,26 @@ GROUPS = {
     # Twice the synthetic rows per real row (up to max_augment_rows) at the same cost per
     # epoch (SYNTHETIC_ROWS_PER_EPOCH): each synthetic row is then seen half as often.
     "synthetic_0_6": [{**_STUDENT_0_6, **change} for change in ({}, {"augment_factor": 40.0})],
+    # The 0.7 student's weight average over a longer horizon (about the last third of the
+    # steps so far instead of the last ninth: EMA_WARMUP 4 instead of 10), and a cosine
+    # schedule over the same 200 epochs; both cost nothing in fit time. Aimed at the
+    # student's own seed-to-seed variance, most of what separates it from the teachers
+    # (teacher_agreement.md).
+    "averaging_0_7": [{**_STUDENT_0_7, **change}
+                      for change in ({}, {"ema_warmup": 4}, {"lr_schedule": "cosine"})],
+    # Every real row in every epoch, the synthetic rows filling the rest (the same epoch
+    # size and cost): with 40 synthetic rows per real row a uniform draw makes the real
+    # rows, the only ones from the table's own distribution, 1 in 41 of an epoch's rows.
+    "real_rows_0_7": [{**_STUDENT_0_7, **change}
+                      for change in ({}, {"real_rows_every_epoch": True})],
+    # Twice the synthetic rows again (80 per real row; max_augment_rows raised so that it
+    # does not bind on the suite's 3,000-row tables), each epoch the same size as before.
+    "synthetic_0_7": [{**_STUDENT_0_7, **change}
+                      for change in ({}, {"augment_factor": 80.0, "max_augment_rows": 250_000})],
+    # A third of the step size: less noise in each student's path, for slower progress
+    # within the same 200 epochs.
+    "learning_rate_0_7": [{**_STUDENT_0_7, **change}
+                          for change in ({}, {"learning_rate": 1e-3})],
 }
 
 # The reference every variant differs from in one parameter only. Written out, not read
@@ -152,11 +184,31 @@ REFERENCE = dict(soft_targets="oof", cv=5, temperature=2.0, alpha=0.5,
                  n_iter_no_change=10, weight_averaging="none")
 
 
+@contextlib.contextmanager
+def _module_constants(values):
+    """Set the library's module constants named in ``values`` (``MODULE_CONSTANTS``) for
+    the duration of one fit, and restore them after."""
+    import importlib
+
+    saved = []
+    try:
+        for key, value in values.items():
+            module, name = MODULE_CONSTANTS[key]
+            module = importlib.import_module(module)
+            saved.append((module, name, getattr(module, name)))
+            setattr(module, name, value)
+        yield
+    finally:
+        for module, name, value in reversed(saved):
+            setattr(module, name, value)
+
+
 def _label(params):
     return ", ".join(f"{k}={v}" for k, v in params.items())
 
 
-def run_dataset(name, X, y, seed, groups, memory, latency_calls, max_train, n_jobs, log=print):
+def run_dataset(name, X, y, seed, groups, memory, latency_calls, max_train, n_jobs, log=print,
+                variants=None):
     from skdistill import DistilledClassifier
     from skdistill._measure import pickled_size, single_row_latency
 
@@ -175,15 +227,19 @@ def run_dataset(name, X, y, seed, groups, memory, latency_calls, max_train, n_jo
     seen = {}
     rows = []
     for group in groups:
-        for change in GROUPS[group]:
+        for index, change in enumerate(GROUPS[group]):
+            if variants is not None and index not in variants:
+                continue
             params = dict(REFERENCE, **change)
             key = tuple(sorted((k, str(v)) for k, v in params.items()))
             if key not in seen:
                 start = time.perf_counter()
+                constants = {k: params.pop(k) for k in list(params) if k in MODULE_CONSTANTS}
                 model = DistilledClassifier(**params, teachers=teachers, memory=memory,
                                             random_state=seed,
                                             n_jobs=n_jobs)
-                model.fit(X_train, y_train)
+                with _module_constants(constants):
+                    model.fit(X_train, y_train)
                 wall = time.perf_counter() - start
                 proba = model.predict_proba(X_test)
                 pred = model.classes_[proba.argmax(axis=1)]
@@ -203,7 +259,7 @@ def run_dataset(name, X, y, seed, groups, memory, latency_calls, max_train, n_jo
                     f"{seen[key]['accuracy']:.4f} logloss {seen[key]['log_loss']:.4f} "
                     f"({wall:.1f} s)")
             rows.append(dict(dataset=name, seed=seed, group=group, variant=_label(change),
-                             is_reference=all(params[k] == REFERENCE.get(k) for k in change),
+                             is_reference=all(v == REFERENCE.get(k) for k, v in change.items()),
                              teacher_accuracy=teacher_acc, n_train=info["n_train"],
                              n_test=info["n_test"], **seen[key]))
     return rows
@@ -304,6 +360,10 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, default=None,
                         help=f"seeds per dataset (default: {SEEDS_SMALL} below "
                              f"{MANY_SEEDS_BELOW} rows, else 1)")
+    parser.add_argument("--variants", type=int, nargs="+", default=None,
+                        help="run only these variants (0-based positions in each group), "
+                             "e.g. to add a variant beside a run whose rows are kept; the "
+                             "fits are deterministic, so the other rows would repeat")
     parser.add_argument("--latency-calls", type=int, default=200)
     parser.add_argument("--max-train-rows", type=int, default=1500,
                         help="subsample larger training sets (stratified) to this many rows")
@@ -352,7 +412,8 @@ def main(argv=None):
             for seed in range(n_seeds):
                 rows.extend(run_dataset(name, X, y, seed, args.groups, memory,
                                         args.latency_calls, args.max_train_rows, args.n_jobs,
-                                        log=lambda m: print(m, flush=True)))
+                                        log=lambda m: print(m, flush=True),
+                                        variants=args.variants))
             env["wall_seconds"] = time.perf_counter() - start
             env["progress"] = f"{i + 1} of {len(args.datasets)} datasets"
             write_outputs(rows, env, out_dir, complete=i == len(args.datasets) - 1)

@@ -237,6 +237,22 @@ def test_ablation_page_reports_the_median_table_and_epochs(tmp_path):
     assert "| b | 0.8000 | 0.9700 | 0.9800 |" in md
 
 
+def test_ablation_module_constants_apply_to_one_fit_and_are_restored():
+    """A variant key such as ``ema_warmup`` sets the library's constant during its fit
+    only, even when the fit fails."""
+    import skdistill._training as training
+    from benchmarks.ablate import MODULE_CONSTANTS, _module_constants
+
+    assert MODULE_CONSTANTS["ema_warmup"] == ("skdistill._training", "EMA_WARMUP")
+    before = training.EMA_WARMUP
+    with _module_constants({"ema_warmup": before + 7}):
+        assert training.EMA_WARMUP == before + 7
+    assert training.EMA_WARMUP == before
+    with pytest.raises(RuntimeError), _module_constants({"ema_warmup": 3}):
+        raise RuntimeError("fit failed")
+    assert training.EMA_WARMUP == before
+
+
 def test_few_rows_times_both_paths_and_restores_the_threshold(tmp_path, data_dir):
     if load_dataset("diabetes", data_dir, allow_download=False) is None:
         pytest.skip(f"dataset 'diabetes' is not in {data_dir}; pass --data-dir")
