@@ -162,7 +162,7 @@ GROUPS = {
                       for change in ({}, {"ema_warmup": 4}, {"lr_schedule": "cosine"})],
     # Every real row in every epoch, the synthetic rows filling the rest (the same epoch
     # size and cost): with 40 synthetic rows per real row a uniform draw makes the real
-    # rows, the only ones from the table's own distribution, 1 in 41 of an epoch's rows.
+    # rows, the only ones from the table's own distribution, about 1 in 40 of an epoch's.
     "real_rows_0_7": [{**_STUDENT_0_7, **change}
                       for change in ({}, {"real_rows_every_epoch": True})],
     # Twice the synthetic rows again (80 per real row; max_augment_rows raised so that it
