@@ -253,6 +253,42 @@ def test_ablation_module_constants_apply_to_one_fit_and_are_restored():
     assert training.EMA_WARMUP == before
 
 
+def test_ablation_run_sets_a_variants_module_constant_during_its_own_fit(monkeypatch):
+    """run_dataset hands a variant's ``MODULE_CONSTANTS`` key to the library, not to the
+    estimator, and only for that variant's fit; the row keeps the key in its label."""
+    import numpy as np
+    from sklearn.datasets import make_classification
+    from sklearn.linear_model import LogisticRegression
+
+    import benchmarks.ablate as ablate
+    import skdistill
+    import skdistill._training as training
+
+    seen = []
+
+    fit = skdistill.DistilledClassifier.fit
+
+    def recording_fit(self, X, y, **kwargs):
+        seen.append((self.max_epochs, training.EMA_WARMUP))
+        return fit(self, X, y, **kwargs)
+
+    before = training.EMA_WARMUP
+    tiny = {"max_epochs": 2, "hidden_layer_sizes": (4,), "augmentation": None, "cv": 2}
+    monkeypatch.setattr(skdistill.DistilledClassifier, "fit", recording_fit)
+    monkeypatch.setattr(ablate, "benchmark_teachers",
+                        lambda seed: [("lr", LogisticRegression(max_iter=200))])
+    monkeypatch.setitem(ablate.GROUPS, "probe",
+                        [dict(tiny), dict(tiny, max_epochs=3, ema_warmup=before + 5)])
+    X, y = make_classification(n_samples=240, n_features=5, random_state=0)
+    rows = ablate.run_dataset("toy", X, y, 0, ["probe"], memory=None, latency_calls=2,
+                              max_train=None, n_jobs=1, log=lambda m: None)
+    # the reference teacher fit, then the two variants; only the second sees the constant
+    assert seen[1:] == [(2, before), (3, before + 5)]
+    assert training.EMA_WARMUP == before
+    assert [r["variant"].endswith(f"ema_warmup={before + 5}") for r in rows] == [False, True]
+    assert all(np.isfinite(r["fidelity"]) for r in rows)
+
+
 def test_few_rows_times_both_paths_and_restores_the_threshold(tmp_path, data_dir):
     if load_dataset("diabetes", data_dir, allow_download=False) is None:
         pytest.skip(f"dataset 'diabetes' is not in {data_dir}; pass --data-dir")
