@@ -3,6 +3,7 @@
 Checks that the harness runs end to end and writes sane files; it measures nothing.
 """
 
+import ast
 import json
 import math
 import os
@@ -192,6 +193,58 @@ def test_teacher_agreement_compares_reseeded_fits(tmp_path, data_dir):
     assert f"{row['student 0 vs teacher 0 (fidelity)']:.4f}" in line
     assert "python -m benchmarks.teacher_agreement --datasets diabetes" in md
     assert (tmp_path / "teacher_agreement.csv").exists()
+
+
+def test_student_pair_averages_two_students_of_the_same_teachers(tmp_path, data_dir):
+    if load_dataset("diabetes", data_dir, allow_download=False) is None:
+        pytest.skip(f"dataset 'diabetes' is not in {data_dir}; pass --data-dir")
+    from benchmarks.student_pair import MODELS, PAIRS, main
+
+    (row,) = main(["--datasets", "diabetes", "--seeds", "1", "--max-epochs", "2",
+                   "--fork-epochs", "1", "--data-dir", str(data_dir),
+                   "--out-dir", str(tmp_path)])
+    for column, _ in MODELS:
+        assert 0.5 < row[f"fidelity {column}"] <= 1.0, column
+        assert 0.5 < row[f"accuracy {column}"] < 1.0, column
+    for column, _, _ in PAIRS:
+        assert 0.5 < row[column] <= 1.0, column
+    hidden = ast.literal_eval(row["hidden"])
+    assert ast.literal_eval(row["half"]) == tuple(w // 2 for w in hidden)
+    # two half-width students hold fewer weights than one default student
+    assert row["weights half A+B"] < row["weights A"]
+    md = (tmp_path / "student_pair.md").read_text()
+    fidelity_line, _, _ = [x for x in md.splitlines() if x.startswith("| diabetes |")]
+    assert f"| {row['fidelity half A+B']:.4f} |" in fidelity_line
+    assert f"| {row['fidelity fork weights']:.4f} |" in fidelity_line
+    assert "python -m benchmarks.student_pair --datasets diabetes" in md
+    # --render rebuilds the same page from the CSV, keeping the header
+    main(["--render", "--out-dir", str(tmp_path)])
+    assert (tmp_path / "student_pair.md").read_text() == md
+
+
+def test_student_pair_averages_the_weights_of_students_of_one_shape():
+    import numpy as np
+    from sklearn.datasets import make_classification
+    from sklearn.linear_model import LogisticRegression
+
+    from benchmarks.student_pair import averaged_weights
+    from skdistill import DistilledClassifier
+
+    X, y = make_classification(n_samples=300, n_features=4, random_state=0)
+    one, two = (DistilledClassifier(teachers=[("lr", LogisticRegression())], cv=2,
+                                    max_epochs=2, hidden_layer_sizes=(8,),
+                                    input_encoding="piecewise_linear", n_bins=4,
+                                    random_state=seed).fit(X, y) for seed in (0, 1))
+    merged = averaged_weights([one, two])
+    assert merged is not one and merged.student_ is not one.student_
+    for a, b, m in zip(one.student_.layers, two.student_.layers, merged.student_.layers):
+        for name, value in m.arrays().items():
+            if value.dtype.kind == "f":
+                np.testing.assert_allclose(value, (a.arrays()[name] + b.arrays()[name]) / 2,
+                                           rtol=1e-6)
+    # the average of a student with itself is that student
+    np.testing.assert_array_equal(averaged_weights([one, one]).predict_proba(X),
+                                  one.predict_proba(X))
 
 
 def test_underfit_scores_each_student_on_its_own_rows(tmp_path, data_dir):
