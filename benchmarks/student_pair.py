@@ -112,17 +112,13 @@ def averaged_weights(models):
 
 
 def _hidden(model):
-    from skdistill._student import Linear
-
-    linear = [layer for layer in model.student_.layers if isinstance(layer, Linear)]
-    return tuple(layer.weight.shape[1] for layer in linear[:-1])
+    return tuple(model.student_.layer_sizes[1:-1])
 
 
 def _weights(model):
-    from skdistill._student import Linear
-
-    return sum(layer.weight.size + layer.bias.size for layer in model.student_.layers
-               if isinstance(layer, Linear))
+    """The linear layers' weights and biases (the encoding's few arrays left out)."""
+    student = model.student_
+    return sum(a.size for a in student.coefs) + sum(b.size for b in student.intercepts)
 
 
 def run_dataset(name, X, y, seed, memory, params, fork_epochs):
