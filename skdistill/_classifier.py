@@ -53,7 +53,10 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
         are as strong as with 5 folds and the teacher phase makes half the fits
         (with the default cap, 2 folds from 400,000 rows).
         ``fit_info_["teacher_folds"]`` records the number used;
-        ``benchmarks/results/scale.md`` compares it with 5 folds.
+        ``benchmarks/results/scale.md`` compares it with 5 folds. A splitter's test
+        folds must cover every training row; a repeated splitter
+        (``RepeatedStratifiedKFold``) gives each row the mean of its out-of-fold
+        outputs, at one teacher fit per fold and repeat.
     max_teacher_rows : int, "auto" or None, default="auto"
         Fit each teacher (each fold, and the refit) on at most this many of its
         training rows, drawn at random; every row is still labelled out-of-fold. This

@@ -31,7 +31,8 @@ class DistilledRegressor(RegressorMixin, _BaseDistiller):
         How the teachers label the training rows; see :class:`DistilledClassifier`.
     cv : int, cross-validation splitter or "auto", default="auto"
         Folds for ``"oof"`` soft targets. An int gives shuffled K-fold; ``"auto"`` is
-        5 folds, fewer (down to 2) on large tables; see :class:`DistilledClassifier`.
+        5 folds, fewer (down to 2) on large tables; a splitter's test folds must cover
+        every row (a repeated one averages); see :class:`DistilledClassifier`.
     max_teacher_rows : int, "auto" or None, default="auto"
         Fit each teacher (each fold, and the refit) on at most this many of its
         training rows, drawn at random; every row is still labelled out-of-fold. This

@@ -498,7 +498,31 @@ def make_splits(n_rows, y, cv, random_state, classification):
         # A class rarer than cv makes StratifiedKFold warn; the per-fold re-encoding
         # above already keeps the probability columns aligned in that case.
         warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
-        return list(splitter.split(np.zeros((n_rows, 1)), y_split))
+        splits = list(splitter.split(np.zeros((n_rows, 1)), y_split))
+    fold_coverage(splits, n_rows)  # before any teacher is fitted
+    return splits
+
+
+def fold_coverage(splits, n_rows):
+    """How many test parts of ``splits`` hold each row: a ValueError where one holds none.
+
+    Out-of-fold soft targets need every row in a test part. KFold-like splitters put it
+    in exactly one; repeated ones (``RepeatedStratifiedKFold``) in several, and the row's
+    target is then the mean of its out-of-fold outputs. A splitter that leaves rows out of
+    every test part (``ShuffleSplit``, ``TimeSeriesSplit``) would leave them without a
+    target.
+    """
+    counts = np.bincount(np.concatenate([np.asarray(test, dtype=np.intp)
+                                         for _, test in splits]), minlength=n_rows)
+    missing = int(np.count_nonzero(counts == 0))
+    if missing:
+        raise ValueError(
+            f"cv leaves {missing} of {n_rows} training rows out of every test fold, so "
+            "they get no out-of-fold soft target. Use a splitter whose test folds cover "
+            "every row (KFold, StratifiedKFold, or a repeated one such as "
+            "RepeatedStratifiedKFold, whose targets are then averaged), an int, or "
+            "soft_targets='in_sample'.")
+    return counts
 
 
 def fit_teachers(teachers, X, y, sample_weight, *, n_outputs, task, method, cv, refit,
@@ -587,9 +611,15 @@ def fit_teachers(teachers, X, y, sample_weight, *, n_outputs, task, method, cv, 
         if teacher is not None:
             full_fits[i] = teacher
         if kind == "fold":
-            per_teacher[i][test] = pred
+            # += and the division below: a row in several test folds (a repeated
+            # splitter) gets the mean of its out-of-fold outputs.
+            per_teacher[i][test] += pred
         elif pred is not None:
             per_teacher[i][:] = pred
+    if splits is not None:
+        coverage = fold_coverage(splits, n)[:, None]
+        for i in {i for i, _, _, kind in jobs if kind == "fold"}:
+            per_teacher[i] /= coverage
 
     soft = average_outputs(per_teacher, weights)
     fitted = full_fits if all(t is not None for t in full_fits) else None

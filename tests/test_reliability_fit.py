@@ -2,7 +2,8 @@
 
 Teacher output checks (every soft target passes through one validation function), the
 teacher weights stored at fit time, ``random_state=None`` leaving numpy's global RNG
-alone, integer-like ``cv`` values, the scikit-learn config reaching parallel workers,
+alone, integer-like ``cv`` values and splitters whose test folds miss rows or repeat
+them, the scikit-learn config reaching parallel workers,
 and the compat layer's uniform sample-weight rules.
 """
 
@@ -14,11 +15,16 @@ from sklearn.datasets import make_classification, make_regression
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LinearRegression, LogisticRegression
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import (
+    RepeatedStratifiedKFold,
+    ShuffleSplit,
+    StratifiedKFold,
+    TimeSeriesSplit,
+)
 
 from skdistill import DistilledClassifier, DistilledRegressor
 from skdistill._compat import _check_sample_weight, check_cv
-from skdistill._teachers import _seeds, default_teachers, make_splits
+from skdistill._teachers import _seeds, default_teachers, fit_teachers, make_splits
 
 FAST = dict(hidden_layer_sizes=(8,), max_epochs=3, augmentation=None, cv=2, random_state=0)
 
@@ -249,6 +255,69 @@ def test_numpy_integer_cv_fits(clf_data, reg_data):
     X, y = reg_data
     DistilledRegressor(teachers=[("ols", LinearRegression())],
                        **{**FAST, "cv": np.int64(3)}).fit(X, y)
+
+
+#: Teacher fits seen by FitRecorder (one process: n_jobs=None).
+FITTED = []
+
+
+class FitRecorder(ClassifierMixin, BaseEstimator):
+    """A classifier that records its fits and predicts the class shares."""
+
+    def fit(self, X, y):
+        FITTED.append(len(y))
+        self.classes_, counts = np.unique(y, return_counts=True)
+        self.share_ = counts / counts.sum()
+        return self
+
+    def predict_proba(self, X):
+        return np.tile(self.share_, (len(X), 1))
+
+
+class FitRecorderRegressor(RegressorMixin, BaseEstimator):
+    """A regressor that records its fits and predicts the mean."""
+
+    def fit(self, X, y):
+        FITTED.append(len(y))
+        self.mean_ = float(np.mean(y))
+        return self
+
+    def predict(self, X):
+        return np.full(len(X), self.mean_)
+
+
+@pytest.mark.parametrize("Estimator", [DistilledClassifier, DistilledRegressor])
+@pytest.mark.parametrize("cv", [ShuffleSplit(n_splits=2, test_size=0.2, random_state=0),
+                                TimeSeriesSplit(n_splits=3)])
+def test_cv_that_leaves_rows_out_of_every_test_fold_is_refused_before_any_fit(
+        clf_data, reg_data, Estimator, cv):
+    """A row in no test fold would get no out-of-fold target (zeros, silently)."""
+    X, y = clf_data if Estimator is DistilledClassifier else reg_data
+    teacher = FitRecorder() if Estimator is DistilledClassifier else FitRecorderRegressor()
+    model = Estimator(teachers=[("t", teacher)], **{**FAST, "cv": cv})
+    FITTED.clear()
+    with pytest.raises(ValueError, match="out of every test fold.*RepeatedStratifiedKFold"):
+        model.fit(X, y)
+    assert FITTED == []
+    assert not hasattr(model, "student_")
+
+
+def test_repeated_splitter_averages_each_rows_out_of_fold_targets(clf_data):
+    """RepeatedStratifiedKFold puts each row in two test folds: its soft target is the
+    mean of the two out-of-fold predictions, each from a fit without that row."""
+    X, y = clf_data
+    cv = RepeatedStratifiedKFold(n_splits=2, n_repeats=2, random_state=0)
+    teachers = [("lr", LogisticRegression())]
+    _, soft = fit_teachers(teachers, X, y, None, n_outputs=2, task="classification",
+                           method="oof", cv=cv, refit=False, random_state=0, n_jobs=None,
+                           weights=None)
+    expected = np.zeros((len(y), 2))
+    for train, test in cv.split(X, y):
+        expected[test] += LogisticRegression().fit(X[train], y[train]).predict_proba(X[test])
+    np.testing.assert_allclose(soft, expected / 2, rtol=1e-10)
+    np.testing.assert_allclose(soft.sum(axis=1), 1.0)
+    model = DistilledClassifier(teachers=teachers, **{**FAST, "cv": cv}).fit(X, y)
+    assert np.isfinite(model.predict_proba(X)).all()
 
 
 def test_check_cv_shuffles_regression_folds():
