@@ -611,9 +611,9 @@ def fit_teachers(teachers, X, y, sample_weight, *, n_outputs, task, method, cv, 
         if teacher is not None:
             full_fits[i] = teacher
         if kind == "fold":
-            # += and the division below: a row in several test folds (a repeated
-            # splitter) gets the mean of its out-of-fold outputs.
-            per_teacher[i][test] += pred
+            # Summed here, divided by the row's number of test folds below: a row in
+            # several (a repeated splitter) gets the mean of its out-of-fold outputs.
+            np.add.at(per_teacher[i], test, pred)
         elif pred is not None:
             per_teacher[i][:] = pred
     if splits is not None:
