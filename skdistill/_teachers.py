@@ -498,9 +498,7 @@ def make_splits(n_rows, y, cv, random_state, classification):
         # A class rarer than cv makes StratifiedKFold warn; the per-fold re-encoding
         # above already keeps the probability columns aligned in that case.
         warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
-        splits = list(splitter.split(np.zeros((n_rows, 1)), y_split))
-    fold_coverage(splits, n_rows)  # before any teacher is fitted
-    return splits
+        return list(splitter.split(np.zeros((n_rows, 1)), y_split))
 
 
 def fold_coverage(splits, n_rows):
@@ -587,6 +585,7 @@ def fit_teachers(teachers, X, y, sample_weight, *, n_outputs, task, method, cv, 
                 splits = [(subsample_rows(train, max_rows, sample_rng), test)
                           for train, test in make_splits(n, y, folds, random_state,
                                                          classification)]
+                coverage = fold_coverage(splits, n)  # raises before any teacher is fitted
             jobs.extend((i, train, test, "fold") for train, test in splits)
             if refit:
                 jobs.append((i, all_rows, None, "refit"))
@@ -616,10 +615,8 @@ def fit_teachers(teachers, X, y, sample_weight, *, n_outputs, task, method, cv, 
             np.add.at(per_teacher[i], test, pred)
         elif pred is not None:
             per_teacher[i][:] = pred
-    if splits is not None:
-        coverage = fold_coverage(splits, n)[:, None]
-        for i in {i for i, _, _, kind in jobs if kind == "fold"}:
-            per_teacher[i] /= coverage
+    for i in {i for i, _, _, kind in jobs if kind == "fold"}:
+        per_teacher[i] /= coverage[:, None]
 
     soft = average_outputs(per_teacher, weights)
     fitted = full_fits if all(t is not None for t in full_fits) else None

@@ -395,10 +395,8 @@ def train_student(
 
 def _epoch_order(n, epoch_rows, always, generator):
     """The row indices of one epoch, in the order they are batched."""
-    if not epoch_rows or epoch_rows >= n:
-        return torch.randperm(n, generator=generator)
-    if not always or always >= epoch_rows:
-        return torch.randperm(n, generator=generator)[:epoch_rows]
+    if not epoch_rows or epoch_rows >= n or not always or always >= epoch_rows:
+        return torch.randperm(n, generator=generator)[:epoch_rows or n]
     drawn = always + torch.randperm(n - always, generator=generator)[:epoch_rows - always]
     rows = torch.cat([torch.arange(always), drawn])
     return rows[torch.randperm(epoch_rows, generator=generator)]
