@@ -35,7 +35,7 @@ def v010_params(n_train, task="classification"):
     params = dict(input_encoding="standard", munge_p=0.2, munge_s=10.0, augment_factor=5.0,
                   validation_target="labels", lr_schedule="plateau", n_iter_no_change=10,
                   batch_size=256, learning_rate=3e-3, epoch_rows=None,
-                  hidden_layer_sizes=(128, 64), weight_averaging="none")
+                  hidden_layer_sizes=(128, 64), weight_averaging="none", activation="relu")
     if task == "classification":
         params.update(temperature=2.0, alpha=0.5)
         params["augmentation"] = "munge" if n_train < 5000 else None
@@ -88,7 +88,16 @@ def v060_params():
     0.7 makes 40 synthetic MUNGE rows per real training row (``augment_factor``) instead
     of 20, for the classifier; the regressor keeps 20, so this changes nothing for it.
     """
-    return dict(augment_factor=20.0)
+    return dict(v070_params(), augment_factor=20.0)
+
+
+def v070_params():
+    """The classifier's defaults 0.8 replaced (0.7.0), to measure side by side.
+
+    0.8's classifier student uses SiLU between its layers instead of ReLU
+    (``activation``); the regressor keeps ReLU, so this changes nothing for it.
+    """
+    return dict(activation="relu")
 
 
 #: The earlier classifier defaults the benchmark runs beside the current ones, oldest
@@ -96,8 +105,7 @@ def v060_params():
 #: ``key`` its entry in the summary, and ``params(n_train)`` gives its parameters.
 EARLIER_DEFAULTS = (
     ("distilled_v010", "v010", "0.1.0", v010_params),
-    ("distilled_v050", "v050", "0.5.0", lambda n_train: v050_params()),
-    ("distilled_v060", "v060", "0.6.0", lambda n_train: v060_params()),
+    ("distilled_v070", "v070", "0.7.0", lambda n_train: v070_params()),
 )
 
 

@@ -68,7 +68,9 @@ _STUDENT_0_7 = {**_STUDENT_0_6, "augment_factor": 40.0}
 #: Variant keys that are module constants of the library, not estimator parameters: the
 #: variant sets the constant for its own fit only (the ablation fits in this process).
 MODULE_CONSTANTS = {"ema_warmup": ("skdistill._training", "EMA_WARMUP"),
-                    "real_rows_every_epoch": ("skdistill._base", "REAL_ROWS_EVERY_EPOCH")}
+                    "real_rows_every_epoch": ("skdistill._base", "REAL_ROWS_EVERY_EPOCH"),
+                    "feature_embedding": ("skdistill._student", "FEATURE_EMBEDDING"),
+                    "boundary_emphasis": ("skdistill._base", "BOUNDARY_EMPHASIS")}
 
 GROUPS = {
     "soft_targets": [{"soft_targets": v} for v in ("oof", "in_sample", "oob")],
@@ -181,6 +183,18 @@ GROUPS = {
     "folds_0_7": [{**_STUDENT_0_7, **change}
                   for change in ({}, {"cv": RepeatedStratifiedKFold(n_splits=5, n_repeats=2,
                                                                    random_state=0)})],
+    # A linear map per feature (16 outputs), then ReLU, between the piecewise-linear
+    # encoding and the first dense layer (Gorishniy et al. 2022's "QLR" embedding): each
+    # feature gets nonlinear functions of its own before the features are mixed.
+    "embedding_0_7": [{**_STUDENT_0_7, **change}
+                      for change in ({}, {"feature_embedding": 16})],
+    # A smooth activation in place of ReLU: the student's function no longer bends only
+    # where a unit's input crosses zero.
+    "activation_0_7": [{**_STUDENT_0_7, **change} for change in ({}, {"activation": "silu"})],
+    # Fidelity is decided where the teachers hesitate: transfer rows weigh up to four
+    # times more there (1 + 3 * (1 - the gap between the two most probable classes)).
+    "boundary_0_7": [{**_STUDENT_0_7, **change}
+                     for change in ({}, {"boundary_emphasis": 3.0})],
 }
 
 # The reference every variant differs from in one parameter only. Written out, not read

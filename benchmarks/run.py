@@ -6,10 +6,10 @@ Every method on a dataset sees the same stratified 75/25 split per seed:
 - ``distilled``    ``DistilledClassifier()`` with its defaults (the student alone)
 - ``distilled_v010`` the same teachers distilled with skdistill 0.1.0's student defaults
   (``v010_params``), so old and new defaults are measured side by side in one run
-- ``distilled_v050`` the same with 0.5.0's defaults (``v050_params``: a (128, 64)
-  student keeping its best step's weights), the ones 0.6 replaced
-- ``distilled_v060`` the same with 0.6.0's defaults (``v060_params``: 20 synthetic rows
-  per real row instead of 40), the ones 0.7 replaced
+- ``distilled_v070`` the same with 0.7.0's defaults (``v070_params``: ReLU instead of
+  SiLU), the ones 0.8 replaced. The columns of 0.5.0 and 0.6.0 (``v050_params``,
+  ``v060_params``) are in earlier results (``full_3seeds.md`` before 0.8); add them to
+  ``EARLIER_DEFAULTS`` to run them again
 - ``hard_label``   the same student architecture on the labels only (``alpha=0``)
 - ``sklearn_mlp``  scikit-learn's ``MLPClassifier`` with the student's hidden sizes
 - ``logreg``       scikit-learn's ``LogisticRegression``: the latency yardstick for a

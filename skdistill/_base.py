@@ -398,7 +398,8 @@ class _BaseDistiller(BaseEstimator):
             y=y_train,
             labeled=np.concatenate([np.ones(n_real, bool), np.zeros(n_extra, bool)]),
             # Transfer rows weigh as much as an average real row.
-            weight=np.concatenate([w[train_idx], np.full(n_extra, w[train_idx].mean())]),
+            weight=np.concatenate([w[train_idx], w[train_idx].mean() * _boundary_weights(
+                target_parts[1:], self._task)]),
             teacher_target=teacher_target, true_target=true_target,
             n_real=n_real, n_extra=n_extra, n_synthetic=n_synthetic,
         )
@@ -728,6 +729,22 @@ SYNTHETIC_ROWS_PER_EPOCH = 5
 #: Uniform follows the teachers more closely: every real row in every epoch lowered
 #: fidelity on 9 of 15 tables (benchmarks/results/ablation_levers_0_7.md).
 REAL_ROWS_EVERY_EPOCH = False
+
+#: How much more a transfer row weighs where the teachers hesitate between two classes:
+#: weight ``1 + BOUNDARY_EMPHASIS * (1 - margin)``, ``margin`` the gap between their two
+#: most probable classes, scaled to a mean of 1. 0 weighs every transfer row alike.
+BOUNDARY_EMPHASIS = 0.0
+
+
+def _boundary_weights(target_parts, task):
+    """Relative weights (mean 1) of the transfer rows whose teacher targets are
+    ``target_parts`` (see :data:`BOUNDARY_EMPHASIS`)."""
+    n = sum(len(part) for part in target_parts)
+    if not n or not BOUNDARY_EMPHASIS or task != "classification":
+        return np.ones(n)
+    proba = np.sort(np.concatenate(target_parts), axis=1)
+    weight = 1.0 + BOUNDARY_EMPHASIS * (1.0 - (proba[:, -1] - proba[:, -2]))
+    return weight / weight.mean()
 
 
 def _epoch_rows(transfer, cap=None):

@@ -367,6 +367,82 @@ class Periodic(Layer):
         return g.node("Concat", [cos, sin], axis=1)
 
 
+@register_layer
+class FeatureLinear(Layer):
+    """A linear map per input feature: each feature's encoded columns to ``d`` numbers.
+
+    ``index`` has shape (n_features, k): row ``f`` lists the input columns of feature
+    ``f`` (its bins), padded with ``n_in`` (a column of zeros). ``weight`` has shape
+    (n_features, k, d) and ``bias`` (n_features, d); the output holds each feature's ``d``
+    values in turn (width ``n_features * d``). Padded weights meet only zeros, so their
+    gradients are zero and they stay zero. With the piecewise-linear encoding before it and
+    an activation after, each feature gets ``d`` learned nonlinear functions of its own
+    before the features are mixed: the "QLR" embedding of Gorishniy, Rubachev and Babenko,
+    "On Embeddings for Numerical Features in Tabular Deep Learning", NeurIPS 2022.
+    """
+
+    kind = "feature_linear"
+    array_names = ("index", "weight", "bias")
+    integer_arrays = ("index",)
+    trainable = ("weight", "bias")
+
+    def __init__(self, **arrays):
+        super().__init__(**arrays)
+        self.index = np.ascontiguousarray(arrays["index"], dtype=np.int64)
+
+    @classmethod
+    def init(cls, column, d, rng):
+        """For the encoded columns of a :class:`PiecewiseLinear` layer (its ``column``
+        array: the feature of each encoded column, in order), ``d`` outputs per feature;
+        weights uniform in ±1/sqrt(bins of the feature), as ``torch.nn.Linear``."""
+        column = np.asarray(column)
+        features, counts = np.unique(column, return_counts=True)
+        k, n_in = int(counts.max()), len(column)
+        index = np.full((len(features), k), n_in, dtype=np.int64)
+        weight = np.zeros((len(features), k, d))
+        bound = 1.0 / np.sqrt(counts)
+        for f, feature in enumerate(features):
+            cols = np.flatnonzero(column == feature)
+            index[f, :len(cols)] = cols
+            weight[f, :len(cols)] = rng.uniform(-bound[f], bound[f], size=(len(cols), d))
+        bias = rng.uniform(-bound[:, None], bound[:, None], size=(len(features), d))
+        return cls(index=index, weight=weight, bias=bias)
+
+    def check(self, n_in):
+        f, k = self.index.shape if self.index.ndim == 2 else (-1, -1)
+        if self.weight.ndim != 3 or self.weight.shape[:2] != (f, k) \
+                or self.bias.shape != (f, self.weight.shape[2]):
+            raise ValueError("feature_linear needs index (f, k), weight (f, k, d) and bias "
+                             f"(f, d); got {self.index.shape}, {self.weight.shape}, "
+                             f"{self.bias.shape}.")
+        if self.index.size and (self.index.min() < 0 or self.index.max() > n_in):
+            raise _width_error(self, f">= {int(self.index.max())}", n_in)
+        return self.bias.size
+
+    def forward(self, h):
+        a = self.f64
+        n = h.shape[0]
+        padded = np.concatenate([h, np.zeros((n, 1))], axis=1)[:, self.index]
+        out = np.matmul(padded.transpose(1, 0, 2), a["weight"])  # (features, n, d)
+        out += a["bias"][:, None, :]
+        return out.transpose(1, 0, 2).reshape(n, -1)
+
+    def torch_forward(self, torch, p, h):
+        n = h.shape[0]
+        padded = torch.cat([h, h.new_zeros((n, 1))], dim=1)[:, p["index"]]
+        out = torch.matmul(padded.transpose(0, 1), p["weight"]) + p["bias"][:, None, :]
+        return out.transpose(0, 1).reshape(n, -1)
+
+    def onnx(self, g, h):
+        pads = g.const("pads", np.array([0, 0, 0, 1], dtype=np.int64))
+        h = g.node("Gather", [g.node("Pad", [h, pads]), g.const("index", self.index)], axis=1)
+        h = g.node("MatMul", [g.node("Transpose", [h], perm=[1, 0, 2]),
+                              g.const("weight", self.weight)])
+        h = g.node("Add", [h, g.const("bias", self.bias[:, None, :])])
+        h = g.node("Transpose", [h], perm=[1, 0, 2])
+        return g.node("Reshape", [h, g.const("flat", np.array([0, -1], dtype=np.int64))])
+
+
 #: Up to this many rows, :class:`Linear` multiplies row by row (see its ``forward``).
 FEW_ROWS = 8
 
@@ -804,6 +880,11 @@ def resolve_hidden_layer_sizes(hidden_layer_sizes, width, n_outputs):
     return AUTO_HIDDEN_LAYER_SIZES[-1]
 
 
+#: Outputs per feature of a :class:`FeatureLinear` layer after the piecewise-linear
+#: encoding; 0 for none.
+FEATURE_EMBEDDING = 0
+
+
 def members_start(hidden_layer_sizes):
     """Index of the linear layer where a packed ensemble's members part.
 
@@ -854,6 +935,9 @@ def build_student(X, n_outputs, hidden_layer_sizes, *, activation="relu",
         # tables section).
         bins = max(2, min(n_bins, MAX_ENCODED_WIDTH // max(d, 1)))
         layers.append(PiecewiseLinear.fit_columns(standardized_columns(), bins))
+        if FEATURE_EMBEDDING:
+            layers += [FeatureLinear.init(layers[-1].column, FEATURE_EMBEDDING, rng),
+                       Activation(activation)]
     elif input_encoding == "periodic":
         k = max(1, min(n_frequencies, MAX_ENCODED_WIDTH // max(2 * d, 1)))
         layers.append(Periodic.init(d, k, frequency_scale, rng))

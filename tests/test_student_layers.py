@@ -15,6 +15,7 @@ from skdistill._student import (
     INPUT_ENCODINGS,
     LAYER_TYPES,
     Activation,
+    FeatureLinear,
     Linear,
     MemberMean,
     Members,
@@ -54,6 +55,8 @@ FACTORIES = {
     "piecewise_linear": _fitted_ple,
     "periodic": lambda: Periodic.init(N_IN, 3, 0.5, RNG),
     "linear": lambda: Linear.init(N_IN, 5, RNG),
+    # Three features of 2, 3 and 1 input columns (padded to 3), 4 outputs each.
+    "feature_linear": lambda: FeatureLinear.init([0, 0, 1, 1, 1, 2], 4, RNG),
     "table_input": _table_input,
     # Trained scales, not the initial signs: every member computes something else.
     "members": lambda: Members(scale=RNG.normal(size=(3, N_IN))),
@@ -224,9 +227,6 @@ def cancer():
 def test_every_encoding_through_every_consumer(cancer, encoding, n_members, estimator,
                                                tmp_path):
     """Training, numpy predict, ONNX and .skd all read the same layers."""
-    ort = pytest.importorskip("onnxruntime")
-    from skdistill import to_onnx
-
     X_c, y_c = cancer
     if estimator == "classifier":
         model = DistilledClassifier(
@@ -243,6 +243,14 @@ def test_every_encoding_through_every_consumer(cancer, encoding, n_members, esti
         output = model.predict
     assert model.student_.encoding == encoding
     assert model.student_.n_members == n_members
+    _same_in_every_consumer(model, output, X_c, tmp_path)
+
+
+def _same_in_every_consumer(model, output, X_c, tmp_path):
+    """numpy predict, a .skd round trip and the ONNX graph give the same outputs."""
+    ort = pytest.importorskip("onnxruntime")
+    from skdistill import to_onnx
+
     expected = output(X_c)
     again = load(save(model, tmp_path / "m.skd"))
     np.testing.assert_array_equal(again.predict(X_c), model.predict(X_c))
@@ -252,6 +260,24 @@ def test_every_encoding_through_every_consumer(cancer, encoding, n_members, esti
     got = session.run(None, {"X": X_c.astype(np.float32)})[0]
     tol = 1e-5 * max(1.0, np.abs(expected).max())
     assert np.abs(got - expected).max() <= tol
+
+
+def test_feature_embedding_trains_and_reaches_every_consumer(cancer, monkeypatch, tmp_path):
+    """``FEATURE_EMBEDDING`` (an ablation's lever, off by default) puts a per-feature
+    linear map and an activation after the piecewise-linear encoding; the fitted
+    student predicts like its teacher and exports like any other."""
+    import skdistill._student as student_module
+
+    monkeypatch.setattr(student_module, "FEATURE_EMBEDDING", 4)
+    X_c, y_c = cancer
+    model = DistilledClassifier(
+        teachers=[("lr", make_pipeline(StandardScaler(), LogisticRegression()))], cv=2,
+        max_epochs=30, input_encoding="piecewise_linear", random_state=0).fit(X_c, y_c)
+    kinds = [layer.kind for layer in model.student_.layers]
+    assert kinds[1:4] == ["piecewise_linear", "feature_linear", "activation"]
+    assert model.student_.layer_sizes[0] == 4 * X_c.shape[1]
+    assert (model.predict(X_c) == y_c).mean() > 0.95
+    _same_in_every_consumer(model, model.predict_proba, X_c, tmp_path)
 
 
 def _packed(n_members=3, combine="probability", n_outputs=4):
