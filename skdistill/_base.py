@@ -732,7 +732,9 @@ REAL_ROWS_EVERY_EPOCH = False
 
 #: How much more a transfer row weighs where the teachers hesitate between two classes:
 #: weight ``1 + BOUNDARY_EMPHASIS * (1 - margin)``, ``margin`` the gap between their two
-#: most probable classes, scaled to a mean of 1. 0 weighs every transfer row alike.
+#: most probable classes, scaled to a mean of 1. 0 weighs every transfer row alike: with 3
+#: the student lost accuracy on each of 4 tables and followed its teachers no more closely
+#: (benchmarks/results/ablation_levers_0_7.md, boundary_0_7).
 BOUNDARY_EMPHASIS = 0.0
 
 
