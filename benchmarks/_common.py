@@ -52,8 +52,8 @@ def v031_params():
     defaults (a trial of ``validation_target="teachers"``) still measures 0.3.1 here; so
     is the epoch size, uncapped before 0.4.1's ``epoch_rows`` (which binds only above
     about 170,000 training rows), the bin count, 16 before 0.5, the student, (128, 64)
-    with the best step's weights before 0.6, and the synthetic rows, 20 per real row
-    before 0.7.
+    with the best step's weights before 0.6, the synthetic rows, 20 per real row
+    before 0.7, and the activation, ReLU before 0.8.
     """
     return dict(v060_params(), temperature=2.0, alpha=0.5, n_iter_no_change=10,
                 validation_target="labels", epoch_rows=None, n_bins=16,

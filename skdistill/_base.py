@@ -397,7 +397,8 @@ class _BaseDistiller(BaseEstimator):
             target=np.concatenate(target_parts).astype(np.float32),
             y=y_train,
             labeled=np.concatenate([np.ones(n_real, bool), np.zeros(n_extra, bool)]),
-            # Transfer rows weigh as much as an average real row.
+            # Transfer rows weigh as much as an average real row (on average, with
+            # BOUNDARY_EMPHASIS).
             weight=np.concatenate([w[train_idx], w[train_idx].mean() * _boundary_weights(
                 target_parts[1:], self._task)]),
             teacher_target=teacher_target, true_target=true_target,
