@@ -265,7 +265,7 @@ def _same_in_every_consumer(model, output, X_c, tmp_path):
 def test_feature_embedding_trains_and_reaches_every_consumer(cancer, monkeypatch, tmp_path):
     """``FEATURE_EMBEDDING`` (an ablation's lever, off by default) puts a per-feature
     linear map and an activation after the piecewise-linear encoding; the fitted
-    student predicts like its teacher and exports like any other."""
+    student learns the table and exports like any other."""
     import skdistill._student as student_module
 
     monkeypatch.setattr(student_module, "FEATURE_EMBEDDING", 4)
