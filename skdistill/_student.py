@@ -199,10 +199,12 @@ class TableInput(Layer):
         return np.concatenate([num, flags, one_hot], axis=1)
 
     def torch_forward(self, torch, p, h):
-        num = h[:, p["numeric"]]
+        # index_select, not h[:, index]: the same values, several times faster on a CPU
+        # (see PiecewiseLinear.torch_forward).
+        num = torch.index_select(h, 1, p["numeric"])
         num = torch.where(torch.isnan(num), p["fill"], num)
-        flags = torch.isnan(h[:, p["indicator"]]).to(h.dtype)
-        one_hot = (h[:, p["onehot_column"]] == p["onehot_code"]).to(h.dtype)
+        flags = torch.isnan(torch.index_select(h, 1, p["indicator"])).to(h.dtype)
+        one_hot = (torch.index_select(h, 1, p["onehot_column"]) == p["onehot_code"]).to(h.dtype)
         return torch.cat([num, flags, one_hot], dim=1)
 
     def onnx(self, g, h):
@@ -314,8 +316,11 @@ class PiecewiseLinear(Layer):
         return np.minimum(z, a["upper"], out=z)
 
     def torch_forward(self, torch, p, h):
-        z = (h[:, p["column"]] - p["left"]) * p["inv_width"]
-        return torch.minimum(torch.maximum(z, p["lower"]), p["upper"])
+        # The training loop's hottest elementwise code: index_select and one clamp give
+        # the same values as h[:, column] and a maximum then a minimum, at about a
+        # quarter of the time on a CPU (benchmarks/results/encoding_speed.md).
+        z = (torch.index_select(h, 1, p["column"]) - p["left"]) * p["inv_width"]
+        return torch.clamp(z, p["lower"], p["upper"])
 
     def onnx(self, g, h):
         h = g.node("Gather", [h, g.const("column", self.column)], axis=1)
