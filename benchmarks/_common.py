@@ -146,6 +146,24 @@ def datasets_with_teacher_cache(names, data_dir=None, prefix="skdistill-bench-")
             yield (*data, memory)
 
 
+def alternated_student_fits(names, data_dir, prefix, fit, kinds, repeats):
+    """Fits that differ in the student's training alone, alternated on each table.
+
+    For each table: the seed-0 split (3,000 training rows), one ``fit(X, y, memory,
+    None)`` that fits and caches the teachers, then ``repeats`` rounds of
+    ``fit(X, y, memory, kind)`` for each of ``kinds`` in turn, so that the load of a
+    shared machine falls on every kind alike. Yields ``(name, {kind: [result, ...]})``.
+    """
+    for name, X_all, y_all, memory in datasets_with_teacher_cache(names, data_dir, prefix):
+        X, _, y, _, _ = make_split(X_all, y_all, 0, max_train=3_000, max_test=2_000)
+        fit(X, y, memory, None)
+        results = {kind: [] for kind in kinds}
+        for _ in range(repeats):
+            for kind in kinds:
+                results[kind].append(fit(X, y, memory, kind))
+        yield name, results
+
+
 def limit_threads():
     """One thread for torch and the OpenMP/BLAS pools; returns the threadpoolctl handle.
 

@@ -22,11 +22,10 @@ if __package__ in (None, ""):
     __package__ = "benchmarks"
 
 from benchmarks._common import (  # noqa: E402
+    alternated_student_fits,
     benchmark_teachers,
-    datasets_with_teacher_cache,
     environment,
     limit_threads,
-    make_split,
     script_command,
 )
 
@@ -41,14 +40,15 @@ def _per_tensor_adamw(parameters, learning_rate, weight_decay):
     return torch.optim.AdamW(parameters, lr=learning_rate, weight_decay=weight_decay)
 
 
-def student_seconds(X, y, memory, optimizer=None):
-    """The student fit time of one default fit (40 epochs), with ``optimizer`` if given."""
+def student_seconds(X, y, memory, kind=None):
+    """The student fit time of one default fit (40 epochs), with torch's per-tensor AdamW
+    for ``kind="per-tensor"``."""
     import skdistill._training as training
     from skdistill import DistilledClassifier
 
     fused = training._make_optimizer
-    if optimizer is not None:
-        training._make_optimizer = optimizer
+    if kind == "per-tensor":
+        training._make_optimizer = _per_tensor_adamw
     try:
         model = DistilledClassifier(teachers=benchmark_teachers(0), random_state=0, n_jobs=1,
                                     memory=memory, max_epochs=EPOCHS,
@@ -68,14 +68,9 @@ def main(argv=None):
     env = environment(script_command("optimizer_speed", argv))
     limit_threads()
     rows = []
-    for name, X_all, y_all, memory in datasets_with_teacher_cache(
-            args.datasets, args.data_dir, "skdistill-optimizer-"):
-        X, _, y, _, _ = make_split(X_all, y_all, 0, max_train=3_000, max_test=2_000)
-        student_seconds(X, y, memory)  # fits and caches the teachers
-        times = {"fused": [], "per-tensor": []}
-        for _ in range(args.repeats):
-            times["fused"].append(student_seconds(X, y, memory))
-            times["per-tensor"].append(student_seconds(X, y, memory, _per_tensor_adamw))
+    for name, times in alternated_student_fits(args.datasets, args.data_dir,
+                                               "skdistill-optimizer-", student_seconds,
+                                               ("fused", "per-tensor"), args.repeats):
         med = {k: statistics.median(v) for k, v in times.items()}
         rows.append((name, med["fused"], med["per-tensor"]))
         print(rows[-1], flush=True)

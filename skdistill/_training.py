@@ -277,10 +277,11 @@ EMA_WARMUP = 10
 def _ema_step(averaged, current, n_averaged):
     """Move every averaged tensor towards the network's, in place, in one call.
 
-    The averaging runs after every optimizer step: a list-wise in-place ``lerp`` spares
-    the allocation and copy of each parameter that a per-tensor ``avg_fn`` costs, with
-    the same values. ``float()`` reads the step count from the device; the loop already
-    reads every step's loss, so on a GPU this adds no wait of its own.
+    The averaging runs after every optimizer step: a list-wise in-place ``lerp`` (what
+    torch's own ``get_ema_multi_avg_fn`` uses) spares the allocation and copy of each
+    parameter that a per-tensor ``avg_fn`` costs, with the same values. ``float()`` reads
+    the step count from the device; the loop already reads every step's loss, so on a
+    GPU this adds no wait of its own.
     """
     torch._foreach_lerp_(averaged, current,
                          (EMA_WARMUP - 1) / (EMA_WARMUP + float(n_averaged)))

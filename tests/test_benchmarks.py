@@ -169,6 +169,26 @@ def test_optimizer_speed_times_both_optimizers(tmp_path, data_dir):
     assert math.isclose(ratio, fused_s / per_tensor_s, rel_tol=0.05)
 
 
+def test_epoch_speed_times_both_loops_and_finds_the_same_weights(tmp_path, data_dir):
+    if load_dataset("diabetes", data_dir, allow_download=False) is None:
+        pytest.skip(f"dataset 'diabetes' is not in {data_dir}; pass --data-dir")
+    import skdistill._training as training
+    from benchmarks.epoch_speed import main
+    from skdistill._student import PiecewiseLinear
+
+    forward, average = PiecewiseLinear.torch_forward, training._averaged_model
+    (row,) = main(["--datasets", "diabetes", "--repeats", "1", "--epochs", "5",
+                   "--data-dir", str(data_dir), "--out-dir", str(tmp_path)])
+    # The earlier loop's pieces are put back.
+    assert PiecewiseLinear.torch_forward is forward and training._averaged_model is average
+    name, sizes, current, earlier, same = row
+    # The cheaper steps compute the same values: the two fits end with the same weights.
+    assert name == "diabetes" and same and current > 0 and earlier > 0
+    md = (tmp_path / "epoch_speed.md").read_text()
+    (line,) = [line for line in md.splitlines() if line.startswith("| diabetes |")]
+    assert line.rstrip().endswith("| yes |") and "-".join(map(str, sizes)) in line
+
+
 def test_datasets_with_teacher_cache_skips_missing_tables(data_dir, tmp_path, capsys):
     if load_dataset("diabetes", data_dir, allow_download=False) is None:
         pytest.skip(f"dataset 'diabetes' is not in {data_dir}; pass --data-dir")
