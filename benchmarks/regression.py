@@ -9,6 +9,8 @@ and each seed, on one shared 75/25 split:
 - ``distilled``: ``DistilledRegressor()`` with its defaults, measured without teachers;
 - ``distilled_v010`` and ``distilled_v041``: the same teachers distilled with 0.1.0's and
   0.4.1's student defaults (``EARLIER_REGRESSOR_DEFAULTS``), side by side in one run;
+- ``distilled_silu`` (``CANDIDATES``): the same teachers distilled with one setting
+  changed, a candidate for the regressor's defaults;
 - ``true_targets``: the same student trained on the true targets alone (``alpha=0``).
 
 Targets (issue 7): median student R² at least 99 % of the teacher's, and single-row
@@ -35,6 +37,13 @@ from benchmarks._common import REPO_ROOT, environment, limit_threads, v010_param
 EARLIER_REGRESSOR_DEFAULTS = (
     ("v010", "0.1.0", lambda n_train: v010_params(n_train, "regression")),
     ("v041", "0.4.1", lambda n_train: v041_params()),
+)
+
+#: Candidate regressor settings measured beside the defaults: ``(key, what, params)``;
+#: the column is ``distilled_<key>``. SiLU is the classifier's activation since 0.8.
+CANDIDATES = (
+    ("silu", "SiLU between the layers (`activation=\"silu\"`, the classifier's default)",
+     {"activation": "silu"}),
 )
 
 RESULTS = REPO_ROOT / "benchmarks" / "results"
@@ -68,6 +77,9 @@ def run_split(name, X, y, seed, max_train, log=print):
         for key, _, params in EARLIER_REGRESSOR_DEFAULTS:
             students[f"distilled_{key}"] = DistilledRegressor(
                 random_state=seed, memory=memory, **params(len(y_train))).fit(X_train, y_train)
+        for key, _, params in CANDIDATES:
+            students[f"distilled_{key}"] = DistilledRegressor(
+                random_state=seed, memory=memory, **params).fit(X_train, y_train)
     students["true_targets"] = DistilledRegressor(alpha=0.0, random_state=seed).fit(
         X_train, y_train)
 
@@ -101,17 +113,21 @@ def run_split(name, X, y, seed, max_train, log=print):
 
 def summarize(df):
     wide = df.pivot_table(index=["dataset", "seed"], columns="method",
-                          values=["r2", "latency_s", "size_bytes"])
+                          values=["r2", "agreement_r2", "latency_s", "size_bytes"])
     retention = wide["r2"]["distilled"] / wide["r2"]["teacher"]
-    earlier = {key: (wide["r2"][f"distilled_{key}"] / wide["r2"]["teacher"]).median()
-               if f"distilled_{key}" in wide["r2"] else float("nan")
-               for key, _, _ in EARLIER_REGRESSOR_DEFAULTS}
+    columns = [key for key, _, _ in EARLIER_REGRESSOR_DEFAULTS + CANDIDATES]
+    other = {key: (wide["r2"][f"distilled_{key}"] / wide["r2"]["teacher"]).median()
+             if f"distilled_{key}" in wide["r2"] else float("nan") for key in columns}
+    agreement = {key: wide["agreement_r2"][f"distilled_{key}"].median()
+                 if f"distilled_{key}" in wide["r2"] else float("nan") for key in columns}
     speedup = wide["latency_s"]["teacher"] / wide["latency_s"]["distilled"]
     smaller = wide["size_bytes"]["teacher"] / wide["size_bytes"]["distilled"]
     beats = wide["r2"]["distilled"] > wide["r2"]["true_targets"]
     return {
         "median_r2_retention": float(retention.median()),
-        **{f"median_r2_retention_{key}": float(value) for key, value in earlier.items()},
+        **{f"median_r2_retention_{key}": float(value) for key, value in other.items()},
+        "median_agreement_r2": float(wide["agreement_r2"]["distilled"].median()),
+        **{f"median_agreement_r2_{key}": float(value) for key, value in agreement.items()},
         "median_latency_ratio": float(speedup.median()),
         "median_size_ratio": float(smaller.median()),
         "distillation_beats_true_targets": f"{int(beats.sum())}/{len(beats)}",
@@ -135,7 +151,8 @@ def write_markdown(df, summary, env, path):
         + ": the same teachers with skdistill "
         + " and ".join(f"{release}'s" for _, release, _ in EARLIER_REGRESSOR_DEFAULTS)
         + " student defaults. "
-        "`true_targets`: the same student with `alpha=0`. Latency: median single-row "
+        + " ".join(f"`distilled_{key}`: the defaults with {what}." for key, what, _ in CANDIDATES)
+        + " `true_targets`: the same student with `alpha=0`. Latency: median single-row "
         "`predict` through the public API; size: pickled bytes. Threads limited to one "
         "per pool as in `run.py`.", "",
         "| dataset | method | R² | RMSE | R² vs teacher's predictions | latency (µs) | size (KB) |",
@@ -149,6 +166,11 @@ def write_markdown(df, summary, env, path):
               "(target ≥ 0.995; same run: " + ", ".join(
                   f"{release} defaults {summary[f'median_r2_retention_{key}']:.4f}"
                   for key, release, _ in EARLIER_REGRESSOR_DEFAULTS) + ")",
+              *(f"- `distilled_{key}`: median R² retention "
+                f"{summary[f'median_r2_retention_{key}']:.4f}, median R² against the "
+                f"teacher's predictions {summary[f'median_agreement_r2_{key}']:.4f} "
+                f"(defaults: {summary['median_agreement_r2']:.4f})"
+                for key, _, _ in CANDIDATES),
               f"- median single-row speed-up over the teacher: "
               f"**{summary['median_latency_ratio']:.0f}x** (target ≥ 100x)",
               f"- median size ratio teacher/student: **{summary['median_size_ratio']:.0f}x**",

@@ -189,6 +189,43 @@ def test_epoch_speed_times_both_loops_and_finds_the_same_weights(tmp_path, data_
     assert line.rstrip().endswith("| yes |") and "-".join(map(str, sizes)) in line
 
 
+def test_regression_summary_reports_each_candidate_beside_the_defaults(tmp_path):
+    import pandas as pd
+
+    from benchmarks.regression import (
+        CANDIDATES,
+        EARLIER_REGRESSOR_DEFAULTS,
+        summarize,
+        write_markdown,
+    )
+
+    # (R², R² against the teacher's predictions) per method; seed 1 adds 0.01 to R².
+    methods = {"teacher": (0.80, 1.0), "distilled": (0.79, 0.98), "true_targets": (0.75, 0.9),
+               **{f"distilled_{key}": (0.78, 0.97) for key, _, _ in EARLIER_REGRESSOR_DEFAULTS},
+               **{f"distilled_{key}": (0.76, 0.95) for key, _, _ in CANDIDATES}}
+    df = pd.DataFrame([
+        dict(dataset=name, seed=seed, method=method, r2=r2 + 0.01 * seed, rmse=1.0,
+             agreement_r2=agreement, latency_s=1e-3 if method == "teacher" else 1e-5,
+             size_bytes=1e6 if method == "teacher" else 1e4)
+        for name in ("a", "b") for seed in (0, 1) for method, (r2, agreement) in methods.items()])
+    summary = summarize(df)
+    retention = [(0.76 + 0.01 * seed) / (0.80 + 0.01 * seed) for seed in (0, 1)]
+    for key, _, _ in CANDIDATES:
+        assert summary[f"median_r2_retention_{key}"] == pytest.approx(sum(retention) / 2)
+        assert summary[f"median_agreement_r2_{key}"] == pytest.approx(0.95)
+    assert summary["median_agreement_r2"] == pytest.approx(0.98)
+    assert summary["distillation_beats_true_targets"] == "4/4"
+    env = {"command": "python -m benchmarks.regression", "date": "today", "machine": "here",
+           "load_average_at_start": (0, 0, 0), "versions": {"skdistill": "x"}}
+    write_markdown(df, summary, env, tmp_path / "regression.md")
+    md = (tmp_path / "regression.md").read_text()
+    for key, _, _ in CANDIDATES:
+        assert f"| a | distilled_{key} | 0.7650 |" in md
+        assert (f"- `distilled_{key}`: median R² retention "
+                f"{sum(retention) / 2:.4f}, median R² against the teacher's predictions "
+                "0.9500 (defaults: 0.9800)") in md
+
+
 def test_datasets_with_teacher_cache_skips_missing_tables(data_dir, tmp_path, capsys):
     if load_dataset("diabetes", data_dir, allow_download=False) is None:
         pytest.skip(f"dataset 'diabetes' is not in {data_dir}; pass --data-dir")
