@@ -91,8 +91,8 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
         ReLU, 0.7's default, bends at zero. With it the student followed its teachers
         more closely on 11 of 15 tables of a two-seed ablation
         (``benchmarks/results/ablation_levers_0_7.md``) and the full suite's median
-        fidelity rose from 96.68% to 97.07% (``full_3seeds.md``), for about a fifth more
-        fit time.
+        fidelity rose from 96.68% to 97.07% (``full_3seeds.md``), at the same cost per
+        epoch.
     dropout : float, default=0.0
         Dropout rate after each hidden layer, in [0, 1).
     batch_size : int, default=256

@@ -317,8 +317,8 @@ class PiecewiseLinear(Layer):
 
     def torch_forward(self, torch, p, h):
         # The training loop's hottest elementwise code: index_select and one clamp give
-        # the same values as h[:, column] and a maximum then a minimum, in a fraction of
-        # the time on a CPU (the whole loop: benchmarks/results/epoch_speed.md).
+        # the same values as h[:, column] and a maximum then a minimum, in less time on a
+        # CPU (benchmarks/results/epoch_speed.md).
         z = (torch.index_select(h, 1, p["column"]) - p["left"]) * p["inv_width"]
         return torch.clamp(z, p["lower"], p["upper"])
 
