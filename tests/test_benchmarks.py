@@ -189,6 +189,29 @@ def test_epoch_speed_times_both_loops_and_finds_the_same_weights(tmp_path, data_
     assert line.rstrip().endswith("| yes |") and "-".join(map(str, sizes)) in line
 
 
+def test_epoch_speed_earlier_loop_trains_with_the_earlier_pieces():
+    import numpy as np
+    import torch
+
+    import skdistill._training as training
+    from benchmarks.epoch_speed import (
+        _indexed_piecewise_linear,
+        _per_tensor_average,
+        earlier_loop,
+    )
+    from skdistill._student import PiecewiseLinear
+
+    layer = PiecewiseLinear.fit(np.random.RandomState(0).normal(size=(200, 3)), n_bins=8)
+    params = {k: torch.as_tensor(v) for k, v in layer.arrays().items()}
+    h = torch.as_tensor(np.random.RandomState(1).normal(scale=2.0, size=(50, 3)))
+    current = layer.torch_forward(torch, params, h)
+    with earlier_loop():
+        # The timed fits really run 0.8.0's pieces, not today's under another name.
+        assert PiecewiseLinear.torch_forward is _indexed_piecewise_linear
+        assert training._averaged_model is _per_tensor_average
+        earlier = layer.torch_forward(torch, params, h)
+    assert torch.equal(current, earlier)
+
 def test_regression_summary_reports_each_candidate_beside_the_defaults(tmp_path):
     import pandas as pd
 
