@@ -109,8 +109,9 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
         every epoch. On a large table an epoch, and with it the patience of early
         stopping and of the plateau schedule, is then a bounded amount of work, as in
         the dask estimators, whose epochs have the same default size. With the default
-        augmentation it binds only above about 170,000 training rows. None: every row,
-        every epoch (still at most five synthetic rows per real row).
+        augmentation it binds only above about 170,000 training rows. None: no cap; an
+        epoch still holds the real rows' number plus at most five synthetic rows per
+        real row, drawn at random from the whole transfer set.
     early_stopping : bool, default=True
         Hold out ``validation_fraction`` of the labelled rows, score them with the true
         labels (cross-entropy) after every epoch, stop after ``n_iter_no_change`` epochs
@@ -394,8 +395,10 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Training inputs, numeric and finite. Use a Pipeline with a
-            ColumnTransformer for categorical or missing values. A scipy sparse
+            Training inputs: numbers (NaN marks a missing value), or a DataFrame
+            whose non-numeric (categorical or text) columns the estimator encodes
+            itself; ``categorical_features`` marks numeric columns that are categories
+            (see the raw-tables guide). A scipy sparse
             matrix (``OneHotEncoder``'s output) is never densified whole; teachers
             whose tags accept sparse input receive it as it is.
         y : array-like of shape (n_samples,)
