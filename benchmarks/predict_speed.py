@@ -9,9 +9,9 @@ Targets:
    (the layers' own numpy forward passes and a float64 softmax: the least a numpy
    implementation must do).
 
-The student is a default ``DistilledClassifier`` student (piecewise-linear input
-encoding, 128, 64, relu, early stopping) distilled from one small teacher: prediction speed depends
-on the layer shapes, not on which teachers made the weights. Each round times the two
+The student is a default ``DistilledClassifier`` student (the default encoding, size
+and activation; the results page names its layers) distilled from one small teacher:
+prediction speed depends on the layer shapes, not on which teachers made the weights. Each round times the two
 contenders back to back (interleaved), and the reported ratio is the median of the
 per-round ratios, because these machines are shared and noisy.
 
