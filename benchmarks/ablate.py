@@ -47,6 +47,7 @@ from benchmarks._common import (  # noqa: E402
     limit_threads,
     log_loss,
     make_split,
+    v010_params,
 )
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -64,6 +65,7 @@ _STUDENT_0_4 = {**_STUDENT_0_3, "temperature": 1.0, "alpha": 0.8, "n_iter_no_cha
 _STUDENT_0_5 = {**_STUDENT_0_4, "n_bins": 64}
 _STUDENT_0_6 = {**_STUDENT_0_5, "hidden_layer_sizes": "auto", "weight_averaging": "ema"}
 _STUDENT_0_7 = {**_STUDENT_0_6, "augment_factor": 40.0}
+_STUDENT_0_8 = {**_STUDENT_0_7, "activation": "silu"}
 
 #: Variant keys that are module constants of the library, not estimator parameters: the
 #: variant sets the constant for its own fit only (the ablation fits in this process).
@@ -195,6 +197,16 @@ GROUPS = {
     # times more there (1 + 3 * (1 - the gap between the two most probable classes)).
     "boundary_0_7": [{**_STUDENT_0_7, **change}
                      for change in ({}, {"boundary_emphasis": 3.0})],
+    # What the fit-time limit of the student issue (2x 0.1.0's student) would buy: the 0.8
+    # student on a cosine schedule over 25 epochs (about 2x 0.1.0's fit by the full
+    # suite's times per epoch) and 50, a (128, 64) student over 40, and 0.1.0's student
+    # itself (v010_params at the 3,000 rows of the suite's runs) to time them against.
+    "budget_0_8": [{**_STUDENT_0_8, **change}
+                   for change in ({}, {"lr_schedule": "cosine", "max_epochs": 25},
+                                  {"lr_schedule": "cosine", "max_epochs": 50},
+                                  {"lr_schedule": "cosine", "max_epochs": 40,
+                                   "hidden_layer_sizes": (128, 64)})]
+                  + [v010_params(3_000)],
 }
 
 # The reference every variant differs from in one parameter only. Written out, not read

@@ -11,9 +11,9 @@ Targets:
 
 The student is a default ``DistilledClassifier`` student (the default encoding, size
 and activation; the results page names its layers) distilled from one small teacher:
-prediction speed depends on the layer shapes, not on which teachers made the weights. Each round times the two
-contenders back to back (interleaved), and the reported ratio is the median of the
-per-round ratios, because these machines are shared and noisy.
+prediction speed depends on the layer shapes, not on which teachers made the weights.
+Each round times the two contenders back to back (interleaved), and the reported ratio
+is the median of the per-round ratios, because these machines are shared and noisy.
 
     python benchmarks/predict_speed.py [--rounds 15] [--dataset spambase]
 
