@@ -110,8 +110,8 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
         stopping and of the plateau schedule, is then a bounded amount of work, as in
         the dask estimators, whose epochs have the same default size. With the default
         augmentation it binds only above about 170,000 training rows. None: no cap; an
-        epoch still holds the real rows' number plus at most five synthetic rows per
-        real row, drawn at random from the whole transfer set.
+        epoch still holds at most six rows per real training row (as many as the real
+        rows plus five synthetic rows each), drawn at random from the whole transfer set.
     early_stopping : bool, default=True
         Hold out ``validation_fraction`` of the labelled rows, score them with the true
         labels (cross-entropy) after every epoch, stop after ``n_iter_no_change`` epochs

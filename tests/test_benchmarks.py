@@ -212,6 +212,7 @@ def test_epoch_speed_earlier_loop_trains_with_the_earlier_pieces():
         earlier = layer.torch_forward(torch, params, h)
     assert torch.equal(current, earlier)
 
+
 def test_regression_summary_reports_each_candidate_beside_the_defaults(tmp_path):
     import pandas as pd
 
