@@ -164,6 +164,31 @@ def alternated_student_fits(names, data_dir, prefix, fit, kinds, repeats):
         yield name, results
 
 
+def fixed_epoch_fit(X, y, memory, epochs):
+    """A default ``DistilledClassifier`` fitted for exactly ``epochs`` epochs (no early
+    stop), from :func:`benchmark_teachers` cached in ``memory``: the student fit that
+    :func:`alternated_student_fits`'s scripts time."""
+    from skdistill import DistilledClassifier
+
+    return DistilledClassifier(teachers=benchmark_teachers(0), random_state=0, n_jobs=1,
+                               memory=memory, max_epochs=epochs,
+                               n_iter_no_change=epochs).fit(X, y)
+
+
+def alternated_fits_header(title, env, epochs, repeats, protocol_note=""):
+    """The first lines of a results page written from :func:`alternated_student_fits`:
+    title, command, date and machine, versions, and the protocol (``protocol_note``
+    appended to it)."""
+    return [f"# {title}", "",
+            f"- Command: `{env['command']}` (from the repository root)",
+            f"- Date: {env['date']}; machine: {env['machine']} (shared; the two are "
+            "alternated, so load affects both alike)",
+            "- Versions: " + ", ".join(f"{k} {v}" for k, v in env["versions"].items()),
+            f"- One split per table (seed 0, 3,000 training rows), default settings with "
+            f"{epochs} epochs and no early stop; median of {repeats} fits each."
+            + protocol_note]
+
+
 def limit_threads():
     """One thread for torch and the OpenMP/BLAS pools; returns the threadpoolctl handle.
 

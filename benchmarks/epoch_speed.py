@@ -28,9 +28,10 @@ if __package__ in (None, ""):
 import numpy as np  # noqa: E402
 
 from benchmarks._common import (  # noqa: E402
+    alternated_fits_header,
     alternated_student_fits,
-    benchmark_teachers,
     environment,
+    fixed_epoch_fit,
     limit_threads,
     script_command,
 )
@@ -81,12 +82,8 @@ def earlier_loop():
 def fit_student(X, y, memory, kind=None, epochs=EPOCHS):
     """``(student fit seconds, student)`` of one default fit of ``epochs`` epochs, with
     0.8.0's loop for ``kind="earlier"``."""
-    from skdistill import DistilledClassifier
-
     with earlier_loop() if kind == "earlier" else contextlib.nullcontext():
-        model = DistilledClassifier(teachers=benchmark_teachers(0), random_state=0, n_jobs=1,
-                                    memory=memory, max_epochs=epochs,
-                                    n_iter_no_change=epochs).fit(X, y)
+        model = fixed_epoch_fit(X, y, memory, epochs)
     return model.fit_info_["student_fit_seconds"], model.student_
 
 
@@ -123,18 +120,14 @@ def main(argv=None):
         rows.append((name, current.layer_sizes, med["current"], med["earlier"],
                      same_arrays(current, earlier)))
         print(rows[-1], flush=True)
-    lines = ["# The training loop against 0.8.0's: the student's fit time per epoch", "",
-             f"- Command: `{env['command']}` (from the repository root)",
-             f"- Date: {env['date']}; machine: {env['machine']} (shared; the two are "
-             "alternated, so load affects both alike)",
-             "- Versions: " + ", ".join(f"{k} {v}" for k, v in env["versions"].items()),
-             f"- One split per table (seed 0, 3,000 training rows), default settings with "
-             f"{args.epochs} epochs and no early stop; median of {args.repeats} fits each. "
-             "'0.8.0 loop' puts back 0.8.0's piecewise-linear forward (`h[:, column]`, a "
-             "maximum and a minimum) and its per-tensor weight averaging.",
-             "- 'same weights': the two students' arrays are equal bit for bit.", "",
-             "| dataset | student | current | 0.8.0 loop | current / 0.8.0 | same weights |",
-             "|---|---|---|---|---|---|"]
+    lines = alternated_fits_header(
+        "The training loop against 0.8.0's: the student's fit time per epoch", env,
+        args.epochs, args.repeats,
+        " '0.8.0 loop' puts back 0.8.0's piecewise-linear forward (`h[:, column]`, a "
+        "maximum and a minimum) and its per-tensor weight averaging.")
+    lines += ["- 'same weights': the two students' arrays are equal bit for bit.", "",
+              "| dataset | student | current | 0.8.0 loop | current / 0.8.0 | same weights |",
+              "|---|---|---|---|---|---|"]
     lines += [f"| {name} | {'-'.join(map(str, sizes))} | {c:.2f} s | {e:.2f} s | {c / e:.2f} "
               f"| {'yes' if same else 'NO'} |" for name, sizes, c, e, same in rows]
     (Path(args.out_dir) / "epoch_speed.md").write_text("\n".join(lines) + "\n")

@@ -22,9 +22,10 @@ if __package__ in (None, ""):
     __package__ = "benchmarks"
 
 from benchmarks._common import (  # noqa: E402
+    alternated_fits_header,
     alternated_student_fits,
-    benchmark_teachers,
     environment,
+    fixed_epoch_fit,
     limit_threads,
     script_command,
 )
@@ -44,15 +45,12 @@ def student_seconds(X, y, memory, kind=None):
     """The student fit time of one default fit (40 epochs), with torch's per-tensor AdamW
     for ``kind="per-tensor"``."""
     import skdistill._training as training
-    from skdistill import DistilledClassifier
 
     fused = training._make_optimizer
     if kind == "per-tensor":
         training._make_optimizer = _per_tensor_adamw
     try:
-        model = DistilledClassifier(teachers=benchmark_teachers(0), random_state=0, n_jobs=1,
-                                    memory=memory, max_epochs=EPOCHS,
-                                    n_iter_no_change=EPOCHS).fit(X, y)
+        model = fixed_epoch_fit(X, y, memory, EPOCHS)
     finally:
         training._make_optimizer = fused
     return model.fit_info_["student_fit_seconds"]
@@ -74,14 +72,9 @@ def main(argv=None):
         med = {k: statistics.median(v) for k, v in times.items()}
         rows.append((name, med["fused"], med["per-tensor"]))
         print(rows[-1], flush=True)
-    lines = ["# Fused against per-tensor AdamW: the student's fit time", "",
-             f"- Command: `{env['command']}` (from the repository root)",
-             f"- Date: {env['date']}; machine: {env['machine']} (shared; the two are "
-             "alternated, so load affects both alike)",
-             "- Versions: " + ", ".join(f"{k} {v}" for k, v in env["versions"].items()),
-             f"- One split per table (seed 0, 3,000 training rows), default settings with "
-             f"{EPOCHS} epochs and no early stop; median of {args.repeats} fits each.", "",
-             "| dataset | fused | per-tensor | fused / per-tensor |", "|---|---|---|---|"]
+    lines = alternated_fits_header("Fused against per-tensor AdamW: the student's fit time",
+                                   env, EPOCHS, args.repeats)
+    lines += ["", "| dataset | fused | per-tensor | fused / per-tensor |", "|---|---|---|---|"]
     lines += [f"| {name} | {f:.2f} s | {p:.2f} s | {f / p:.2f} |" for name, f, p in rows]
     (Path(args.out_dir) / "optimizer_speed.md").write_text("\n".join(lines) + "\n")
 
