@@ -213,6 +213,57 @@ def test_epoch_speed_earlier_loop_trains_with_the_earlier_pieces():
     assert torch.equal(current, earlier)
 
 
+def test_first_layer_interpolation_is_the_same_layer_with_the_same_gradient():
+    import numpy as np
+    import torch
+
+    from benchmarks.first_layer import interpolated_first_layer, student_networks
+    from skdistill._student import MLPStudent, build_student
+
+    rng = np.random.RandomState(0)
+    X = np.c_[rng.normal(size=(300, 3)), rng.randint(0, 2, 300), rng.randint(0, 5, 300)]
+    student = build_student(X, 3, (16,), input_encoding="piecewise_linear", n_bins=8)
+    dense, interpolated = student_networks(student)
+    # Rows inside and far outside the training range (the outer bins' reach).
+    h = torch.as_tensor(np.r_[X, 4 * rng.normal(size=(50, 5))], dtype=torch.float32)
+    torch.testing.assert_close(interpolated(h), dense(h), rtol=0, atol=1e-5)
+
+    # The hand-written backward gives the knots the gradient autograd gives them.
+    ple, linear = student.layers[1:3]
+    standardized = torch.as_tensor(student.layers[0].forward(h.double().numpy()),
+                                   dtype=torch.float32)
+
+    def autograd_lookup(knots, index, weight):
+        return torch.nn.functional.embedding_bag(index, knots, per_sample_weights=weight,
+                                                 mode="sum")
+
+    layer, check = (interpolated_first_layer(ple, linear, lookup)
+                    for lookup in (None, autograd_lookup))
+    for net in (layer, check):
+        net(standardized).pow(2).sum().backward()
+    torch.testing.assert_close(layer.knots.grad, check.knots.grad, rtol=1e-5, atol=1e-5)
+
+    # Saved back as today's two layers, it computes what it trained.
+    with torch.no_grad():
+        layer.knots.add_(0.1 * torch.randn_like(layer.knots))
+    back = MLPStudent([student.layers[0], *layer.to_layers()])
+    with torch.no_grad():
+        expected = layer(standardized).double().numpy()
+    np.testing.assert_allclose(back.forward(h.double().numpy()), expected, atol=1e-5)
+
+
+def test_first_layer_writes_its_page(tmp_path, data_dir):
+    if load_dataset("diabetes", data_dir, allow_download=False) is None:
+        pytest.skip(f"dataset 'diabetes' is not in {data_dir}; pass --data-dir")
+    from benchmarks.first_layer import main
+
+    (row,) = main(["--datasets", "diabetes", "--steps", "3", "--repeats", "1",
+                   "--data-dir", str(data_dir), "--out-dir", str(tmp_path)])
+    assert row["dense_ms"] > 0 and row["interpolated_ms"] > 0 and row["gap"] < 1e-5
+    md = (tmp_path / "first_layer.md").read_text()
+    assert "| diabetes | 8 | " in md and "Median dense / interpolated" in md
+
+
 def test_regression_summary_reports_each_candidate_beside_the_defaults(tmp_path):
     import pandas as pd
 
