@@ -79,7 +79,19 @@ def run_demo(output="skdistill-demo-student.skd", random_state=0, out=print, ver
         "student_latency": report["latency"]["student_seconds"],
         "fit_seconds": fit_seconds,
     }
-    r = results
+    for text in _result_table(results):
+        out(text)
+    out("")
+    path = save(student, Path(output))  # save() never stores the teachers
+    out(f"Saved the student to {path} ({format_bytes(path.stat().st_size)}, the safe .skd "
+        f"format; load it with skdistill.load). Fitting took {fit_seconds:.0f} s.")
+    results["report"] = report
+    results["path"] = str(path)
+    return results
+
+
+def _result_table(r):
+    """The demo's table of teacher against student, line by line."""
     rows = [
         ("accuracy", f"{r['teacher_accuracy']:.4f}", f"{r['student_accuracy']:.4f}",
          f"{r['student_accuracy'] / r['teacher_accuracy']:.3f}x kept"),
@@ -96,15 +108,5 @@ def run_demo(output="skdistill-demo-student.skd", random_state=0, out=print, ver
     header = ("", "teacher", "student", "ratio")
     widths = [max(len(str(row[i])) for row in rows + [header]) for i in range(4)]
     line = "  ".join(f"{{:<{w}}}" for w in widths)
-    out("")
-    out(line.format(*header).rstrip())
-    out(line.format(*("-" * w for w in widths)))
-    for row in rows:
-        out(line.format(*row).rstrip())
-    out("")
-    path = save(student, Path(output))  # save() never stores the teachers
-    out(f"Saved the student to {path} ({format_bytes(path.stat().st_size)}, the safe .skd "
-        f"format; load it with skdistill.load). Fitting took {fit_seconds:.0f} s.")
-    results["report"] = report
-    results["path"] = str(path)
-    return results
+    return ["", line.format(*header).rstrip(), line.format(*("-" * w for w in widths)),
+            *(line.format(*row).rstrip() for row in rows)]

@@ -131,6 +131,17 @@ def to_onnx(model, path=None, *, input_name="X", doc_string=None, metadata=None)
     )
     # IR version 8 is what opset 17 shipped with; older runtimes refuse newer IRs.
     proto.ir_version = 8
+    meta = _model_props(model, student, task, n_features)
+    meta.update(metadata or {})
+    helper.set_model_props(proto, {str(k): str(v) for k, v in meta.items()})
+    onnx.checker.check_model(proto)
+    if path is not None:
+        onnx.save_model(proto, str(path))
+    return proto
+
+
+def _model_props(model, student, task, n_features):
+    """The graph's metadata entries: what the model is and what its input means."""
     meta = {"task": task, "estimator": type(model).__name__, "activation": student.activation,
             "input_encoding": student.encoding, "n_features": str(n_features)}
     if task == "classification":
@@ -143,12 +154,7 @@ def to_onnx(model, path=None, *, input_name="X", doc_string=None, metadata=None)
         # Encoded-input mode: the graph reads the table's codes, and this entry says how
         # to make them (see table_codes and the user guide's page on raw tables).
         meta["table"] = json.dumps(table.to_dict())
-    meta.update(metadata or {})
-    helper.set_model_props(proto, {str(k): str(v) for k, v in meta.items()})
-    onnx.checker.check_model(proto)
-    if path is not None:
-        onnx.save_model(proto, str(path))
-    return proto
+    return meta
 
 
 class GraphBuilder:

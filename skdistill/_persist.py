@@ -342,11 +342,44 @@ def save(model, path, *, metadata=None, key=None):
     >>> _ = save(model, path, key=b"a secret from your vault")
     >>> same = load(path, key=b"a secret from your vault")
     """
-    from sklearn.utils.validation import check_is_fitted
-
     from . import __version__
 
-    signing_key = _check_key(key)  # the loops below reuse the name ``key``
+    signing_key = _check_key(key)
+    name = _check_savable(model)
+    params, dropped = _stored_params(model)
+    fitted = _stored_fitted(model)
+    if metadata is not None:
+        try:
+            metadata = _to_json(metadata)
+        except _NotJSONable as exc:
+            raise TypeError(f"metadata must be JSON-able data; it holds a {exc}.") from None
+    student = model.student_
+    layers, arrays = student.to_state()
+    header = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "skdistill_version": __version__,
+        "estimator": name,
+        "task": model._task,
+        "params": params,
+        "dropped_params": dropped,
+        "teacher_names": _teacher_names(model.teachers),
+        "fitted": fitted,
+        "student": {"layers": layers, "encoding": student.encoding,
+                    "activation": student.activation, "layer_sizes": student.layer_sizes,
+                    "n_parameters": student.n_parameters},
+        "arrays": {k: {"dtype": v.dtype.str, "shape": list(v.shape)} for k, v in arrays.items()},
+        "metadata": metadata,
+    }
+    members = {_HEADER: json.dumps(header, indent=1).encode("utf-8")}
+    for array_name, value in arrays.items():
+        members[f"{_ARRAY_DIR}{array_name}.npy"] = _npy_bytes(value)
+    return _write_atomic(Path(path), _seal(members, signing_key))
+
+
+def _check_savable(model):
+    """The estimator's class name, once ``model`` is a fitted estimator of this package."""
+    from sklearn.utils.validation import check_is_fitted
 
     classes = _estimator_classes()
     name = type(model).__name__
@@ -359,19 +392,32 @@ def save(model, path, *, metadata=None, key=None):
     check_is_fitted(model)
     if model._task not in ("classification", "regression"):
         raise ValueError(f"Unknown task {model._task!r} on {name}.")
+    return name
 
+
+def _stored_params(model):
+    """``(params, dropped)``: the JSON-able hyperparameters, and the names of the others
+    (they come back as their defaults). The teachers are never stored."""
     params, dropped = {}, []
     for key, value in model.get_params(deep=False).items():
         if key == "teachers":
-            continue  # arbitrary estimators: never stored, see the docstring
+            continue  # arbitrary estimators: never stored, see save's docstring
         try:
             params[key] = _to_json(value)
         except _NotJSONable:
             dropped.append(key)
-    teacher_names = (None if model.teachers is None
-                     else [str(t[0]) if isinstance(t, (list, tuple)) else repr(t)
-                           for t in model.teachers])
+    return params, dropped
 
+
+def _teacher_names(teachers):
+    """The names of the ``teachers`` parameter's entries, kept in the header."""
+    if teachers is None:
+        return None
+    return [str(t[0]) if isinstance(t, (list, tuple)) else repr(t) for t in teachers]
+
+
+def _stored_fitted(model):
+    """The fitted attributes as JSON (the student's arrays go apart, as ``.npy``)."""
     fitted = {}
     param_names = set(model.get_params(deep=False))
     for key, value in model.__dict__.items():
@@ -386,36 +432,7 @@ def save(model, path, *, metadata=None, key=None):
                 f"Cannot store the fitted attribute {key!r} ({exc}) in the safe format. "
                 "Remove it from the model, or report this as a bug in skdistill."
             ) from None
-    if metadata is not None:
-        try:
-            metadata = _to_json(metadata)
-        except _NotJSONable as exc:
-            raise TypeError(f"metadata must be JSON-able data; it holds a {exc}.") from None
-
-    student = model.student_
-    layers, arrays = student.to_state()
-
-    header = {
-        "format": FORMAT_NAME,
-        "format_version": FORMAT_VERSION,
-        "skdistill_version": __version__,
-        "estimator": name,
-        "task": model._task,
-        "params": params,
-        "dropped_params": dropped,
-        "teacher_names": teacher_names,
-        "fitted": fitted,
-        "student": {"layers": layers, "encoding": student.encoding,
-                    "activation": student.activation, "layer_sizes": student.layer_sizes,
-                    "n_parameters": student.n_parameters},
-        "arrays": {k: {"dtype": v.dtype.str, "shape": list(v.shape)} for k, v in arrays.items()},
-        "metadata": metadata,
-    }
-    members = {_HEADER: json.dumps(header, indent=1).encode("utf-8")}
-    for key, value in arrays.items():
-        members[f"{_ARRAY_DIR}{key}.npy"] = _npy_bytes(value)
-
-    return _write_atomic(Path(path), _seal(members, signing_key))
+    return fitted
 
 
 def _umask():

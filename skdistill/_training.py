@@ -480,6 +480,78 @@ def _valid_tensors(X_valid, y_valid, w_valid, target_valid, device, classificati
             None if target_valid is None else _to_tensor(target_valid, device, torch.float32))
 
 
+def _batch_loss(net, classification, temperature, alpha):
+    """``batch_loss(batch)``: the network's loss on one :class:`Batch`. A packed ensemble
+    in training outputs every member apart, and every member gets its own loss."""
+
+    def batch_loss(batch):
+        out = net(batch.X)
+        if out.dim() == 3:
+            k = out.shape[1]
+            out = out.reshape(-1, out.shape[2])
+            batch = Batch(*(t.repeat_interleave(k, dim=0) for t in batch))
+        if classification:
+            return distillation_loss(out, batch.target, batch.y, batch.labeled, batch.weight,
+                                     temperature=temperature, alpha=alpha)
+        return regression_loss(out, batch.target, batch.y, batch.labeled, batch.weight,
+                               alpha=alpha)
+
+    return batch_loss
+
+
+def _validation(kept, valid, classification, validation_target):
+    """``validation(record)``: score ``kept`` on the held-out ``(X, y, w, target)`` rows,
+    write the scores into ``record`` and return the monitored one (the label loss, or
+    the loss against the teachers for ``validation_target="teachers"``)."""
+    Xv, yv, wv, tv = valid
+
+    def weighted_mean(values):
+        return float((values * wv).sum() / wv.sum())
+
+    def validation(record):
+        kept.eval()
+        with torch.no_grad():
+            out = _forward_all(kept, Xv)
+            if classification:
+                label_loss = nn.functional.cross_entropy(out, yv, reduction="none")
+                record["valid_accuracy"] = weighted_mean((out.argmax(dim=1) == yv).float())
+            else:
+                label_loss = ((out - yv) ** 2).mean(dim=1)
+            record["valid_loss"] = weighted_mean(label_loss)
+            if tv is not None:
+                if classification:
+                    log_p = torch.log(tv.clamp_min(1e-6))
+                    teacher_loss = (tv * (log_p - torch.log_softmax(out, dim=1))).sum(dim=1)
+                    record["valid_fidelity"] = weighted_mean(
+                        (out.argmax(dim=1) == tv.argmax(dim=1)).float())
+                else:
+                    teacher_loss = ((out - tv) ** 2).mean(dim=1)
+                record["valid_teacher_loss"] = weighted_mean(teacher_loss)
+        if validation_target == "teachers" and tv is not None:
+            return record["valid_teacher_loss"]
+        return record["valid_loss"]
+
+    return validation
+
+
+def _train_epoch(net, averaged, optimizer, batches, batch_loss):
+    """One pass of optimizer steps over ``batches`` (and of the weight average after
+    each); returns the epoch's training loss, weighted by the rows' weights."""
+    net.train()
+    total, weight_seen = 0.0, 0.0
+    for batch in batches:
+        optimizer.zero_grad(set_to_none=True)
+        loss = batch_loss(batch)
+        loss.backward()
+        optimizer.step()
+        if averaged is not None:
+            averaged.update_parameters(net)
+        bw = float(batch.weight.sum())
+        total += loss.item() * bw
+        weight_seen += bw
+    return total / max(weight_seen, 1e-12)
+
+
 def _fit_network(student, epoch_batches, start_batch, valid, *, task, dropout, learning_rate,
                  weight_decay, max_epochs, n_iter_no_change, tol, temperature, alpha,
                  validation_target, lr_schedule, weight_averaging, device, seed, progress):
@@ -493,51 +565,13 @@ def _fit_network(student, epoch_batches, start_batch, valid, *, task, dropout, l
     classification = task == "classification"
     generator = torch.Generator(device=device).manual_seed(seed)
     net = torch_student(student, dropout, generator, members_apart=True).to(device)
-    has_valid = valid is not None
-    if has_valid:
-        Xv, yv, wv, tv = valid
-
     optimizer = _make_optimizer(list(net.parameters()), learning_rate, weight_decay)
     scheduler = _make_scheduler(optimizer, lr_schedule, max_epochs, n_iter_no_change)
     averaged = _averaged_model(net, weight_averaging)
     kept = net if averaged is None else averaged.module
-
-    def batch_loss(batch):
-        out = net(batch.X)
-        if out.dim() == 3:  # a packed ensemble in training: every member has its own loss
-            k = out.shape[1]
-            out = out.reshape(-1, out.shape[2])
-            batch = Batch(*(t.repeat_interleave(k, dim=0) for t in batch))
-        if classification:
-            return distillation_loss(out, batch.target, batch.y, batch.labeled, batch.weight,
-                                     temperature=temperature, alpha=alpha)
-        return regression_loss(out, batch.target, batch.y, batch.labeled, batch.weight,
-                               alpha=alpha)
-
-    def validation(record):
-        kept.eval()
-        with torch.no_grad():
-            out = _forward_all(kept, Xv)
-            if classification:
-                label_loss = nn.functional.cross_entropy(out, yv, reduction="none")
-                record["valid_accuracy"] = float(
-                    ((out.argmax(dim=1) == yv).float() * wv).sum() / wv.sum())
-            else:
-                label_loss = ((out - yv) ** 2).mean(dim=1)
-            record["valid_loss"] = float((label_loss * wv).sum() / wv.sum())
-            if tv is not None:
-                if classification:
-                    log_p = torch.log(tv.clamp_min(1e-6))
-                    teacher_loss = (tv * (log_p - torch.log_softmax(out, dim=1))).sum(dim=1)
-                    record["valid_fidelity"] = float(
-                        ((out.argmax(dim=1) == tv.argmax(dim=1)).float() * wv).sum()
-                        / wv.sum())
-                else:
-                    teacher_loss = ((out - tv) ** 2).mean(dim=1)
-                record["valid_teacher_loss"] = float((teacher_loss * wv).sum() / wv.sum())
-        if validation_target == "teachers" and tv is not None:
-            return record["valid_teacher_loss"]
-        return record["valid_loss"]
+    batch_loss = _batch_loss(net, classification, temperature, alpha)
+    validation = None if valid is None else _validation(kept, valid, classification,
+                                                         validation_target)
 
     history = []
     stopper = EarlyStopping(n_iter_no_change, tol)
@@ -545,23 +579,12 @@ def _fit_network(student, epoch_batches, start_batch, valid, *, task, dropout, l
     net.eval()
     with torch.no_grad():  # the untrained net's losses: the yardstick for divergence
         start_loss = float(batch_loss(start_batch))
-        start_valid = validation({}) if has_valid else None
+        start_valid = validation({}) if validation else None
     for epoch in range(1, max_epochs + 1):
         start = time.perf_counter()
-        net.train()
-        total, weight_seen = 0.0, 0.0
-        for batch in epoch_batches(epoch):
-            optimizer.zero_grad(set_to_none=True)
-            loss = batch_loss(batch)
-            loss.backward()
-            optimizer.step()
-            if averaged is not None:
-                averaged.update_parameters(net)
-            bw = float(batch.weight.sum())
-            total += loss.item() * bw
-            weight_seen += bw
-        record = {"epoch": epoch, "train_loss": total / max(weight_seen, 1e-12)}
-        monitored = validation(record) if has_valid else record["train_loss"]
+        record = {"epoch": epoch, "train_loss": _train_epoch(
+            net, averaged, optimizer, epoch_batches(epoch), batch_loss)}
+        monitored = validation(record) if validation else record["train_loss"]
         record["learning_rate"] = optimizer.param_groups[0]["lr"]
         record["duration"] = time.perf_counter() - start
         history.append(record)
@@ -574,12 +597,12 @@ def _fit_network(student, epoch_batches, start_batch, valid, *, task, dropout, l
         else:
             scheduler.step(monitored)
         improved, stop = stopper.update(monitored, epoch)
-        if improved and has_valid:
+        if improved and validation:
             best_state = copy.deepcopy(kept.state_dict())
         if stop:
             break
 
-    if has_valid:
+    if validation:
         _check_validation(history, start_valid, learning_rate, weight_decay)
     if best_state is not None:
         kept.load_state_dict(best_state)
@@ -588,6 +611,6 @@ def _fit_network(student, epoch_batches, start_batch, valid, *, task, dropout, l
         "student": numpy_student(kept.cpu()),
         "history": history,
         "n_iter": len(history),
-        "best_epoch": stopper.best_epoch if has_valid else len(history),
+        "best_epoch": stopper.best_epoch if validation else len(history),
         "device": str(device),
     }

@@ -150,63 +150,16 @@ def _student_params(args, task):
 
 
 def _cmd_fit(args):
-    import numpy as np
-    from sklearn.model_selection import train_test_split
-
     from ._persist import save
-    from ._tabular import detect_task, encode_target, read_csv, typed_frame
+    from ._tabular import detect_task
 
     wanted = _teacher_names(args.teachers)  # fail before any slow step
-    if not 0 <= args.holdout < 1:
-        raise CLIError(f"--holdout must lie in [0, 1); got {args.holdout}.")
-    if args.refit and args.holdout == 0:
-        raise CLIError("--refit retrains on all rows after the held-out comparison; with "
-                       "--holdout 0 the model already trains on all rows.")
-    if args.hidden is not None:
-        _hidden_sizes(args.hidden)
-    _check_output_path(args.output)
-    frame = read_csv(args.train, sep=_separator(args.sep))
-    _check_has_rows(frame, args.train)
-    if args.target not in frame.columns:
-        raise CLIError(f"target column {args.target!r} is not in {args.train!r}; its columns "
-                       f"are {', '.join(map(repr, frame.columns))}.")
-    ids = args.id or []
-    missing_ids = [c for c in ids if c not in frame.columns or c == args.target]
-    if missing_ids:
-        raise CLIError(f"--id column(s) {', '.join(map(repr, missing_ids))} are not feature "
-                       f"columns of {args.train!r}.")
-    # ID columns identify rows; they must not become features.
-    frame = frame.drop(columns=ids)
-    target = frame.pop(args.target)
-    if target.isna().any():
-        raise CLIError(f"target column {args.target!r} has {int(target.isna().sum())} empty "
-                       "cell(s); remove those rows or fill them.")
-    if frame.shape[1] == 0:
-        raise CLIError(f"{args.train!r} has no feature columns besides the target.")
+    _check_fit_arguments(args)
+    frame, target, ids = _read_training_table(args)
     task = detect_task(target) if args.task == "auto" else args.task
     student_params = _student_params(args, task)
-    y = encode_target(target, task)
-    # Numbers and text, as the estimator reads a DataFrame: its TableSchema does the
-    # encoding (median fill, missing flags, categories) and the .skd file stores it.
-    X = typed_frame(frame)
-    n_text = sum(dtype.kind == "O" for dtype in X.dtypes)
-    n_empty = int(X.isna().any().sum())
-    _progress(f"Read {len(X)} rows: {X.shape[1]} columns ({n_text} text, "
-              f"{n_empty} with empty cells); task: {task}.")
-
-    stratify = None
-    if task == "classification":
-        _, counts = np.unique(y, return_counts=True)
-        stratify = y if counts.min() >= 2 else None
-    if args.holdout > 0:
-        train_idx, test_idx = train_test_split(
-            np.arange(len(X)), test_size=args.holdout, stratify=stratify,
-            random_state=args.random_state)
-        train_idx, test_idx = _empty_cells_in_training(X, y, train_idx, test_idx, task)
-        X_train, X_test = X.iloc[train_idx], X.iloc[test_idx]
-        y_train, y_test = y[train_idx], y[test_idx]
-    else:
-        X_train, y_train, X_test, y_test = X, y, None, None
+    X, y = _encode_table(frame, target, task)
+    X_train, y_train, X_test, y_test = _holdout_split(X, y, task, args)
 
     teachers = _teachers(wanted, task, args.n_estimators, args.random_state)
     params = dict(teachers=teachers, cv=args.cv, max_epochs=args.max_epochs,
@@ -249,6 +202,77 @@ def _cmd_fit(args):
     print(f"Saved the student to {path} ({format_bytes(path.stat().st_size)}, trained on "
           f"{trained_on}).")
     return 0
+
+
+def _check_fit_arguments(args):
+    """``fit``'s option errors that need no data, raised before the table is read."""
+    if not 0 <= args.holdout < 1:
+        raise CLIError(f"--holdout must lie in [0, 1); got {args.holdout}.")
+    if args.refit and args.holdout == 0:
+        raise CLIError("--refit retrains on all rows after the held-out comparison; with "
+                       "--holdout 0 the model already trains on all rows.")
+    if args.hidden is not None:
+        _hidden_sizes(args.hidden)
+    _check_output_path(args.output)
+
+
+def _read_training_table(args):
+    """The training CSV as ``(features, target, id_columns)``, the ID columns dropped."""
+    from ._tabular import read_csv
+
+    frame = read_csv(args.train, sep=_separator(args.sep))
+    _check_has_rows(frame, args.train)
+    if args.target not in frame.columns:
+        raise CLIError(f"target column {args.target!r} is not in {args.train!r}; its columns "
+                       f"are {', '.join(map(repr, frame.columns))}.")
+    ids = args.id or []
+    missing_ids = [c for c in ids if c not in frame.columns or c == args.target]
+    if missing_ids:
+        raise CLIError(f"--id column(s) {', '.join(map(repr, missing_ids))} are not feature "
+                       f"columns of {args.train!r}.")
+    # ID columns identify rows; they must not become features.
+    frame = frame.drop(columns=ids)
+    target = frame.pop(args.target)
+    if target.isna().any():
+        raise CLIError(f"target column {args.target!r} has {int(target.isna().sum())} empty "
+                       "cell(s); remove those rows or fill them.")
+    if frame.shape[1] == 0:
+        raise CLIError(f"{args.train!r} has no feature columns besides the target.")
+    return frame, target, ids
+
+
+def _encode_table(frame, target, task):
+    """``(X, y)``: the features as the estimator reads a DataFrame, the target encoded."""
+    from ._tabular import encode_target, typed_frame
+
+    y = encode_target(target, task)
+    # Numbers and text, as the estimator reads a DataFrame: its TableSchema does the
+    # encoding (median fill, missing flags, categories) and the .skd file stores it.
+    X = typed_frame(frame)
+    n_text = sum(dtype.kind == "O" for dtype in X.dtypes)
+    n_empty = int(X.isna().any().sum())
+    _progress(f"Read {len(X)} rows: {X.shape[1]} columns ({n_text} text, "
+              f"{n_empty} with empty cells); task: {task}.")
+    return X, y
+
+
+def _holdout_split(X, y, task, args):
+    """``(X_train, y_train, X_test, y_test)``: ``--holdout`` of the rows held out
+    (stratified for a classifier where every class has two rows), or no test rows."""
+    import numpy as np
+    from sklearn.model_selection import train_test_split
+
+    if args.holdout == 0:
+        return X, y, None, None
+    stratify = None
+    if task == "classification":
+        _, counts = np.unique(y, return_counts=True)
+        stratify = y if counts.min() >= 2 else None
+    train_idx, test_idx = train_test_split(
+        np.arange(len(X)), test_size=args.holdout, stratify=stratify,
+        random_state=args.random_state)
+    train_idx, test_idx = _empty_cells_in_training(X, y, train_idx, test_idx, task)
+    return X.iloc[train_idx], y[train_idx], X.iloc[test_idx], y[test_idx]
 
 
 def _empty_cells_in_training(X, y, train_idx, test_idx, task):

@@ -438,70 +438,49 @@ class _BaseDaskDistiller(BaseEstimator):
         import dask
 
         classification = self._task == "classification"
-        X_arr, feature_names = _as_dask_matrix(X, da)
-        y_arr = _as_dask_vector(y, da, numeric=not classification)
-        X_arr, y_arr = client.persist([X_arr, y_arr])
-        if any(np.isnan(c) for c in X_arr.chunks[0]):
-            X_arr.compute_chunk_sizes()
-        if any(np.isnan(c) for c in y_arr.chunks[0]):
-            y_arr.compute_chunk_sizes()
-        if tuple(X_arr.chunks[0]) != tuple(y_arr.chunks[0]):
-            raise ValueError(
-                "X and y must be split into the same partitions, row for row; got "
-                f"{len(X_arr.chunks[0])} partitions of X with rows {X_arr.chunks[0][:5]}... and "
-                f"{len(y_arr.chunks[0])} of y with rows {y_arr.chunks[0][:5]}.... Take both "
-                "from one dask DataFrame (X = df[features], y = df[target]) or give them "
-                "the same chunks."
-            )
+        X_arr, y_arr, feature_names = _aligned_arrays(X, y, client, da, classification)
         n_rows = int(sum(X_arr.chunks[0]))
         if n_rows < 2:
             raise ValueError(f"X has {n_rows} row(s); at least 2 are needed to fit.")
-        nonfinite = (~da.isfinite(X_arr)).sum()
-        max_abs = abs(X_arr).max()
-        stats = [nonfinite, max_abs]
+        stats = [(~da.isfinite(X_arr)).sum(), abs(X_arr).max()]
         if classification:
             stats.append(da.unique(y_arr))
         else:
             stats += [(~da.isfinite(y_arr)).sum(), y_arr.mean(), y_arr.std()]
         stats = dask.compute(*stats)
-        if stats[0]:
-            raise ValueError(
-                f"X contains {int(stats[0])} NaN or infinite value(s). The teachers and the "
-                "student need finite inputs: impute them (e.g. with fillna on the dask "
-                "DataFrame) before fitting."
-            )
-        from ._student import FLOAT32_MAX
-
-        if float(stats[1]) > FLOAT32_MAX:
-            raise ValueError(
-                f"X has values beyond float32's range (|x| > {FLOAT32_MAX:.3g}). The student "
-                "computes in float32: rescale those columns."
-            )
+        _check_finite_X(nonfinite=stats[0], max_abs=stats[1])
         data = _DaskData(X=X_arr, y=y_arr, n_rows=n_rows, n_features=X_arr.shape[1],
                          feature_names=feature_names, chunks=tuple(X_arr.chunks[0]))
         if classification:
-            classes = np.asarray(stats[2])
-            check_classification_targets(classes)
-            if len(classes) < 2:
-                raise ValueError(
-                    f"{type(self).__name__} needs samples of at least 2 classes in y, but y "
-                    f"holds only one class: {classes[0]!r}."
-                )
-            self.classes_ = classes
-            y_enc = y_arr.map_blocks(_encode_labels, classes, dtype=np.int64)
-            y_enc = client.persist(y_enc)
-            counts = y_enc.map_blocks(_class_counts, len(classes), new_axis=1,
-                                      chunks=((1,) * data.n_partitions, (len(classes),)),
-                                      dtype=np.int64).compute()
-            data.y, data.n_outputs, data.class_counts = y_enc, len(classes), counts
+            self._set_classes(data, np.asarray(stats[2]), client)
         else:
-            if stats[2]:
-                raise ValueError(f"y contains {int(stats[2])} NaN or infinite value(s).")
-            std = float(stats[4])
-            self._y_mean = float(stats[3])
-            self._y_scale = std if std > 1e-12 else 1.0
-            data.n_outputs, data.target_scale = 1, (self._y_mean, self._y_scale)
+            self._set_target_scale(data, *stats[2:])
         return data
+
+    def _set_classes(self, data, classes, client):
+        """``classes_``, and ``data``'s labels encoded as class indices with their counts
+        per partition."""
+        check_classification_targets(classes)
+        if len(classes) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs samples of at least 2 classes in y, but y "
+                f"holds only one class: {classes[0]!r}."
+            )
+        self.classes_ = classes
+        y_enc = client.persist(data.y.map_blocks(_encode_labels, classes, dtype=np.int64))
+        counts = y_enc.map_blocks(_class_counts, len(classes), new_axis=1,
+                                  chunks=((1,) * data.n_partitions, (len(classes),)),
+                                  dtype=np.int64).compute()
+        data.y, data.n_outputs, data.class_counts = y_enc, len(classes), counts
+
+    def _set_target_scale(self, data, nonfinite, mean, std):
+        """The regression target's mean and scale, which the student learns in."""
+        if nonfinite:
+            raise ValueError(f"y contains {int(nonfinite)} NaN or infinite value(s).")
+        std = float(std)
+        self._y_mean = float(mean)
+        self._y_scale = std if std > 1e-12 else 1.0
+        data.n_outputs, data.target_scale = 1, (self._y_mean, self._y_scale)
 
     # -- teachers ----------------------------------------------------------------------------
     def _assign_folds(self, data, seed):
@@ -767,6 +746,44 @@ class _DaskData:
         self.n_outputs = None
         self.class_counts = None
         self.target_scale = None
+
+
+def _aligned_arrays(X, y, client, da, classification):
+    """``(X, y, feature_names)`` as persisted dask arrays with known partition sizes,
+    split into the same partitions row for row."""
+    X_arr, feature_names = _as_dask_matrix(X, da)
+    y_arr = _as_dask_vector(y, da, numeric=not classification)
+    X_arr, y_arr = client.persist([X_arr, y_arr])
+    if any(np.isnan(c) for c in X_arr.chunks[0]):
+        X_arr.compute_chunk_sizes()
+    if any(np.isnan(c) for c in y_arr.chunks[0]):
+        y_arr.compute_chunk_sizes()
+    if tuple(X_arr.chunks[0]) != tuple(y_arr.chunks[0]):
+        raise ValueError(
+            "X and y must be split into the same partitions, row for row; got "
+            f"{len(X_arr.chunks[0])} partitions of X with rows {X_arr.chunks[0][:5]}... and "
+            f"{len(y_arr.chunks[0])} of y with rows {y_arr.chunks[0][:5]}.... Take both "
+            "from one dask DataFrame (X = df[features], y = df[target]) or give them "
+            "the same chunks."
+        )
+    return X_arr, y_arr, feature_names
+
+
+def _check_finite_X(nonfinite, max_abs):
+    """Refuse inputs with NaN or infinite values, or values beyond float32's range."""
+    from ._student import FLOAT32_MAX
+
+    if nonfinite:
+        raise ValueError(
+            f"X contains {int(nonfinite)} NaN or infinite value(s). The teachers and the "
+            "student need finite inputs: impute them (e.g. with fillna on the dask "
+            "DataFrame) before fitting."
+        )
+    if float(max_abs) > FLOAT32_MAX:
+        raise ValueError(
+            f"X has values beyond float32's range (|x| > {FLOAT32_MAX:.3g}). The student "
+            "computes in float32: rescale those columns."
+        )
 
 
 def _as_dask_matrix(X, da):

@@ -213,7 +213,17 @@ def test_input_errors_are_clear(client, data):
     X_nan[3, 2] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         model.fit(da.from_array(X_nan, chunks=PART), yd)
+    with pytest.raises(ValueError, match="float32's range"):
+        model.fit(da.from_array(X * 1e39, chunks=PART), yd)
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        model.fit(Xd, da.zeros_like(yd))
     assert not hasattr(model, "student_") and not hasattr(model, "classes_")
+    y_nan = y.astype(float)
+    y_nan[7] = np.inf
+    regressor = DaskDistilledRegressor(teachers=[("ridge", Ridge())], **SMALL)
+    with pytest.raises(ValueError, match="y contains 1 NaN or infinite"):
+        regressor.fit(Xd, da.from_array(y_nan, chunks=PART))
+    assert not hasattr(regressor, "student_")
 
 
 # -- a worker dies during the teacher phase -------------------------------------------------
