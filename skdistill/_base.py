@@ -96,6 +96,7 @@ TRAINING_PARAMETER_CONSTRAINTS = {
     "weight_decay": [Interval(Real, 0, None, closed="left")],
     "max_epochs": [Interval(Integral, 1, None, closed="left")],
     "epoch_rows": [Interval(Integral, 1, None, closed="left"), None],
+    "student_time_limit": [Interval(Real, 0, None, closed="neither"), None],
     "early_stopping": ["boolean"],
     "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
     "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
@@ -441,6 +442,7 @@ class _BaseDistiller(BaseEstimator):
             lr_schedule=self.lr_schedule, weight_averaging=self.weight_averaging,
             device=self.device, seed=seed,
             epoch_rows=_epoch_rows(transfer, self.epoch_rows),
+            time_limit=self.student_time_limit,
             always_rows=(transfer.n_real + transfer.n_extra - transfer.n_synthetic
                          if REAL_ROWS_EVERY_EPOCH else 0),
             progress=self._progress_printer("student") if self.verbose else None,
@@ -469,6 +471,7 @@ class _BaseDistiller(BaseEstimator):
             "n_validation_rows": len(valid_idx),
             "n_transfer_rows": transfer.n_extra,
             "best_epoch": result["best_epoch"],
+            "stopped_by": result["stopped_by"],
             "device": result["device"],
         }
         if self.keep_teachers:

@@ -112,6 +112,18 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
         augmentation it binds only above about 170,000 training rows. None: no cap; an
         epoch still holds at most six rows per real training row (as many as the real
         rows plus five synthetic rows each), drawn at random from the whole transfer set.
+    student_time_limit : float or None, default=None
+        Seconds the student's training may take. After each epoch, training stops if
+        one more epoch, at the pace of those so far, would end past the limit; at least
+        one epoch runs, and the best (averaged) weights so far are kept, as with early
+        stopping. With ``lr_schedule="cosine"`` the schedule anneals over the epochs
+        that the first epoch's duration says will fit (at most ``max_epochs``), so the
+        step size reaches zero in time: the pairing for a fit that must end within a
+        budget. A shorter fit follows the teachers less closely (the FAQ's "Why is
+        ``fit`` slow?" gives the measured price). The teachers' fits are not limited.
+        With a limit, the number of epochs depends on the machine's speed and load, so
+        two fits with the same ``random_state`` can differ; None keeps fits
+        reproducible. ``fit_info_["stopped_by"]`` says whether the limit ended training.
     early_stopping : bool, default=True
         Hold out ``validation_fraction`` of the labelled rows, score them with the true
         labels (cross-entropy) after every epoch, stop after ``n_iter_no_change`` epochs
@@ -250,7 +262,9 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
     fit_info_ : dict
         Timings of the teacher and student phases, the number of folds an integer or
         ``"auto"`` ``cv`` stood for (``teacher_folds``; None for a splitter), row
-        counts, the best epoch and the training device.
+        counts, the best epoch, what ended the student's training (``stopped_by``:
+        ``"max_epochs"``, ``"early_stopping"`` or ``"time_limit"``) and the training
+        device.
     teachers_ : list of estimators
         Fitted teachers (on encoded labels ``0..n_classes-1``), only with
         ``keep_teachers=True``.
@@ -323,6 +337,7 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
         weight_decay=1e-4,
         max_epochs=200,
         epoch_rows=250_000,
+        student_time_limit=None,
         early_stopping=True,
         validation_fraction=0.1,
         n_iter_no_change=30,
@@ -363,6 +378,7 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
         self.weight_decay = weight_decay
         self.max_epochs = max_epochs
         self.epoch_rows = epoch_rows
+        self.student_time_limit = student_time_limit
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change

@@ -63,6 +63,8 @@ class DistilledRegressor(RegressorMixin, _BaseDistiller):
     epoch_rows : int or None, default=250_000
         At most this many rows of the transfer set per epoch, drawn afresh every epoch;
         see :class:`DistilledClassifier`.
+    student_time_limit : float or None, default=None
+        Seconds the student's training may take; see :class:`DistilledClassifier`.
     early_stopping : bool, default=True
         Stop on the validation MSE against the true targets and restore the best weights.
     validation_fraction : float, default=0.1
@@ -114,6 +116,8 @@ class DistilledRegressor(RegressorMixin, _BaseDistiller):
     history_ : list of dict
     n_iter_ : int
     fit_info_ : dict
+        As :class:`DistilledClassifier`'s (timings, row counts, the best epoch,
+        ``stopped_by``).
     teachers_ : list of estimators
         Only with ``keep_teachers=True``.
     named_teachers_ : dict
@@ -160,6 +164,7 @@ class DistilledRegressor(RegressorMixin, _BaseDistiller):
         weight_decay=1e-4,
         max_epochs=200,
         epoch_rows=250_000,
+        student_time_limit=None,
         early_stopping=True,
         validation_fraction=0.1,
         n_iter_no_change=10,
@@ -198,6 +203,7 @@ class DistilledRegressor(RegressorMixin, _BaseDistiller):
         self.weight_decay = weight_decay
         self.max_epochs = max_epochs
         self.epoch_rows = epoch_rows
+        self.student_time_limit = student_time_limit
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change

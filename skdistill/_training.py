@@ -158,6 +158,32 @@ class EarlyStopping:
         return False, self.stall >= self.patience
 
 
+class TimeBudget:
+    """The student's time limit, read against the pace of the epochs so far.
+
+    The clock starts when the budget is made, just before the first epoch. An epoch
+    counts at the average duration of those done, validation included.
+    """
+
+    def __init__(self, limit, clock=time.perf_counter):
+        self.limit = limit
+        self.clock = clock
+        self.start = clock()
+
+    def _pace(self, epochs_done):
+        return max(self.clock() - self.start, 1e-9) / epochs_done
+
+    def epochs_that_fit(self, epochs_done, max_epochs):
+        """How many epochs in all fit in the limit at this pace: at least those done,
+        at most ``max_epochs``."""
+        fit = int(self.limit // self._pace(epochs_done))
+        return min(max_epochs, max(epochs_done, fit))
+
+    def another_epoch_fits(self, epochs_done):
+        """Whether one more epoch at this pace would end within the limit."""
+        return self._pace(epochs_done) * (epochs_done + 1) <= self.limit
+
+
 #: An epoch's training loss this many times the untrained network's means the loop diverged.
 DIVERGENCE_FACTOR = 100.0
 
@@ -315,7 +341,7 @@ def train_student(
     task, dropout, batch_size, learning_rate, weight_decay, max_epochs, n_iter_no_change,
     tol=1e-4, temperature=1.0, alpha=1.0, validation_target="labels",
     lr_schedule="plateau", weight_averaging="none", epoch_rows=None, always_rows=0,
-    device="auto", seed=0, progress=None,
+    time_limit=None, device="auto", seed=0, progress=None,
 ):
     """Train a student network and return it with its training history.
 
@@ -350,13 +376,16 @@ def train_student(
         With ``epoch_rows``, the first ``always_rows`` rows are in every epoch and the rest
         of it is drawn from the others; ignored (a uniform draw) when they would fill
         the epoch.
+    time_limit : float or None
+        Seconds the loop may take (:class:`TimeBudget`); None for no limit.
     progress : callable or None
         Called after every epoch with the epoch's history record.
 
     Returns
     -------
     dict with keys ``student`` (MLPStudent), ``history`` (list of dicts), ``n_iter``,
-    ``best_epoch`` and ``device`` (str).
+    ``best_epoch``, ``stopped_by`` (``"max_epochs"``, ``"early_stopping"`` or
+    ``"time_limit"``) and ``device`` (str).
     """
     device = resolve_device(device)
     classification = task == "classification"
@@ -396,7 +425,8 @@ def train_student(
             weight_decay=weight_decay, max_epochs=max_epochs,
             n_iter_no_change=n_iter_no_change, tol=tol, temperature=temperature, alpha=alpha,
             validation_target=validation_target, lr_schedule=lr_schedule,
-            weight_averaging=weight_averaging, device=device, seed=seed, progress=progress,
+            weight_averaging=weight_averaging, time_limit=time_limit, device=device, seed=seed,
+            progress=progress,
         )
 
 
@@ -413,7 +443,8 @@ def train_student_stream(
     student, epoch_batches, start_rows, X_valid=None, y_valid=None, w_valid=None,
     target_valid=None, *, task, dropout, learning_rate, weight_decay, max_epochs,
     n_iter_no_change, tol=1e-4, temperature=1.0, alpha=1.0, validation_target="labels",
-    lr_schedule="plateau", weight_averaging="none", device="auto", seed=0, progress=None,
+    lr_schedule="plateau", weight_averaging="none", time_limit=None, device="auto", seed=0,
+    progress=None,
 ):
     """Train a student on mini-batches that arrive as numpy arrays, one epoch at a time.
 
@@ -466,7 +497,8 @@ def train_student_stream(
             weight_decay=weight_decay, max_epochs=max_epochs,
             n_iter_no_change=n_iter_no_change, tol=tol, temperature=temperature, alpha=alpha,
             validation_target=validation_target, lr_schedule=lr_schedule,
-            weight_averaging=weight_averaging, device=device, seed=seed, progress=progress,
+            weight_averaging=weight_averaging, time_limit=time_limit, device=device, seed=seed,
+            progress=progress,
         )
 
 
@@ -554,13 +586,16 @@ def _train_epoch(net, averaged, optimizer, batches, batch_loss):
 
 def _fit_network(student, epoch_batches, start_batch, valid, *, task, dropout, learning_rate,
                  weight_decay, max_epochs, n_iter_no_change, tol, temperature, alpha,
-                 validation_target, lr_schedule, weight_averaging, device, seed, progress):
+                 validation_target, lr_schedule, weight_averaging, time_limit, device, seed,
+                 progress):
     """The one optimization loop: epochs of :class:`Batch` es, validation, early stopping.
 
     ``epoch_batches(epoch)`` yields the epoch's batches; ``start_batch`` is scored by the
     untrained network (the divergence yardstick); ``valid`` is ``(X, y, w, target)``
     tensors or None. Runs inside the caller's :func:`one_cpu_thread`. With weight
-    averaging, the averaged network is the one validated, kept and returned.
+    averaging, the averaged network is the one validated, kept and returned. With a
+    ``time_limit``, no epoch starts that the pace so far says would end past it, and a
+    cosine schedule spans the epochs the first one says will fit.
     """
     classification = task == "classification"
     generator = torch.Generator(device=device).manual_seed(seed)
@@ -575,12 +610,15 @@ def _fit_network(student, epoch_batches, start_batch, valid, *, task, dropout, l
 
     history = []
     stopper = EarlyStopping(n_iter_no_change, tol)
-    best_state = None
+    budget = None if time_limit is None else TimeBudget(time_limit)
+    best_state, last_epoch, stopped_by = None, max_epochs, "max_epochs"
     net.eval()
     with torch.no_grad():  # the untrained net's losses: the yardstick for divergence
         start_loss = float(batch_loss(start_batch))
         start_valid = validation({}) if validation else None
-    for epoch in range(1, max_epochs + 1):
+    epoch = 0
+    while epoch < last_epoch:
+        epoch += 1
         start = time.perf_counter()
         record = {"epoch": epoch, "train_loss": _train_epoch(
             net, averaged, optimizer, epoch_batches(epoch), batch_loss)}
@@ -593,6 +631,9 @@ def _fit_network(student, epoch_batches, start_batch, valid, *, task, dropout, l
 
         _check_progress(record, start_loss, learning_rate, weight_decay)
         if lr_schedule == "cosine":
+            if budget is not None and epoch == 1:
+                # Anneal over the epochs that fit, so the step size reaches zero in time.
+                last_epoch = scheduler.T_max = budget.epochs_that_fit(1, max_epochs)
             scheduler.step()
         else:
             scheduler.step(monitored)
@@ -600,7 +641,13 @@ def _fit_network(student, epoch_batches, start_batch, valid, *, task, dropout, l
         if improved and validation:
             best_state = copy.deepcopy(kept.state_dict())
         if stop:
+            stopped_by = "early_stopping"
             break
+        if budget is not None and epoch < last_epoch and not budget.another_epoch_fits(epoch):
+            stopped_by = "time_limit"
+            break
+    if stopped_by == "max_epochs" and last_epoch < max_epochs:
+        stopped_by = "time_limit"  # the cosine schedule was shortened to fit the limit
 
     if validation:
         _check_validation(history, start_valid, learning_rate, weight_decay)
@@ -612,5 +659,6 @@ def _fit_network(student, epoch_batches, start_batch, valid, *, task, dropout, l
         "history": history,
         "n_iter": len(history),
         "best_epoch": stopper.best_epoch if validation else len(history),
+        "stopped_by": stopped_by,
         "device": str(device),
     }

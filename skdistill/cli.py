@@ -139,6 +139,13 @@ def _student_params(args, task):
         if not 0 <= args.alpha <= 1:
             raise CLIError(f"--alpha must lie in [0, 1]; got {args.alpha}.")
         params["alpha"] = args.alpha
+    if args.student_time_limit is not None:
+        if not args.student_time_limit > 0:
+            raise CLIError("--student-time-limit must be a positive number of seconds; got "
+                           f"{args.student_time_limit}.")
+        params["student_time_limit"] = args.student_time_limit
+    if args.lr_schedule is not None:
+        params["lr_schedule"] = args.lr_schedule
     if args.temperature is not None:
         if task != "classification":
             raise CLIError("--temperature applies to classification only; this target is "
@@ -298,6 +305,11 @@ def _empty_cells_in_training(X, y, train_idx, test_idx, task):
     j = int(same[0]) if len(same) else 0
     train_idx[j], test_idx[i] = test_idx[i], train_idx[j]
     return train_idx, test_idx
+
+
+#: What ended the student's training, as ``info`` says it (``fit_info_["stopped_by"]``).
+_STOPPED_BY = {"max_epochs": "max_epochs", "early_stopping": "early stopping",
+               "time_limit": "the time limit"}
 
 
 def _fit_model(model, X, y, teachers):
@@ -538,7 +550,9 @@ def _cmd_info(args):
     if teachers:
         lines.append(f"Teachers (not stored): {', '.join(teachers)}")
     info = model.fit_info_
-    lines.append(f"Training: {model.n_iter_} epochs, best epoch {info.get('best_epoch')}, "
+    ended = _STOPPED_BY.get(info.get("stopped_by"))  # files before 0.8.3 do not say
+    epochs = f"{model.n_iter_} epochs" + (f" (ended by {ended})" if ended else "")
+    lines.append(f"Training: {epochs}, best epoch {info.get('best_epoch')}, "
                  f"{info.get('n_real_rows')} rows, teachers "
                  f"{info.get('teacher_fit_seconds', 0):.1f} s, student "
                  f"{info.get('student_fit_seconds', 0):.1f} s on {info.get('device')}.")
@@ -655,6 +669,13 @@ def build_parser():
                           "266,666 rows, 2 from 400,000) (default: %(default)s)")
     fit.add_argument("--max-epochs", type=int, default=200,
                      help="student training epochs at most (default: %(default)s)")
+    fit.add_argument("--student-time-limit", type=float, default=None, metavar="SECONDS",
+                     help="stop the student's training before an epoch that would end past "
+                          "this many seconds; with --lr-schedule cosine the step size "
+                          "anneals to zero within it (default: no limit)")
+    fit.add_argument("--lr-schedule", choices=("plateau", "cosine"), default=None,
+                     help="halve the student's learning rate on plateaus, or anneal it on a "
+                          f"cosine (default: {_default('lr_schedule')})")
     fit.add_argument("--hidden", default=None, metavar="SIZES",
                      help="the student's hidden layer widths, comma-separated, or 'auto' "
                           f"(default: {_default('hidden_layer_sizes')})")

@@ -343,7 +343,7 @@ class _BaseDaskDistiller(BaseEstimator):
     _LOCAL_PARAMS = (
         "teacher_weights", "cv", "alpha", "temperature", "hidden_layer_sizes", "activation",
         "dropout", "batch_size", "learning_rate", "weight_decay", "max_epochs", "epoch_rows",
-        "early_stopping", "validation_fraction", "n_iter_no_change", "tol",
+        "student_time_limit", "early_stopping", "validation_fraction", "n_iter_no_change", "tol",
         "validation_target", "lr_schedule", "weight_averaging", "input_encoding", "n_bins",
         "n_frequencies", "n_members", "device", "random_state", "verbose",
     )
@@ -407,6 +407,7 @@ class _BaseDaskDistiller(BaseEstimator):
             "n_validation_rows": int(n_valid),
             "n_transfer_rows": 0,
             "best_epoch": result["best_epoch"],
+            "stopped_by": result["stopped_by"],
             "device": result["device"],
             "n_partitions": int(data.n_partitions),
             "cv": int(self.cv),
@@ -654,7 +655,8 @@ class _BaseDaskDistiller(BaseEstimator):
             weight_decay=self.weight_decay, max_epochs=self.max_epochs,
             n_iter_no_change=self.n_iter_no_change, tol=self.tol, alpha=self.alpha,
             validation_target=self.validation_target, lr_schedule=self.lr_schedule,
-            weight_averaging=self.weight_averaging, device=self.device, seed=seeds["student"],
+            weight_averaging=self.weight_averaging, time_limit=self.student_time_limit,
+            device=self.device, seed=seeds["student"],
             progress=self._progress_printer() if self.verbose else None,
             **self._loss_params(),
         )
@@ -912,6 +914,9 @@ class DaskDistilledClassifier(ClassifierMixin, _BaseDaskDistiller):
         Rows per epoch: each epoch streams a fresh random set of partitions holding
         about this many rows (all of them with None), so an epoch's cost does not grow
         with the data and early stopping looks often enough.
+    student_time_limit : float or None, default=None
+        Seconds the student's training may take; see
+        :class:`skdistill.DistilledClassifier`.
     early_stopping : bool, default=True
         Hold out ``validation_fraction`` of the rows (at most 50,000, drawn from every
         partition), score them after every epoch and keep the best weights.
@@ -949,8 +954,9 @@ class DaskDistilledClassifier(ClassifierMixin, _BaseDaskDistiller):
     n_iter_ : int
     fit_info_ : dict
         Timings, row counts, the number of partitions, how each teacher was fitted
-        (``"dask"``, ``"sample"`` or ``"prefit"``) and ``max_client_rows``, the most
-        training rows the client held at once.
+        (``"dask"``, ``"sample"`` or ``"prefit"``), what ended the student's training
+        (``stopped_by``) and ``max_client_rows``, the most training rows the client
+        held at once.
     teacher_weights_ : ndarray or None
 
     See Also
@@ -999,7 +1005,8 @@ class DaskDistilledClassifier(ClassifierMixin, _BaseDaskDistiller):
                  teacher_sample_rows=100_000, temperature=2.0, alpha=0.5,
                  hidden_layer_sizes=(128, 64), activation="relu", dropout=0.0,
                  batch_size=256, learning_rate=3e-3, weight_decay=1e-4, max_epochs=200,
-                 epoch_rows=250_000, early_stopping=True, validation_fraction=0.1,
+                 epoch_rows=250_000, student_time_limit=None, early_stopping=True,
+                 validation_fraction=0.1,
                  n_iter_no_change=10, tol=1e-4, validation_target="labels",
                  lr_schedule="plateau", weight_averaging="none",
                  input_encoding="piecewise_linear", n_bins=16, n_frequencies=8, n_members=1,
@@ -1018,6 +1025,7 @@ class DaskDistilledClassifier(ClassifierMixin, _BaseDaskDistiller):
         self.weight_decay = weight_decay
         self.max_epochs = max_epochs
         self.epoch_rows = epoch_rows
+        self.student_time_limit = student_time_limit
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
@@ -1142,6 +1150,9 @@ class DaskDistilledRegressor(RegressorMixin, _BaseDaskDistiller):
         Rows per epoch: each epoch streams a fresh random set of partitions holding
         about this many rows (all of them with None), so an epoch's cost does not grow
         with the data and early stopping looks often enough.
+    student_time_limit : float or None, default=None
+        Seconds the student's training may take; see
+        :class:`skdistill.DistilledClassifier`.
     early_stopping : bool, default=True
         Hold out ``validation_fraction`` of the rows (at most 50,000, drawn from every
         partition), score them after every epoch and keep the best weights.
@@ -1208,8 +1219,9 @@ class DaskDistilledRegressor(RegressorMixin, _BaseDaskDistiller):
     def __init__(self, *, teachers=None, teacher_weights=None, cv=2,
                  teacher_sample_rows=100_000, alpha=0.9, hidden_layer_sizes=(128, 64),
                  activation="relu", dropout=0.0, batch_size=256, learning_rate=3e-3,
-                 weight_decay=1e-4, max_epochs=200, epoch_rows=250_000, early_stopping=True,
-                 validation_fraction=0.1, n_iter_no_change=10, tol=1e-4,
+                 weight_decay=1e-4, max_epochs=200, epoch_rows=250_000,
+                 student_time_limit=None, early_stopping=True, validation_fraction=0.1,
+                 n_iter_no_change=10, tol=1e-4,
                  validation_target="labels", lr_schedule="plateau", weight_averaging="none",
                  input_encoding="piecewise_linear", n_bins=16, n_frequencies=8, n_members=1,
                  client=None, device="auto", random_state=None, verbose=0):
@@ -1226,6 +1238,7 @@ class DaskDistilledRegressor(RegressorMixin, _BaseDaskDistiller):
         self.weight_decay = weight_decay
         self.max_epochs = max_epochs
         self.epoch_rows = epoch_rows
+        self.student_time_limit = student_time_limit
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change

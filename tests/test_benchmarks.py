@@ -264,6 +264,32 @@ def test_first_layer_writes_its_page(tmp_path, data_dir):
     assert "| diabetes | 8 | " in md and "Median dense / interpolated" in md
 
 
+def test_time_limit_page_summarizes_each_student_against_the_limit(tmp_path):
+    import pandas as pd
+
+    from benchmarks.time_limit import main, variants
+
+    assert [v for v, _, _ in variants([4.0, 8.0], 3000)] == [
+        "default", "limit 4 s", "limit 8 s", "0.1.0"]
+    rows = []
+    for dataset, scale in (("a", 1.0), ("b", 2.0)):
+        for variant, limit, fid, seconds in (("default", None, 0.97, 60.0),
+                                             ("limit 4 s", 4.0, 0.95, 3.8),
+                                             ("0.1.0", None, 0.92, 2.0)):
+            rows.append({"dataset": dataset, "seed": 0, "variant": variant, "limit": limit,
+                         "fidelity": fid, "accuracy": 0.8, "teacher_accuracy": 0.8,
+                         "student_seconds": seconds * scale, "epochs": 10,
+                         "stopped_by": "time_limit" if limit else "max_epochs"})
+    pd.DataFrame(rows).to_csv(tmp_path / "runs.csv", index=False)
+    main(["--render", str(tmp_path / "runs.csv"), "--out-dir", str(tmp_path)])
+    md = (tmp_path / "time_limit.md").read_text()
+    # The limited student: its fidelity, its longest fit over the limit (7.6 s of 4 s on
+    # table b) and its fit over 0.1.0's on the same table (1.9x on both).
+    assert "| limit 4 s | 95.00% | 95.00% | 100.00% | 100.00% | 5.7 s | 1.90 | 1.9x |" in md
+    assert "| default | 97.00% | 97.00% | 100.00% | 100.00% | 90.0 s |  | 30.0x |" in md
+    assert "| b | 0.9700 | 0.9500 | 0.9200 |" in md
+
+
 def test_regression_summary_reports_each_candidate_beside_the_defaults(tmp_path):
     import pandas as pd
 

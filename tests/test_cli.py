@@ -565,6 +565,21 @@ def test_student_options_and_refit(files, tmp_path, capsys):
         assert word in line
 
 
+def test_student_time_limit_and_schedule_options(files, tmp_path, capsys):
+    path = tmp_path / "quick.skd"
+    assert main(["fit", str(files / "train.csv"), "--target", "churn", "-o", str(path),
+                 "--student-time-limit", "1e-9", "--lr-schedule", "cosine"] + FAST) == 0
+    model = load(path)
+    assert model.student_time_limit == 1e-9 and model.lr_schedule == "cosine"
+    assert model.n_iter_ == 1 and model.fit_info_["stopped_by"] == "time_limit"
+    capsys.readouterr()
+    assert main(["info", str(path)]) == 0
+    assert "Training: 1 epochs (ended by the time limit), best epoch 1" in capsys.readouterr().out
+    line = _error(capsys, ["fit", str(files / "train.csv"), "--target", "churn",
+                           "-o", str(tmp_path / "x.skd"), "--student-time-limit", "0"] + FAST)
+    assert "--student-time-limit" in line
+
+
 def test_hidden_auto_and_the_help_follows_the_estimators_defaults(capsys):
     from skdistill.cli import _hidden_sizes, build_parser
 

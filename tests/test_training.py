@@ -319,3 +319,85 @@ def test_a_packed_students_loss_is_the_mean_of_its_members_losses(cancer):
         weight_decay=0.0, max_epochs=1, n_iter_no_change=5, temperature=2.0, alpha=0.7)
     assert result["history"][0]["train_loss"] == pytest.approx(expected, rel=1e-5)
     assert abs(expected - loss(combined)) > 1e-3
+
+
+# -- the student's time limit --------------------------------------------------------------
+def test_time_budget_reads_the_limit_against_the_pace_so_far():
+    from skdistill._training import TimeBudget
+
+    now = [100.0]
+    budget = TimeBudget(10.0, clock=lambda: now[0])
+    now[0] += 3.0  # one epoch of 3 s
+    assert budget.epochs_that_fit(1, max_epochs=200) == 3
+    assert budget.epochs_that_fit(1, max_epochs=2) == 2
+    assert budget.another_epoch_fits(1)  # 6 s <= 10 s
+    now[0] += 5.0  # a second, slower epoch: 4 s each on average
+    assert not budget.another_epoch_fits(2)  # 12 s > 10 s
+    now[0] += 20.0
+    assert budget.epochs_that_fit(2, max_epochs=200) == 2  # never fewer than done
+
+
+def _limited_fit(cancer, monkeypatch, schedule, limit, max_epochs=40):
+    """A fit whose budget reads a clock that moves one second per epoch trained."""
+    import skdistill._training as training
+
+    seconds = [0.0]
+    train_epoch = training._train_epoch
+
+    def one_second_epoch(*args):
+        seconds[0] += 1.0
+        return train_epoch(*args)
+
+    class EpochClock(training.TimeBudget):
+        def __init__(self, limit):
+            super().__init__(limit, clock=lambda: seconds[0])
+
+    monkeypatch.setattr(training, "_train_epoch", one_second_epoch)
+    monkeypatch.setattr(training, "TimeBudget", EpochClock)
+    X, y = cancer
+    return _model(lr_schedule=schedule, student_time_limit=limit, max_epochs=max_epochs,
+                  n_iter_no_change=max_epochs).fit(X, y)
+
+
+def test_the_time_limit_stops_before_an_epoch_that_would_end_past_it(cancer, monkeypatch):
+    model = _limited_fit(cancer, monkeypatch, "plateau", limit=5.5)
+    assert model.n_iter_ == 5 and model.fit_info_["stopped_by"] == "time_limit"
+    # The best epoch's weights are kept, as under early stopping.
+    best = min(model.history_, key=lambda r: r["valid_loss"])
+    assert model.fit_info_["best_epoch"] == best["epoch"]
+    assert model.score(*cancer) > 0.9
+
+
+def test_a_cosine_schedule_anneals_over_the_epochs_that_fit(cancer, monkeypatch):
+    model = _limited_fit(cancer, monkeypatch, "cosine", limit=6.5)
+    assert model.n_iter_ == 6 and model.fit_info_["stopped_by"] == "time_limit"
+    lr = [r["learning_rate"] for r in model.history_]
+    expected = [3e-3 * 0.5 * (1 + np.cos(np.pi * e / 6)) for e in range(6)]
+    np.testing.assert_allclose(lr, expected, rtol=1e-6)
+
+
+def test_an_ample_time_limit_changes_nothing(cancer):
+    X, y = cancer
+    free = _model(max_epochs=6).fit(X, y)
+    limited = _model(max_epochs=6, student_time_limit=1e6).fit(X, y)
+    assert limited.fit_info_["stopped_by"] == free.fit_info_["stopped_by"] == "max_epochs"
+    np.testing.assert_array_equal(limited.predict_proba(X), free.predict_proba(X))
+
+
+def test_the_smallest_time_limit_still_trains_one_epoch(cancer):
+    from sklearn.pipeline import make_pipeline as pipe
+
+    X, y = cancer
+    model = pipe(StandardScaler(), _model(student_time_limit=1e-9, lr_schedule="cosine"))
+    model.fit(X, y)
+    fitted = model[-1]
+    assert fitted.n_iter_ == 1 and fitted.fit_info_["stopped_by"] == "time_limit"
+    assert np.isfinite(model.predict_proba(X)).all() and model.score(X, y) > 0.8
+    with pytest.raises(ValueError, match="student_time_limit"):
+        _model(student_time_limit=0).fit(X, y)
+
+
+def test_stopped_by_says_early_stopping(cancer):
+    X, y = cancer
+    model = _model(max_epochs=200, n_iter_no_change=2).fit(X, y)
+    assert model.n_iter_ < 200 and model.fit_info_["stopped_by"] == "early_stopping"

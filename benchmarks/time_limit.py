@@ -1,0 +1,179 @@
+"""What a time limit on the student's training buys: fidelity at a fixed budget.
+
+``student_time_limit`` (with ``lr_schedule="cosine"``) ends the student's training
+within a number of seconds. On each table (one split, 3,000 training rows, the default
+teachers fitted once and cached) this script fits the default student with no limit,
+the same student limited to each of ``--limits`` seconds on the cosine schedule, and
+0.1.0's student, whose fit time is the student issue's yardstick. It reports each
+student's fidelity to the teachers on the test rows, its accuracy, its fit time and
+epochs, and what ended its training.
+
+    python -m benchmarks.time_limit [--datasets magic ...] [--limits 4 8 16]
+
+Writes ``benchmarks/results/time_limit.md`` and ``time_limit.csv``; ``--render A.csv
+B.csv`` writes the page from the CSVs of runs made side by side.
+"""
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    __package__ = "benchmarks"
+
+import numpy as np  # noqa: E402
+
+from benchmarks._common import (  # noqa: E402
+    accuracy,
+    available_datasets,
+    benchmark_teachers,
+    classification_datasets,
+    environment,
+    fidelity,
+    limit_threads,
+    make_split,
+    script_command,
+    v010_params,
+)
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+LIMITS = (4.0, 8.0, 16.0)
+
+
+def variants(limits, n_train):
+    """``(name, limit, params)`` of every student fitted on a table, in order."""
+    yield "default", None, {}
+    for limit in limits:
+        yield f"limit {limit:g} s", limit, {"student_time_limit": limit,
+                                             "lr_schedule": "cosine"}
+    yield "0.1.0", None, v010_params(n_train)
+
+
+def measure_table(name, X, y, seed, limits, memory):
+    """One row per student on one table's split."""
+    from skdistill import DistilledClassifier
+
+    X_train, X_test, y_train, y_test, _ = make_split(X, y, seed, max_train=3_000,
+                                                     max_test=2_000)
+    rows, teacher_pred = [], None
+    for variant, limit, params in variants(limits, len(y_train)):
+        model = DistilledClassifier(teachers=benchmark_teachers(seed), random_state=seed,
+                                    n_jobs=1, memory=memory,
+                                    keep_teachers=teacher_pred is None, **params)
+        model.fit(X_train, y_train)
+        if teacher_pred is None:
+            teacher_proba = model.teacher_predict_proba(X_test)
+            teacher_pred = teacher_proba.argmax(axis=1)
+            teacher_accuracy = accuracy(model.classes_, teacher_proba, y_test)
+        proba = model.predict_proba(X_test)
+        rows.append({"dataset": name, "seed": seed, "variant": variant, "limit": limit,
+                     "fidelity": fidelity(proba.argmax(axis=1), teacher_pred),
+                     "accuracy": accuracy(model.classes_, proba, y_test),
+                     "teacher_accuracy": teacher_accuracy,
+                     "student_seconds": model.fit_info_["student_fit_seconds"],
+                     "epochs": model.n_iter_, "stopped_by": model.fit_info_["stopped_by"]})
+        print({k: v for k, v in rows[-1].items() if k != "dataset"}, name, flush=True)
+    return rows
+
+
+def summary_rows(df):
+    """Per variant: medians over tables of the per-table means over seeds."""
+    per_table = df.groupby(["variant", "dataset"], sort=False).mean(numeric_only=True)
+    v010 = per_table.xs("0.1.0")["student_seconds"]
+    out = []
+    for variant in df["variant"].unique():
+        t = per_table.xs(variant)
+        retention = t["accuracy"] / t["teacher_accuracy"]
+        limit = df.loc[df["variant"] == variant, "limit"].iloc[0]
+        out.append({
+            "variant": variant,
+            "median fidelity": f"{t['fidelity'].median():.2%}",
+            "mean fidelity": f"{t['fidelity'].mean():.2%}",
+            "median retention": f"{retention.median():.2%}",
+            "lowest retention": f"{retention.min():.2%}",
+            "median student fit": f"{t['student_seconds'].median():.1f} s",
+            "longest fit / limit": ("" if np.isnan(limit) else
+                                    f"{(t['student_seconds'] / limit).max():.2f}"),
+            "fit / 0.1.0's (median per table)":
+                f"{(t['student_seconds'] / v010.loc[t.index]).median():.1f}x",
+        })
+    return out
+
+
+def markdown_table(rows):
+    keys = list(rows[0])
+    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    lines += ["| " + " | ".join(str(r[k]) for k in keys) + " |" for r in rows]
+    return lines
+
+
+def write_page(df, env, path, note=None):
+    fid = df.pivot_table(index="dataset", columns="variant", values="fidelity",
+                         sort=False)[list(df["variant"].unique())]
+    fits = df.pivot_table(index="dataset", columns="variant", values="student_seconds",
+                          sort=False)[list(df["variant"].unique())]
+    lines = ["# A time limit on the student's training", "",
+             f"- Command: `{env['command']}` (from the repository root)",
+             *([f"- Runs: {note}"] if note else []),
+             f"- Date: {env['date']}; machine: {env['machine']} (shared; timings are noisy)",
+             "- Versions: " + ", ".join(f"{k} {v}" for k, v in env["versions"].items()),
+             "- Each table's split, one per seed (at most 3,000 training and 2,000 test "
+             "rows); the default teachers fitted once on it and cached, and every student "
+             "fitted from them. 'limit "
+             "N s': `student_time_limit=N, lr_schedule=\"cosine\"`. '0.1.0': 0.1.0's "
+             "student, the student issue's yardstick for fit time. Fidelity: agreement "
+             "with the teachers on the test rows; retention: the student's accuracy over "
+             "the teachers'. Medians are over tables, of the per-table means over seeds.",
+             "", "## Summary", ""]
+    lines += markdown_table(summary_rows(df))
+    lines += ["", "## Fidelity per table", ""]
+    lines += markdown_table([{"dataset": name, **{v: f"{x:.4f}" for v, x in r.items()}}
+                             for name, r in fid.iterrows()])
+    lines += ["", "## Student fit seconds per table", ""]
+    lines += markdown_table([{"dataset": name, **{v: f"{x:.1f}" for v, x in r.items()}}
+                             for name, r in fits.iterrows()])
+    path.write_text("\n".join(lines) + "\n")
+
+
+def main(argv=None):
+    import joblib
+    import pandas as pd
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--datasets", nargs="+", default=None,
+                        help="default: every classification table in the data folder")
+    parser.add_argument("--limits", nargs="+", type=float, default=list(LIMITS))
+    parser.add_argument("--seeds", type=int, default=1)
+    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--out-dir", default=str(RESULTS_DIR))
+    parser.add_argument("--tag", default="time_limit")
+    parser.add_argument("--render", nargs="+", default=None, metavar="CSV",
+                        help="write the page from these CSVs instead of running")
+    parser.add_argument("--note", default=None,
+                        help="with --render: how the CSVs were made, for the page's header")
+    args = parser.parse_args(argv)
+    env = environment(script_command("time_limit", argv))
+    out = Path(args.out_dir)
+    if args.render:
+        df = pd.concat([pd.read_csv(p) for p in args.render], ignore_index=True)
+    else:
+        limit_threads()
+        rows = []
+        with tempfile.TemporaryDirectory(prefix="skdistill-time-limit-") as cache:
+            memory = joblib.Memory(cache, verbose=0)
+            for name, X, y in available_datasets(args.datasets or classification_datasets(),
+                                                 args.data_dir):
+                for seed in range(args.seeds):
+                    rows += measure_table(name, X, y, seed, args.limits, memory)
+        if not rows:
+            return None
+        df = pd.DataFrame(rows)
+        df.to_csv(out / f"{args.tag}.csv", index=False)
+    write_page(df, env, out / f"{args.tag}.md", args.note)
+    return df
+
+
+if __name__ == "__main__":
+    main()
