@@ -1,8 +1,8 @@
 """Whether the student's first layer gets cheaper by using the encoding's structure.
 
 Most of the student's fit time is its linear layers' matrix products, and the first
-one, which reads the piecewise-linear encoding (up to 1,024 columns), carries most of
-their operations. That encoding has structure a dense product ignores: each numeric
+one, which reads the piecewise-linear encoding (up to 1,024 columns), often carries
+most of their operations. That encoding has structure a dense product ignores: each numeric
 column's bins read ``1, ..., 1, z, 0, ..., 0``, so the column's share of the first
 layer's output is an interpolation between two rows of the cumulative sum of its
 weights. Trained in that form (the cumulative sums, "knots", as the parameters: the
@@ -15,7 +15,8 @@ interpolated one, alternated, and checks that the two compute the same outputs. 
 does not measure what the knot form does to training: AdamW does not take the same
 steps on knots as on the weights, so it would train a different student. The form
 that keeps today's steps would add a cumulative sum of the weights, and its reverse,
-to every step. Neither is in the library; see the result page for why.
+to every step. Neither is in the library: ``docs/benchmarks.md`` ("What is not here
+yet") says why.
 
     python -m benchmarks.first_layer [--datasets magic letter ...]
 

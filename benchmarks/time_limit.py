@@ -146,6 +146,8 @@ def main(argv=None):
                         help="default: every classification table in the data folder")
     parser.add_argument("--limits", nargs="+", type=float, default=list(LIMITS))
     parser.add_argument("--seeds", type=int, default=1)
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="run seeds first-seed .. first-seed + seeds - 1")
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--out-dir", default=str(RESULTS_DIR))
     parser.add_argument("--tag", default="time_limit")
@@ -165,7 +167,7 @@ def main(argv=None):
             memory = joblib.Memory(cache, verbose=0)
             for name, X, y in available_datasets(args.datasets or classification_datasets(),
                                                  args.data_dir):
-                for seed in range(args.seeds):
+                for seed in range(args.first_seed, args.first_seed + args.seeds):
                     rows += measure_table(name, X, y, seed, args.limits, memory)
         if not rows:
             return None
