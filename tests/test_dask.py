@@ -239,16 +239,24 @@ def test_input_errors_are_clear(client, data):
 
 # -- a worker dies during the teacher phase -------------------------------------------------
 class _DiesOnFit(ClassifierMixin, BaseEstimator):
-    """Kills the worker process that fits it, ``times`` times (counted in files)."""
+    """Kills the worker process that fits it, ``times`` times (counted in files).
+
+    Each death first claims a file ``death-<k>`` that no other process can also create
+    (``O_EXCL``): two folds fitted at once on two workers then cannot both take the
+    same death, as they could when they counted the files and both saw none.
+    """
 
     def __init__(self, folder=None, times=1):
         self.folder = folder
         self.times = times
 
     def fit(self, X, y):
-        deaths = len(os.listdir(self.folder))
-        if deaths < self.times:
-            open(os.path.join(self.folder, f"death-{deaths}-{os.getpid()}"), "w").close()
+        for k in range(self.times):
+            try:
+                os.close(os.open(os.path.join(self.folder, f"death-{k}"),
+                                 os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            except FileExistsError:
+                continue
             os._exit(1)
         self.model_ = LogisticRegression().fit(X, y)
         self.classes_ = self.model_.classes_
