@@ -189,6 +189,15 @@ def alternated_fits_header(title, env, epochs, repeats, protocol_note=""):
             + protocol_note]
 
 
+def markdown_table(records, columns=None):
+    """The lines of a markdown table: one row per record (a dict), ``columns`` (default:
+    the first record's keys) in order, a missing value as an empty cell."""
+    columns = list(records[0]) if columns is None else columns
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(str(r.get(c, "")) for c in columns) + " |" for r in records]
+    return lines
+
+
 def limit_threads():
     """One thread for torch and the OpenMP/BLAS pools; returns the threadpoolctl handle.
 

@@ -49,7 +49,7 @@ import numpy as np
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._common import environment  # noqa: E402
+from benchmarks._common import environment, markdown_table  # noqa: E402
 
 N_FEATURES = 20
 N_TREES = 30
@@ -353,13 +353,6 @@ COLUMNS = {
 }
 
 
-def _table(records, columns):
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    for r in records:
-        lines.append("| " + " | ".join(str(r.get(c, "")) for c in columns) + " |")
-    return "\n".join(lines)
-
-
 def _settings_lines(records, settings):
     """What the run's settings apply to: the cluster and parity phases only; the memory and
     strategy phases fit the in-memory estimator with its own defaults."""
@@ -388,7 +381,7 @@ def write_report(out_dir, runs):
         for phase, columns in COLUMNS.items():
             records = [r for r in run["records"] if r["phase"].startswith(phase)]
             if records:
-                lines += [f"### {phase}", "", _table(records, columns), ""]
+                lines += [f"### {phase}", "", *markdown_table(records, columns), ""]
     text = "\n".join(lines)
     path = Path(out_dir) / "scale.md"
     old = path.read_text() if path.exists() else ""

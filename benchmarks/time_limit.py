@@ -34,6 +34,7 @@ from benchmarks._common import (  # noqa: E402
     fidelity,
     limit_threads,
     make_split,
+    markdown_table,
     script_command,
     v010_params,
 )
@@ -100,13 +101,6 @@ def summary_rows(df):
                 f"{(t['student_seconds'] / v010.loc[t.index]).median():.1f}x",
         })
     return out
-
-
-def markdown_table(rows):
-    keys = list(rows[0])
-    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
-    lines += ["| " + " | ".join(str(r[k]) for k in keys) + " |" for r in rows]
-    return lines
 
 
 def write_page(df, env, path, note=None):
