@@ -426,6 +426,7 @@ class _BaseDistiller(BaseEstimator):
                                         data.hidden, seed, data.table)
         has_valid = len(valid_idx) > 0
         w = data.row_weights
+        progress = self._progress_printer("student") if self.verbose else None
         start = time.perf_counter()
         result = train_student(
             student, transfer.X.astype(np.float32), transfer.target, transfer.y,
@@ -445,10 +446,13 @@ class _BaseDistiller(BaseEstimator):
             time_limit=self.student_time_limit,
             always_rows=(transfer.n_real + transfer.n_extra - transfer.n_synthetic
                          if REAL_ROWS_EVERY_EPOCH else 0),
-            progress=self._progress_printer("student") if self.verbose else None,
+            progress=progress,
             **self._loss_params(),
         )
-        return result, time.perf_counter() - start
+        elapsed = time.perf_counter() - start
+        if progress is not None:
+            progress.close(result["stopped_by"])
+        return result, elapsed
 
     def _store(self, data, fitted, result, transfer, valid_idx, teacher_time, student_time):
         """Set the fitted attributes, once the student is known to compute finite outputs."""

@@ -229,6 +229,13 @@ class TeacherProgress:
                 bar.close()
 
 
+#: What ended the student's training, in words, for each value of
+#: ``fit_info_["stopped_by"]``: the closing progress line and ``skdistill info`` say
+#: "ended by" these.
+STOPPED_BY_WORDS = {"max_epochs": "max_epochs", "early_stopping": "early stopping",
+                    "time_limit": "the time limit"}
+
+
 class StudentProgress:
     """Called after every student epoch with its history record."""
 
@@ -265,11 +272,16 @@ class StudentProgress:
         parts += [f"{k} {v:.4f}" for k, v in _postfix(record).items()]
         _log(" | ".join(parts))
 
-    def close(self):
-        """Finish the bar, or print the last epoch and where the best one was.
+    def close(self, stopped_by=None):
+        """Finish the bar, or print the last epoch, why training ended and where the best
+        epoch was.
 
-        The training loop has no end-of-training hook, so this also runs when the
-        reporter is garbage-collected, right after ``train_student`` returns.
+        Parameters
+        ----------
+        stopped_by : {"max_epochs", "early_stopping", "time_limit"} or None
+            What ended training (``fit_info_["stopped_by"]``); None leaves it unsaid. The
+            estimator closes the reporter with it once ``train_student`` returns; without
+            that, garbage collection closes it.
         """
         if self._bar is not None:
             self._bar.close()
@@ -278,8 +290,10 @@ class StudentProgress:
             self._print(self._last)
         if self._last is not None and self.bar_class is None and self._best is not None:
             monitored = "valid_loss" if "valid_loss" in self._last else "train_loss"
-            _log(f"student stopped after epoch {self._last['epoch']}; best {monitored} "
-                   f"{self._best[1]:.4f} at epoch {self._best[0]}")
+            why = (f" (ended by {STOPPED_BY_WORDS[stopped_by]})"
+                   if stopped_by in STOPPED_BY_WORDS else "")
+            _log(f"student stopped after epoch {self._last['epoch']}{why}; best {monitored} "
+                 f"{self._best[1]:.4f} at epoch {self._best[0]}")
         self._last = None
 
     def __del__(self):

@@ -16,7 +16,7 @@ import time
 import warnings
 
 from ._measure import format_bytes, format_ratio, format_seconds
-from ._progress import log_to_stderr, logger
+from ._progress import STOPPED_BY_WORDS, log_to_stderr, logger
 
 TEACHER_NAMES = ("rf", "et", "xgb", "lgbm", "mlp")
 
@@ -307,11 +307,6 @@ def _empty_cells_in_training(X, y, train_idx, test_idx, task):
     return train_idx, test_idx
 
 
-#: What ended the student's training, as ``info`` says it (``fit_info_["stopped_by"]``).
-_STOPPED_BY = {"max_epochs": "max_epochs", "early_stopping": "early stopping",
-               "time_limit": "the time limit"}
-
-
 def _fit_model(model, X, y, teachers):
     folds = model._teacher_folds(len(X))
     _progress(f"Fitting teachers ({', '.join(n for n, _ in teachers)}) with {folds}-fold "
@@ -550,7 +545,7 @@ def _cmd_info(args):
     if teachers:
         lines.append(f"Teachers (not stored): {', '.join(teachers)}")
     info = model.fit_info_
-    ended = _STOPPED_BY.get(info.get("stopped_by"))  # files before 0.8.3 do not say
+    ended = STOPPED_BY_WORDS.get(info.get("stopped_by"))  # files before 0.8.3 do not say
     epochs = f"{model.n_iter_} epochs" + (f" (ended by {ended})" if ended else "")
     lines.append(f"Training: {epochs}, best epoch {info.get('best_epoch')}, "
                  f"{info.get('n_real_rows')} rows, teachers "

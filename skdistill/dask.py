@@ -371,7 +371,7 @@ class _BaseDaskDistiller(BaseEstimator):
             resolve_device(self.device)  # refuse a missing GPU before the teachers
         hidden = check_hidden_layer_sizes(self.hidden_layer_sizes)
         weights = check_teacher_weights(self.teacher_weights)
-        data = self._check_inputs(X, y, client, da, distributed)
+        data = self._check_inputs(X, y, client, da)
         names = ("teachers", "folds", "samples", "validation", "encoding", "student")
         seeds = dict(zip(names, _seeds(self.random_state, len(names))))
         teachers = self._resolve_teachers(seeds["teachers"], weights)
@@ -435,7 +435,7 @@ class _BaseDaskDistiller(BaseEstimator):
         return teachers
 
     # -- inputs ------------------------------------------------------------------------------
-    def _check_inputs(self, X, y, client, da, distributed):
+    def _check_inputs(self, X, y, client, da):
         import dask
 
         classification = self._task == "classification"
@@ -647,6 +647,7 @@ class _BaseDaskDistiller(BaseEstimator):
             random_state=seeds["student"])
         start_rows = valid if valid is not None else next(iter(stream(0)))
         start_rows = tuple(a[:4 * self.batch_size] for a in start_rows)
+        progress = self._progress_printer() if self.verbose else None
         result = train_student_stream(
             student, stream, start_rows,
             *((valid[0], valid[2], valid[3], valid[1] if self.alpha > 0 else None)
@@ -656,10 +657,11 @@ class _BaseDaskDistiller(BaseEstimator):
             n_iter_no_change=self.n_iter_no_change, tol=self.tol, alpha=self.alpha,
             validation_target=self.validation_target, lr_schedule=self.lr_schedule,
             weight_averaging=self.weight_averaging, time_limit=self.student_time_limit,
-            device=self.device, seed=seeds["student"],
-            progress=self._progress_printer() if self.verbose else None,
+            device=self.device, seed=seeds["student"], progress=progress,
             **self._loss_params(),
         )
+        if progress is not None:
+            progress.close(result["stopped_by"])
         return result, stream, n_valid, X_sample[:1000]
 
     def _progress_printer(self):

@@ -162,12 +162,15 @@ def test_regressor_round_trip(client, tmp_path):
     np.testing.assert_allclose(skdistill.load(path).predict(X), pred)
 
 
-def test_the_student_time_limit_ends_training_on_a_cluster(client, data):
+def test_the_student_time_limit_ends_training_on_a_cluster(client, data, caplog):
     X, y = data
     Xd, yd = da.from_array(X, chunks=PART), da.from_array(y, chunks=PART)
-    model = DaskDistilledClassifier(teachers=_rf(), student_time_limit=1e-9,
+    caplog.set_level(logging.INFO, logger="skdistill")
+    model = DaskDistilledClassifier(teachers=_rf(), student_time_limit=1e-9, verbose=1,
                                     **{**SMALL, "max_epochs": 50}).fit(Xd, yd)
     assert model.n_iter_ == 1 and model.fit_info_["stopped_by"] == "time_limit"
+    # verbose progress (plain lines: pytest's stderr is not a terminal) says why it ended.
+    assert "student stopped after epoch 1 (ended by the time limit)" in caplog.messages[-1]
     local = model.to_local()
     assert local.student_time_limit == 1e-9
     np.testing.assert_allclose(local.predict_proba(X), model.predict_proba(Xd).compute())

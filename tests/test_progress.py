@@ -60,10 +60,23 @@ def test_plain_lines_when_not_a_tty(data, capsys, caplog):
     assert [e.split("student epoch ")[1].split(" ")[0] for e in epochs] == ["1/12", "10/12",
                                                                            "12/12"]
     assert "valid_loss" in epochs[0] and "valid_accuracy" in epochs[0]
-    assert "stopped after epoch 12" in lines[-1]
+    assert "stopped after epoch 12 (ended by max_epochs)" in lines[-1]
     caplog.clear()
     _model(verbose=2).fit(*data)
     assert sum("student epoch" in m for m in _messages(caplog)) == 12
+
+
+@pytest.mark.parametrize("params, reason", [
+    ({"max_epochs": 200, "n_iter_no_change": 2, "tol": 10.0}, "early stopping"),
+    ({"student_time_limit": 1e-3}, "the time limit"),
+])
+def test_the_closing_line_says_why_training_ended(data, caplog, params, reason):
+    caplog.set_level(logging.INFO, logger="skdistill")
+    model = _model(verbose=1, **params).fit(*data)
+    last = _messages(caplog)[-1]
+    assert last.startswith(
+        f"student stopped after epoch {model.n_iter_} (ended by {reason}); best ")
+    assert model.n_iter_ < 12 if "time" in reason else model.n_iter_ == 3
 
 
 def test_bars_on_a_terminal(data, monkeypatch, capsys):
