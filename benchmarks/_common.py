@@ -180,10 +180,10 @@ def alternated_fits_header(title, env, epochs, repeats, protocol_note=""):
     title, command, date and machine, versions, and the protocol (``protocol_note``
     appended to it)."""
     return [f"# {title}", "",
-            f"- Command: `{env['command']}` (from the repository root)",
+            command_line(env),
             f"- Date: {env['date']}; machine: {env['machine']} (shared; the two are "
             "alternated, so load affects both alike)",
-            "- Versions: " + ", ".join(f"{k} {v}" for k, v in env["versions"].items()),
+            "- Versions: " + versions_text(env),
             f"- One split per table (seed 0, 3,000 training rows), default settings with "
             f"{epochs} epochs and no early stop; median of {repeats} fits each."
             + protocol_note]
@@ -364,6 +364,17 @@ def _git_commit():
     except (OSError, subprocess.SubprocessError):
         return ""
     return f" (commit {out.stdout.strip()})" if out.returncode == 0 and out.stdout else ""
+
+
+def command_line(env):
+    """A results page's "- Command:" line, from :func:`environment`'s record."""
+    return f"- Command: `{env['command']}` (from the repository root)"
+
+
+def versions_text(env):
+    """The library versions of :func:`environment`'s record, as one comma-separated
+    string for a results page."""
+    return ", ".join(f"{k} {v}" for k, v in env["versions"].items())
 
 
 def environment(command):

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks._common import EARLIER_DEFAULTS
+from benchmarks._common import EARLIER_DEFAULTS, command_line, versions_text
 
 #: The targets, checked by every full or quick run: ``(bound, kind)`` with kind ">=" or
 #: "<=". The student issue (#11) added fidelity, gain, the worst retention, the
@@ -215,7 +215,7 @@ def markdown(s, agg, meta, acc, env, skipped, tag):
         lines += [f"**PARTIAL RESULTS: {env.get('progress', '')} finished when this file was "
                   "written.**", ""]
     lines += [
-        f"- Command: `{env['command']}` (from the repository root)",
+        command_line(env),
         f"- Date: {env['date']}; wall time {env.get('wall_seconds', float('nan')) / 60:.1f} min"
         + (f" (the longest of {env['shards']} shards run in parallel)" if env.get("shards")
            else ""),
@@ -224,7 +224,7 @@ def markdown(s, agg, meta, acc, env, skipped, tag):
         "(shared with other jobs: timings are noisy, so latencies are medians of "
         f"{env['latency_calls']} calls and every ratio is measured side by side in this run)",
         f"- Threads: {env['threads']}",
-        "- Versions: " + ", ".join(f"{k} {v}" for k, v in env["versions"].items()),
+        "- Versions: " + versions_text(env),
         f"- Protocol: stratified 75/25 split per seed, the same for every method; several "
         f"seeds below {env.get('small_below', 5000)} rows, else 1; training sets above "
         f"{env['max_train_rows']} rows and test "

@@ -41,6 +41,7 @@ from sklearn.model_selection import RepeatedStratifiedKFold  # noqa: E402
 from benchmarks._common import (  # noqa: E402
     accuracy,
     benchmark_teachers,
+    command_line,
     environment,
     expected_calibration_error,
     fidelity,
@@ -48,6 +49,7 @@ from benchmarks._common import (  # noqa: E402
     log_loss,
     make_split,
     v010_params,
+    versions_text,
 )
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -317,10 +319,10 @@ def write_outputs(rows, env, out_dir, complete, header=None):
     if not complete:
         lines += [f"**PARTIAL RESULTS: {env.get('progress', '')}.**", ""]
     lines += [
-        f"- Command: `{env['command']}` (from the repository root)",
+        command_line(env),
         f"- Date: {env['date']}; wall time {env.get('wall_seconds', float('nan')) / 60:.1f} min",
         f"- Machine: {env['machine']} (shared; timings are noisy)",
-        "- Versions: " + ", ".join(f"{k} {v}" for k, v in env["versions"].items()),
+        "- Versions: " + versions_text(env),
         "- Reference: " + ", ".join(f"{k}={v}" for k, v in REFERENCE.items())
         + "; each variant changes one of these. Seeds: "
         + (f"{env['seeds']} on every dataset" if env.get("seeds") else

@@ -26,11 +26,13 @@ if __package__ in (None, ""):
 
 from benchmarks._common import (  # noqa: E402
     benchmark_teachers,
+    command_line,
     datasets_with_teacher_cache,
     environment,
     limit_threads,
     make_split,
     script_command,
+    versions_text,
 )
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -74,10 +76,10 @@ def main(argv=None):
                                                           "skdistill-coverage-"):
         rows += run(name, X, y, memory, log=lambda m: print(m, flush=True))
     lines = ["# Agreement with the teachers on seen, nearby and held-out rows", "",
-             f"- Command: `{env['command']}` (from the repository root)",
+             command_line(env),
              f"- Date: {env['date']}",
              f"- Machine: {env['machine']}",
-             "- Versions: " + ", ".join(f"{k} {v}" for k, v in env["versions"].items()),
+             "- Versions: " + versions_text(env),
              f"- Student: {STUDENT}; the teachers' in-sample outputs as targets, so the "
              "student is asked to copy the very function it is compared with.", "",
              "| dataset | encoding | training rows | fresh MUNGE rows | test rows |",

@@ -28,9 +28,11 @@ if __package__ in (None, ""):
 
 from benchmarks._common import (  # noqa: E402
     available_datasets,
+    command_line,
     environment,
     limit_threads,
     script_command,
+    versions_text,
 )
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -81,9 +83,9 @@ def measure(X, y, rounds, calls):
 
 def write(rows, env, out_dir):
     lines = ["# Few rows: one matrix-vector product per row", "",
-             f"- Command: `{env['command']}` (from the repository root)",
+             command_line(env),
              f"- Date: {env['date']}", f"- Machine: {env['machine']} (shared; timings are noisy)",
-             "- Versions: " + ", ".join(f"{k} {v}" for k, v in env["versions"].items()),
+             "- Versions: " + versions_text(env),
              f"- Table: {env['dataset']}, {env['n_rows']} rows; one thread; median over "
              f"{env['rounds']} rounds of the best of 3 repeats of {env['calls']} calls; "
              "'off' sets `FEW_ROWS = 0`, so every batch is one matrix product.", "",

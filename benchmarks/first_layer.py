@@ -38,10 +38,12 @@ import numpy as np  # noqa: E402
 from benchmarks._common import (  # noqa: E402
     available_datasets,
     classification_datasets,
+    command_line,
     environment,
     limit_threads,
     make_split,
     script_command,
+    versions_text,
 )
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -204,10 +206,10 @@ def measure(name, X, steps, repeats):
 def write_page(rows, env, steps, repeats, path):
     ratios = [r["dense_ms"] / r["interpolated_ms"] for r in rows]
     lines = ["# The student's first layer: dense product against interpolation", "",
-             f"- Command: `{env['command']}` (from the repository root)",
+             command_line(env),
              f"- Date: {env['date']}; machine: {env['machine']} (shared; the two forms are "
              "alternated, so load affects both alike)",
-             "- Versions: " + ", ".join(f"{k} {v}" for k, v in env["versions"].items()),
+             "- Versions: " + versions_text(env),
              f"- Each table's default student (seed-0 split, 3,000 training rows, two "
              f"outputs), one thread; a training step is forward, backward and fused AdamW "
              f"on {BATCH} rows; median over {repeats} alternated rounds of {steps} steps.",

@@ -36,10 +36,12 @@ if __package__ in (None, ""):
 
 from benchmarks._common import (  # noqa: E402
     benchmark_teachers,
+    command_line,
     environment,
     fidelity,
     limit_threads,
     make_split,
+    versions_text,
 )
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -133,10 +135,10 @@ def write(rows, latency, env, out, seed=0):
     base = next(r for r in rows if r["arm"].startswith("Pipeline"))
     lines = [
         "# Raw tables: categories and missing values, with and without a Pipeline", "",
-        f"- Command: `{env['command']}` (from the repository root)",
+        command_line(env),
         f"- Date: {env['date']}; wall time {env['wall_seconds'] / 60:.1f} min",
         f"- Machine: {env['machine']} (shared; timings are noisy)",
-        "- Versions: " + ", ".join(f"{k} {v}" for k, v in env["versions"].items()),
+        "- Versions: " + versions_text(env),
         f"- Data: adult, {len(CATEGORICAL)} label-encoded columns turned into categories, "
         f"{MISSING_RATE:.0%} of {', '.join(WITH_MISSING)} removed at random; one "
         f"stratified 75/25 split (seed {seed} for both).",

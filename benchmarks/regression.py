@@ -29,7 +29,14 @@ import time
 
 import numpy as np
 
-from benchmarks._common import REPO_ROOT, environment, limit_threads, v010_params, v041_params
+from benchmarks._common import (
+    REPO_ROOT,
+    environment,
+    limit_threads,
+    v010_params,
+    v041_params,
+    versions_text,
+)
 
 #: The earlier regressor defaults measured beside the current ones, oldest first:
 #: ``(key, release, params(n_train))``; the column is ``distilled_<key>``. The regressor's
@@ -144,7 +151,7 @@ def write_markdown(df, summary, env, path):
         f"Command: `{env['command']}`  ",
         f"Date: {env['date']}  ",
         f"Machine: {env['machine']}; load average at start {env['load_average_at_start']}  ",
-        "Versions: " + ", ".join(f"{k} {v}" for k, v in env["versions"].items()), "",
+        "Versions: " + versions_text(env), "",
         "Teacher: the default regression ensemble (RF, ET, XGBoost, LightGBM, MLP). "
         "`distilled`: `DistilledRegressor()` defaults, measured without its teachers. "
         + " and ".join(f"`distilled_{key}`" for key, _, _ in EARLIER_REGRESSOR_DEFAULTS)

@@ -49,7 +49,7 @@ import numpy as np
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._common import environment, markdown_table  # noqa: E402
+from benchmarks._common import environment, markdown_table, versions_text  # noqa: E402
 
 N_FEATURES = 20
 N_TREES = 30
@@ -375,7 +375,7 @@ def write_report(out_dir, runs):
         env = run["environment"]
         lines += [f"## `{env['command']}`", "",
                   f"- date: {env['date']}; machine: {env['machine']}; python {env['python']}",
-                  "- versions: " + ", ".join(f"{k} {v}" for k, v in env["versions"].items()),
+                  "- versions: " + versions_text(env),
                   f"- load average at start: {env['load_average_at_start']}"]
         lines += _settings_lines(run["records"], run["settings"]) + [""]
         for phase, columns in COLUMNS.items():

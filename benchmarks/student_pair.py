@@ -51,10 +51,12 @@ if __package__ in (None, ""):
 from benchmarks._common import (  # noqa: E402
     available_datasets,
     benchmark_teachers,
+    command_line,
     environment,
     limit_threads,
     make_split,
     script_command,
+    versions_text,
 )
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -174,9 +176,9 @@ def header(env, fork_epochs):
     versions, protocol."""
     return [
         "# Averaging students: two half-width students, and one forked student", "",
-        f"- Command: `{env['command']}` (from the repository root)",
+        command_line(env),
         f"- Date: {env['date']}; machine: {env['machine']} (shared: fit times are noisy)",
-        "- Versions: " + ", ".join(f"{k} {v}" for k, v in env["versions"].items()),
+        "- Versions: " + versions_text(env),
         "- Protocol: the ablations' (stratified 75/25 split per seed, 3,000 training rows, "
         "the benchmark teachers; fidelity against the teachers fitted on all training "
         "rows). Every student has the same teachers, folds, soft targets and synthetic "

@@ -36,10 +36,12 @@ from benchmarks._common import (  # noqa: E402
     available_datasets,
     benchmark_teachers,
     classification_datasets,
+    command_line,
     environment,
     limit_threads,
     make_split,
     script_command,
+    versions_text,
 )
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -81,9 +83,9 @@ def render(rows, env):
     columns = ["teacher 0 accuracy"] + [c for c, _, _ in PAIRS]
     lines = [
         "# Does the teacher agree with itself? Fidelity beside its reproducibility", "",
-        f"- Command: `{env['command']}` (from the repository root)",
+        command_line(env),
         f"- Date: {env['date']}; machine: {env['machine']} (shared)",
-        "- Versions: " + ", ".join(f"{k} {v}" for k, v in env["versions"].items()),
+        "- Versions: " + versions_text(env),
         "- One stratified split per table (seed 0), 3,000 training and 2,000 test rows "
         "(as the full suite). Two `DistilledClassifier` fits with default settings and "
         "default teachers, seeded 0 and 1 (teachers, folds and student); every number is "

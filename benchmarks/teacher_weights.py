@@ -37,10 +37,12 @@ from benchmarks._common import (  # noqa: E402
     available_datasets,
     benchmark_teachers,
     classification_datasets,
+    command_line,
     environment,
     limit_threads,
     make_split,
     script_command,
+    versions_text,
 )
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -144,9 +146,9 @@ def summarize(df):
 def write(df, env, out_dir):
     table, summary = summarize(df)
     lines = ["# Teacher combinations: weighted, or with a member left out", "",
-             f"- Command: `{env['command']}` (from the repository root)",
+             command_line(env),
              f"- Date: {env['date']}", f"- Machine: {env['machine']} (shared)",
-             "- Versions: " + ", ".join(f"{k} {v}" for k, v in env["versions"].items()),
+             "- Versions: " + versions_text(env),
              f"- Splits: stratified 75/25, training rows cut to {MAX_TRAIN_ROWS}, test rows to "
              f"5,000; seeds {env['seeds']}; the default teachers (`benchmark_teachers`: the "
              "boosters on one thread). Weights are chosen on 5-fold out-of-fold "

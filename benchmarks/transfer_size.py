@@ -26,12 +26,14 @@ if __package__ in (None, ""):
 
 from benchmarks._common import (  # noqa: E402
     benchmark_teachers,
+    command_line,
     datasets_with_teacher_cache,
     environment,
     fidelity,
     limit_threads,
     make_split,
     script_command,
+    versions_text,
 )
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -82,10 +84,10 @@ def write(rows, env, out):
     df = pd.DataFrame(rows)
     df.to_csv(out.with_suffix(".csv"), index=False, float_format="%.6g")
     lines = ["# Synthetic transfer rows on larger tables", "",
-             f"- Command: `{env['command']}` (from the repository root)",
+             command_line(env),
              f"- Date: {env['date']}; wall time {env['wall_seconds'] / 60:.1f} min",
              f"- Machine: {env['machine']} (shared; timings are noisy)",
-             "- Versions: " + ", ".join(f"{k} {v}" for k, v in env["versions"].items()),
+             "- Versions: " + versions_text(env),
              "- Protocol: one stratified 75/25 split (seed 0), the training side subsampled "
              "(stratified) to each size, 2,000 test rows; default ensemble with boosters on "
              "one thread, fitted once per size; the student with the current defaults, "

@@ -24,12 +24,14 @@ if __package__ in (None, ""):
 
 from benchmarks._common import (  # noqa: E402
     benchmark_teachers,
+    command_line,
     datasets_with_teacher_cache,
     environment,
     limit_threads,
     make_split,
     script_command,
     v031_params,
+    versions_text,
 )
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -99,9 +101,9 @@ def main(argv=None):
     df = pd.DataFrame(rows)
     df.to_csv(out / "underfit.csv", index=False, float_format="%.6g")
     lines = ["# Does the student fit its teachers where it trained?", "",
-             f"- Command: `{env['command']}` (from the repository root)",
+             command_line(env),
              f"- Date: {env['date']}; machine: {env['machine']} (shared)",
-             "- Versions: " + ", ".join(f"{k} {v}" for k, v in env["versions"].items()),
+             "- Versions: " + versions_text(env),
              "- One stratified split per table (seed 0), 3,000 training and 2,000 test rows, "
              "default teachers; agreement = the student's predicted class equals the "
              "teachers' (on trained synthetic rows, their soft target's argmax).", "",
