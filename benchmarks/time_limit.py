@@ -6,12 +6,15 @@ teachers fitted once and cached) this script fits the default student with no li
 the same student limited to each of ``--limits`` seconds on the cosine schedule, and
 0.1.0's student, whose fit time is the student issue's yardstick. It reports each
 student's fidelity to the teachers on the test rows, its accuracy, its fit time and
-epochs, and what ended its training.
+epochs, and what ended its training. ``--levers`` instead fits the student limited to
+the first of ``--limits`` with each of ``LEVERS`` beside it: what, within a fixed time,
+follows the teachers more closely.
 
     python -m benchmarks.time_limit [--datasets magic ...] [--limits 4 8 16]
+    python -m benchmarks.time_limit --levers --limits 4 --tag time_limit_levers
 
-Writes ``benchmarks/results/time_limit.md`` and ``time_limit.csv``; ``--render A.csv
-B.csv`` writes the page from the CSVs of runs made side by side.
+Writes ``benchmarks/results/<tag>.md`` and ``<tag>.csv``; ``--render A.csv B.csv``
+writes the page from the CSVs of runs made side by side.
 """
 
 import argparse
@@ -30,6 +33,7 @@ from benchmarks._common import (  # noqa: E402
     available_datasets,
     benchmark_teachers,
     classification_datasets,
+    command_line,
     environment,
     fidelity,
     limit_threads,
@@ -37,29 +41,54 @@ from benchmarks._common import (  # noqa: E402
     markdown_table,
     script_command,
     v010_params,
+    versions_text,
 )
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 LIMITS = (4.0, 8.0, 16.0)
 
+#: With ``--levers``: changes to the limited student, each fitted within the first limit
+#: beside it. Within a fixed time, each asks whether a cheaper epoch (fewer bins, larger
+#: batches), a larger step, or less bookkeeping (no weight averaging, no validation
+#: rows held out) follows the teachers more closely than more epochs of the default.
+LEVERS = {
+    "n_bins=16": {"n_bins": 16},
+    "n_bins=32": {"n_bins": 32},
+    "learning_rate=6e-3": {"learning_rate": 6e-3},
+    "batch_size=512, learning_rate=6e-3": {"batch_size": 512, "learning_rate": 6e-3},
+    "batch_size=128": {"batch_size": 128},
+    "weight_averaging=none": {"weight_averaging": "none"},
+    "early_stopping=False": {"early_stopping": False},
+}
 
-def variants(limits, n_train):
-    """``(name, limit, params)`` of every student fitted on a table, in order."""
-    yield "default", None, {}
-    for limit in limits:
-        yield f"limit {limit:g} s", limit, {"student_time_limit": limit,
-                                             "lr_schedule": "cosine"}
+
+def variants(limits, n_train, levers=False):
+    """``(name, limit, params)`` of every student fitted on a table, in order: the
+    default, then the student limited to each of ``limits``, then 0.1.0's. With
+    ``levers``, instead of the first two: the student limited to ``limits[0]``, then
+    that student with each of :data:`LEVERS`."""
+    if levers:
+        limit = limits[0]
+        limited = {"student_time_limit": limit, "lr_schedule": "cosine"}
+        yield f"limit {limit:g} s", limit, limited
+        for name, change in LEVERS.items():
+            yield f"limit {limit:g} s, {name}", limit, {**limited, **change}
+    else:
+        yield "default", None, {}
+        for limit in limits:
+            yield f"limit {limit:g} s", limit, {"student_time_limit": limit,
+                                                 "lr_schedule": "cosine"}
     yield "0.1.0", None, v010_params(n_train)
 
 
-def measure_table(name, X, y, seed, limits, memory):
-    """One row per student on one table's split."""
+def measure_table(name, X, y, seed, limits, memory, levers=False):
+    """One row per student on one table's split (``variants``)."""
     from skdistill import DistilledClassifier
 
     X_train, X_test, y_train, y_test, _ = make_split(X, y, seed, max_train=3_000,
                                                      max_test=2_000)
     rows, teacher_pred = [], None
-    for variant, limit, params in variants(limits, len(y_train)):
+    for variant, limit, params in variants(limits, len(y_train), levers):
         model = DistilledClassifier(teachers=benchmark_teachers(seed), random_state=seed,
                                     n_jobs=1, memory=memory,
                                     keep_teachers=teacher_pred is None, **params)
@@ -79,8 +108,10 @@ def measure_table(name, X, y, seed, limits, memory):
     return rows
 
 
-def summary_rows(df):
-    """Per variant: medians over tables of the per-table means over seeds."""
+def summary_rows(df, reference=None):
+    """Per variant: medians over tables of the per-table means over seeds; with a
+    ``reference`` variant, also the mean change in fidelity against it and on how many
+    tables it is higher."""
     per_table = df.groupby(["variant", "dataset"], sort=False).mean(numeric_only=True)
     v010 = per_table.xs("0.1.0")["student_seconds"]
     out = []
@@ -88,6 +119,11 @@ def summary_rows(df):
         t = per_table.xs(variant)
         retention = t["accuracy"] / t["teacher_accuracy"]
         limit = df.loc[df["variant"] == variant, "limit"].iloc[0]
+        against = {}
+        if reference is not None:
+            change = t["fidelity"] - per_table.xs(reference)["fidelity"].loc[t.index]
+            against = {"mean Δ fidelity (pp)": f"{100 * change.mean():+.2f}",
+                       "tables higher": f"{(change > 0).sum()}/{len(change)}"}
         out.append({
             "variant": variant,
             "median fidelity": f"{t['fidelity'].median():.2%}",
@@ -99,29 +135,35 @@ def summary_rows(df):
                                     f"{(t['student_seconds'] / limit).max():.2f}"),
             "fit / 0.1.0's (median per table)":
                 f"{(t['student_seconds'] / v010.loc[t.index]).median():.1f}x",
+            **against,
         })
     return out
 
 
-def write_page(df, env, path, note=None):
+def write_page(df, env, path, note=None, levers=False):
     fid = df.pivot_table(index="dataset", columns="variant", values="fidelity",
                          sort=False)[list(df["variant"].unique())]
     fits = df.pivot_table(index="dataset", columns="variant", values="student_seconds",
                           sort=False)[list(df["variant"].unique())]
-    lines = ["# A time limit on the student's training", "",
-             f"- Command: `{env['command']}` (from the repository root)",
+    title = ("Levers on a student with a time limit" if levers
+             else "A time limit on the student's training")
+    lines = [f"# {title}", "",
+             command_line(env),
              *([f"- Runs: {note}"] if note else []),
              f"- Date: {env['date']}; machine: {env['machine']} (shared; timings are noisy)",
-             "- Versions: " + ", ".join(f"{k} {v}" for k, v in env["versions"].items()),
+             "- Versions: " + versions_text(env),
              "- Each table's split, one per seed (at most 3,000 training and 2,000 test "
              "rows); the default teachers fitted once on it and cached, and every student "
              "fitted from them. 'limit "
              "N s': `student_time_limit=N, lr_schedule=\"cosine\"`. '0.1.0': 0.1.0's "
              "student, the student issue's yardstick for fit time. Fidelity: agreement "
              "with the teachers on the test rows; retention: the student's accuracy over "
-             "the teachers'. Medians are over tables, of the per-table means over seeds.",
+             "the teachers'. Medians are over tables, of the per-table means over seeds."
+             + (" 'limit N s, change': the limited student with one change; 'mean Δ "
+                "fidelity' and 'tables higher' compare it with the limited student on the "
+                "same tables." if levers else ""),
              "", "## Summary", ""]
-    lines += markdown_table(summary_rows(df))
+    lines += markdown_table(summary_rows(df, df["variant"].iloc[0] if levers else None))
     lines += ["", "## Fidelity per table", ""]
     lines += markdown_table([{"dataset": name, **{v: f"{x:.4f}" for v, x in r.items()}}
                              for name, r in fid.iterrows()])
@@ -147,6 +189,12 @@ def main(argv=None):
     parser.add_argument("--tag", default="time_limit")
     parser.add_argument("--render", nargs="+", default=None, metavar="CSV",
                         help="write the page from these CSVs instead of running")
+    parser.add_argument("--levers", action="store_true",
+                        help="fit the student limited to the first of --limits with each "
+                             "of LEVERS beside it, instead of the default and every limit")
+    parser.add_argument("--cache", default=None, metavar="DIR",
+                        help="keep the fitted teachers in DIR (default: a temporary "
+                             "folder), so that a later run on the same splits reuses them")
     parser.add_argument("--note", default=None,
                         help="with --render: how the CSVs were made, for the page's header")
     args = parser.parse_args(argv)
@@ -157,17 +205,18 @@ def main(argv=None):
     else:
         limit_threads()
         rows = []
-        with tempfile.TemporaryDirectory(prefix="skdistill-time-limit-") as cache:
-            memory = joblib.Memory(cache, verbose=0)
+        with tempfile.TemporaryDirectory(prefix="skdistill-time-limit-") as temporary:
+            memory = joblib.Memory(args.cache or temporary, verbose=0)
             for name, X, y in available_datasets(args.datasets or classification_datasets(),
                                                  args.data_dir):
                 for seed in range(args.first_seed, args.first_seed + args.seeds):
-                    rows += measure_table(name, X, y, seed, args.limits, memory)
+                    rows += measure_table(name, X, y, seed, args.limits, memory,
+                                          args.levers)
         if not rows:
             return None
         df = pd.DataFrame(rows)
         df.to_csv(out / f"{args.tag}.csv", index=False)
-    write_page(df, env, out / f"{args.tag}.md", args.note)
+    write_page(df, env, out / f"{args.tag}.md", args.note, args.levers)
     return df
 
 

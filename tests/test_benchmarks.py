@@ -290,6 +290,36 @@ def test_time_limit_page_summarizes_each_student_against_the_limit(tmp_path):
     assert "| b | 0.9700 | 0.9500 | 0.9200 |" in md
 
 
+def test_time_limit_levers_compare_each_change_with_the_limited_student(tmp_path):
+    import pandas as pd
+
+    from benchmarks.time_limit import LEVERS, main, variants
+
+    fitted = list(variants([4.0, 8.0], 3000, levers=True))
+    assert [v for v, _, _ in fitted] == (
+        ["limit 4 s"] + [f"limit 4 s, {name}" for name in LEVERS] + ["0.1.0"])
+    assert all(p["student_time_limit"] == 4.0 and p["lr_schedule"] == "cosine"
+               for _, _, p in fitted[:-1])
+    assert fitted[1][2]["n_bins"] == 16 and "n_bins" not in fitted[0][2]
+    rows = []
+    for dataset, lever_fid in (("a", 0.96), ("b", 0.93)):
+        for variant, limit, fid in (("limit 4 s", 4.0, 0.95), ("limit 4 s, n_bins=16", 4.0,
+                                                                lever_fid),
+                                    ("0.1.0", None, 0.92)):
+            rows.append({"dataset": dataset, "seed": 0, "variant": variant, "limit": limit,
+                         "fidelity": fid, "accuracy": 0.8, "teacher_accuracy": 0.8,
+                         "student_seconds": 4.0 if limit else 2.0, "epochs": 10,
+                         "stopped_by": "time_limit" if limit else "max_epochs"})
+    pd.DataFrame(rows).to_csv(tmp_path / "runs.csv", index=False)
+    main(["--render", str(tmp_path / "runs.csv"), "--out-dir", str(tmp_path), "--levers",
+          "--tag", "levers"])
+    md = (tmp_path / "levers.md").read_text()
+    assert md.startswith("# Levers on a student with a time limit")
+    # +1 point on table a, -2 on b: a mean of -0.5, higher on one table of two.
+    assert "| limit 4 s, n_bins=16 | 94.50% |" in md and "| -0.50 | 1/2 |" in md
+    assert "| limit 4 s | 95.00% |" in md and "| +0.00 | 0/2 |" in md
+
+
 def test_regression_summary_reports_each_candidate_beside_the_defaults(tmp_path):
     import pandas as pd
 
