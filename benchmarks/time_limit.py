@@ -6,12 +6,13 @@ teachers fitted once and cached) this script fits the default student with no li
 the same student limited to each of ``--limits`` seconds on the cosine schedule, and
 0.1.0's student, whose fit time is the student issue's yardstick. It reports each
 student's fidelity to the teachers on the test rows, its accuracy, its fit time and
-epochs, and what ended its training. ``--levers`` instead fits the student limited to
-the first of ``--limits`` with each of ``LEVERS`` beside it: what, within a fixed time,
-follows the teachers more closely.
+epochs, and what ended its training. ``--levers [GROUP]`` instead fits the student
+limited to the first of ``--limits`` with each change of ``LEVERS[GROUP]`` beside it:
+what, within a fixed time, follows the teachers more closely.
 
     python -m benchmarks.time_limit [--datasets magic ...] [--limits 4 8 16]
     python -m benchmarks.time_limit --levers --limits 4 --tag time_limit_levers
+    python -m benchmarks.time_limit --levers step --limits 4 --tag time_limit_step
 
 Writes ``benchmarks/results/<tag>.md`` and ``<tag>.csv``; ``--render A.csv B.csv``
 writes the page from the CSVs of runs made side by side.
@@ -47,11 +48,13 @@ from benchmarks._common import (  # noqa: E402
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 LIMITS = (4.0, 8.0, 16.0)
 
-#: With ``--levers``: changes to the limited student, each fitted within the first limit
-#: beside it. Within a fixed time, each asks whether a cheaper epoch (fewer bins, larger
-#: batches), a larger step, or less bookkeeping (no weight averaging, no validation
-#: rows held out) follows the teachers more closely than more epochs of the default.
-LEVERS = {
+#: With ``--levers GROUP``: changes to the limited student, each fitted within the first
+#: limit beside it. "one" asks, one change at a time, whether a cheaper epoch (fewer
+#: bins, larger batches), a larger step, or less bookkeeping (no weight averaging, no
+#: validation rows held out) follows the teachers more closely than more epochs of the
+#: default; "step" then combines and extends the ones that helped there
+#: (benchmarks/results/time_limit_levers.md).
+LEVERS = {"one": {
     "n_bins=16": {"n_bins": 16},
     "n_bins=32": {"n_bins": 32},
     "learning_rate=6e-3": {"learning_rate": 6e-3},
@@ -59,19 +62,27 @@ LEVERS = {
     "batch_size=128": {"batch_size": 128},
     "weight_averaging=none": {"weight_averaging": "none"},
     "early_stopping=False": {"early_stopping": False},
-}
+}, "step": {
+    "learning_rate=6e-3": {"learning_rate": 6e-3},
+    "learning_rate=1e-2": {"learning_rate": 1e-2},
+    "learning_rate=6e-3, early_stopping=False": {"learning_rate": 6e-3,
+                                                 "early_stopping": False},
+    "learning_rate=6e-3, batch_size=128": {"learning_rate": 6e-3, "batch_size": 128},
+    "learning_rate=1e-2, early_stopping=False": {"learning_rate": 1e-2,
+                                                 "early_stopping": False},
+}}
 
 
-def variants(limits, n_train, levers=False):
+def variants(limits, n_train, levers=None):
     """``(name, limit, params)`` of every student fitted on a table, in order: the
     default, then the student limited to each of ``limits``, then 0.1.0's. With
-    ``levers``, instead of the first two: the student limited to ``limits[0]``, then
-    that student with each of :data:`LEVERS`."""
+    ``levers`` (a key of :data:`LEVERS`), instead of the first two: the student limited
+    to ``limits[0]``, then that student with each change of that group."""
     if levers:
         limit = limits[0]
         limited = {"student_time_limit": limit, "lr_schedule": "cosine"}
         yield f"limit {limit:g} s", limit, limited
-        for name, change in LEVERS.items():
+        for name, change in LEVERS[levers].items():
             yield f"limit {limit:g} s, {name}", limit, {**limited, **change}
     else:
         yield "default", None, {}
@@ -81,7 +92,7 @@ def variants(limits, n_train, levers=False):
     yield "0.1.0", None, v010_params(n_train)
 
 
-def measure_table(name, X, y, seed, limits, memory, levers=False):
+def measure_table(name, X, y, seed, limits, memory, levers=None):
     """One row per student on one table's split (``variants``)."""
     from skdistill import DistilledClassifier
 
@@ -140,7 +151,7 @@ def summary_rows(df, reference=None):
     return out
 
 
-def write_page(df, env, path, note=None, levers=False):
+def write_page(df, env, path, note=None, levers=None):
     fid = df.pivot_table(index="dataset", columns="variant", values="fidelity",
                          sort=False)[list(df["variant"].unique())]
     fits = df.pivot_table(index="dataset", columns="variant", values="student_seconds",
@@ -189,9 +200,11 @@ def main(argv=None):
     parser.add_argument("--tag", default="time_limit")
     parser.add_argument("--render", nargs="+", default=None, metavar="CSV",
                         help="write the page from these CSVs instead of running")
-    parser.add_argument("--levers", action="store_true",
+    parser.add_argument("--levers", nargs="?", const="one", default=None,
+                        choices=sorted(LEVERS), metavar="GROUP",
                         help="fit the student limited to the first of --limits with each "
-                             "of LEVERS beside it, instead of the default and every limit")
+                             "change of LEVERS[GROUP] (default group: one) beside it, "
+                             "instead of the default and every limit")
     parser.add_argument("--cache", default=None, metavar="DIR",
                         help="keep the fitted teachers in DIR (default: a temporary "
                              "folder), so that a later run on the same splits reuses them")

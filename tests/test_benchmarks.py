@@ -295,11 +295,13 @@ def test_time_limit_levers_compare_each_change_with_the_limited_student(tmp_path
 
     from benchmarks.time_limit import LEVERS, main, variants
 
-    fitted = list(variants([4.0, 8.0], 3000, levers=True))
-    assert [v for v, _, _ in fitted] == (
-        ["limit 4 s"] + [f"limit 4 s, {name}" for name in LEVERS] + ["0.1.0"])
-    assert all(p["student_time_limit"] == 4.0 and p["lr_schedule"] == "cosine"
-               for _, _, p in fitted[:-1])
+    for group in LEVERS:
+        fitted = list(variants([4.0, 8.0], 3000, levers=group))
+        assert [v for v, _, _ in fitted] == (
+            ["limit 4 s"] + [f"limit 4 s, {name}" for name in LEVERS[group]] + ["0.1.0"])
+        assert all(p["student_time_limit"] == 4.0 and p["lr_schedule"] == "cosine"
+                   for _, _, p in fitted[:-1])
+    fitted = list(variants([4.0], 3000, levers="one"))
     assert fitted[1][2]["n_bins"] == 16 and "n_bins" not in fitted[0][2]
     rows = []
     for dataset, lever_fid in (("a", 0.96), ("b", 0.93)):
