@@ -78,17 +78,18 @@ def variants(limits, n_train, levers=None):
     default, then the student limited to each of ``limits``, then 0.1.0's. With
     ``levers`` (a key of :data:`LEVERS`), instead of the first two: the student limited
     to ``limits[0]``, then that student with each change of that group."""
+    def limited(limit):
+        return {"student_time_limit": limit, "lr_schedule": "cosine"}
+
     if levers:
         limit = limits[0]
-        limited = {"student_time_limit": limit, "lr_schedule": "cosine"}
-        yield f"limit {limit:g} s", limit, limited
+        yield f"limit {limit:g} s", limit, limited(limit)
         for name, change in LEVERS[levers].items():
-            yield f"limit {limit:g} s, {name}", limit, {**limited, **change}
+            yield f"limit {limit:g} s, {name}", limit, {**limited(limit), **change}
     else:
         yield "default", None, {}
         for limit in limits:
-            yield f"limit {limit:g} s", limit, {"student_time_limit": limit,
-                                                 "lr_schedule": "cosine"}
+            yield f"limit {limit:g} s", limit, limited(limit)
     yield "0.1.0", None, v010_params(n_train)
 
 
@@ -170,9 +171,9 @@ def write_page(df, env, path, note=None, levers=None):
              "student, the student issue's yardstick for fit time. Fidelity: agreement "
              "with the teachers on the test rows; retention: the student's accuracy over "
              "the teachers'. Medians are over tables, of the per-table means over seeds."
-             + (" 'limit N s, change': the limited student with one change; 'mean Δ "
-                "fidelity' and 'tables higher' compare it with the limited student on the "
-                "same tables." if levers else ""),
+             + (" 'limit N s, changes': the limited student with the parameters named "
+                "changed; 'mean Δ fidelity' and 'tables higher' compare it with the "
+                "limited student on the same tables." if levers else ""),
              "", "## Summary", ""]
     lines += markdown_table(summary_rows(df, df["variant"].iloc[0] if levers else None))
     lines += ["", "## Fidelity per table", ""]
