@@ -7,12 +7,13 @@ the same student limited to each of ``--limits`` seconds on the cosine schedule,
 0.1.0's student, whose fit time is the student issue's yardstick. It reports each
 student's fidelity to the teachers on the test rows, its accuracy, its fit time and
 epochs, and what ended its training. ``--levers [GROUP]`` instead fits the student
-limited to the first of ``--limits`` with each change of ``LEVERS[GROUP]`` beside it:
+limited to each of ``--limits`` with each change of ``LEVERS[GROUP]`` beside it:
 what, within a fixed time, follows the teachers more closely.
 
     python -m benchmarks.time_limit [--datasets magic ...] [--limits 4 8 16]
     python -m benchmarks.time_limit --levers --limits 4 --tag time_limit_levers
     python -m benchmarks.time_limit --levers step --limits 4 --tag time_limit_step
+    python -m benchmarks.time_limit --levers doubled --limits 4 8 16 --tag time_limit_doubled
 
 Writes ``benchmarks/results/<tag>.md`` and ``<tag>.csv``; ``--render A.csv B.csv``
 writes the page from the CSVs of runs made side by side.
@@ -70,22 +71,26 @@ LEVERS = {"one": {
     "learning_rate=6e-3, batch_size=128": {"learning_rate": 6e-3, "batch_size": 128},
     "learning_rate=1e-2, early_stopping=False": {"learning_rate": 1e-2,
                                                  "early_stopping": False},
+}, "doubled": {
+    # Whether the larger step pays at longer limits too (with --limits 4 8 16).
+    "learning_rate=6e-3": {"learning_rate": 6e-3},
 }}
 
 
 def variants(limits, n_train, levers=None):
     """``(name, limit, params)`` of every student fitted on a table, in order: the
     default, then the student limited to each of ``limits``, then 0.1.0's. With
-    ``levers`` (a key of :data:`LEVERS`), instead of the first two: the student limited
-    to ``limits[0]``, then that student with each change of that group."""
+    ``levers`` (a key of :data:`LEVERS`), instead of the first two: for each of
+    ``limits``, the student limited to it, then that student with each change of that
+    group."""
     def limited(limit):
         return {"student_time_limit": limit, "lr_schedule": "cosine"}
 
     if levers:
-        limit = limits[0]
-        yield f"limit {limit:g} s", limit, limited(limit)
-        for name, change in LEVERS[levers].items():
-            yield f"limit {limit:g} s, {name}", limit, {**limited(limit), **change}
+        for limit in limits:
+            yield f"limit {limit:g} s", limit, limited(limit)
+            for name, change in LEVERS[levers].items():
+                yield f"limit {limit:g} s, {name}", limit, {**limited(limit), **change}
     else:
         yield "default", None, {}
         for limit in limits:
@@ -122,8 +127,9 @@ def measure_table(name, X, y, seed, limits, memory, levers=None):
 
 def summary_rows(df, reference=None):
     """Per variant: medians over tables of the per-table means over seeds; with a
-    ``reference`` variant, also the mean change in fidelity against it and on how many
-    tables it is higher."""
+    ``reference`` variant, also the mean change in fidelity against the student limited
+    to the variant's own limit (against ``reference`` for a variant without a limit) and
+    on how many tables it is higher."""
     per_table = df.groupby(["variant", "dataset"], sort=False).mean(numeric_only=True)
     v010 = per_table.xs("0.1.0")["student_seconds"]
     out = []
@@ -133,7 +139,8 @@ def summary_rows(df, reference=None):
         limit = df.loc[df["variant"] == variant, "limit"].iloc[0]
         against = {}
         if reference is not None:
-            change = t["fidelity"] - per_table.xs(reference)["fidelity"].loc[t.index]
+            base = reference if np.isnan(limit) else f"limit {limit:g} s"
+            change = t["fidelity"] - per_table.xs(base)["fidelity"].loc[t.index]
             against = {"mean Δ fidelity (pp)": f"{100 * change.mean():+.2f}",
                        "tables higher": f"{(change > 0).sum()}/{len(change)}"}
         out.append({
@@ -203,9 +210,9 @@ def main(argv=None):
                         help="write the page from these CSVs instead of running")
     parser.add_argument("--levers", nargs="?", const="one", default=None,
                         choices=sorted(LEVERS), metavar="GROUP",
-                        help="fit the student limited to the first of --limits with each "
+                        help="fit the student limited to each of --limits with each "
                              "change of LEVERS[GROUP] (default group: one) beside it, "
-                             "instead of the default and every limit")
+                             "instead of the default")
     parser.add_argument("--cache", default=None, metavar="DIR",
                         help="keep the fitted teachers in DIR (default: a temporary "
                              "folder), so that a later run on the same splits reuses them")

@@ -37,7 +37,7 @@ from ._teachers import (
     adapt_teachers,
     check_teachers,
     fit_teachers,
-    predict_teachers,
+    label_rows,
     resolve_folds,
 )
 
@@ -212,9 +212,11 @@ class _BaseDistiller(BaseEstimator):
         data = self._check_inputs(X, y, sample_weight, X_unlabeled)
         seeds = self._draw_seeds()
         teachers = self._resolve_teachers(seeds["teachers"], data)
-        fitted, soft, teacher_time = self._soft_targets(teachers, data, seeds["splits"])
+        fitted, soft, teacher_time, teachers_key = self._soft_targets(teachers, data,
+                                                                      seeds["splits"])
         train_idx, valid_idx = self._validation_split(data.y_enc, seeds["validation"])
-        transfer = self._transfer_set(data, fitted, soft, train_idx, seeds["augment"])
+        transfer = self._transfer_set(data, fitted, soft, train_idx, seeds["augment"],
+                                      teachers_key)
         result, student_time = self._train(data, transfer, valid_idx, seeds["student"])
         self._store(data, fitted, result, transfer, valid_idx, teacher_time, student_time)
         return self
@@ -320,28 +322,39 @@ class _BaseDistiller(BaseEstimator):
                 or self._augmentation_enabled())
 
     def _soft_targets(self, teachers, data, split_seed):
-        """Fit the teachers and label the training rows (cached on disk when memory is set)."""
+        """Fit the teachers and label the training rows (cached on disk when memory is set).
+
+        Returns ``(fitted, soft, seconds, teachers_key)``: ``teachers_key`` is the hash of
+        everything the fitted teachers depend on when ``memory`` caches, else None.
+        """
         start = time.perf_counter()
         needs_teachers = self._needs_teachers(data)
         if self.alpha == 0 and not needs_teachers:
             # alpha=0 is the hard-label baseline: no teacher output is used, so none is fitted.
-            return None, np.zeros((data.X.shape[0], data.n_outputs)), 0.0
-        if self.memory is not None and self.random_state is None:
+            return None, np.zeros((data.X.shape[0], data.n_outputs)), 0.0, None
+        memory = check_memory(self.memory)
+        if memory.location is not None and self.random_state is None:
             warnings.warn(
                 "memory is set but random_state=None: teacher seeds and folds are "
                 "redrawn on every fit, so cached teachers are never reused. Set "
                 "random_state to an int.", UserWarning, stacklevel=5,
             )
-        fit_fn = check_memory(self.memory).cache(fit_teachers, ignore=["n_jobs", "progress"])
-        fitted, soft = fit_fn(
-            teachers, data.X, data.y_enc, data.sample_weight, n_outputs=data.n_outputs,
-            task=self._task, method=self.soft_targets, cv=self.cv, refit=needs_teachers,
-            random_state=split_seed, n_jobs=self.n_jobs, weights=data.weights,
-            classes=getattr(self, "classes_", None),
-            progress=self._progress_printer("teachers") if self.verbose else None,
-            max_rows=self._max_teacher_rows(),
+        key_args = dict(
+            teachers=teachers, X=data.X, y=data.y_enc, sample_weight=data.sample_weight,
+            n_outputs=data.n_outputs, task=self._task, method=self.soft_targets, cv=self.cv,
+            refit=needs_teachers, random_state=split_seed, weights=data.weights,
+            classes=getattr(self, "classes_", None), max_rows=self._max_teacher_rows(),
         )
-        return fitted, soft, time.perf_counter() - start
+        teachers_key = None
+        if memory.location is not None:
+            import joblib
+
+            teachers_key = joblib.hash(key_args)
+        fitted, soft = memory.cache(fit_teachers, ignore=["n_jobs", "progress"])(
+            **key_args, n_jobs=self.n_jobs,
+            progress=self._progress_printer("teachers") if self.verbose else None,
+        )
+        return fitted, soft, time.perf_counter() - start, teachers_key
 
     def _max_teacher_rows(self):
         return AUTO_MAX_TEACHER_ROWS if self.max_teacher_rows == "auto" else self.max_teacher_rows
@@ -352,11 +365,13 @@ class _BaseDistiller(BaseEstimator):
         folds = resolve_folds(self.cv, n_rows, self._max_teacher_rows())
         return int(folds) if isinstance(folds, Integral) else None
 
-    def _transfer_set(self, data, fitted, soft, train_idx, seed):
+    def _transfer_set(self, data, fitted, soft, train_idx, seed, teachers_key=None):
         """Real training rows, then unlabeled and synthetic rows labelled by the teachers.
 
         Validation rows are held out before any row is synthesized from the others, so
-        the validation score stays honest.
+        the validation score stays honest. With ``memory``, the labels are cached too,
+        keyed by the rows and ``teachers_key`` (see :meth:`_soft_targets`): a search over
+        student settings then labels each split's rows once.
         """
         teacher_target, true_target = self._student_targets(soft, data.y_enc)
         X_real = data.X[train_idx]
@@ -373,17 +388,11 @@ class _BaseDistiller(BaseEstimator):
         if extra:
             # Sparse when any part is (MUNGE rows of sparse rows are sparse too): CSR.
             X_extra = _sparse.stack_rows(extra).astype(data.X.dtype, copy=False)
-            # Labelled in chunks: the teachers' per-row intermediates (a forest's per-tree
-            # probabilities) then stay bounded whatever the size of the transfer set. Each
-            # chunk goes in the kind the teachers were fitted on (see like_fit_input).
-            fit_sparse = _sparse.is_sparse(data.X)
-            extra_soft = np.vstack([
-                predict_teachers(fitted,
-                                 _sparse.like_fit_input(X_extra[i:i + _LABEL_CHUNK_ROWS],
-                                                        fit_sparse),
-                                 n_outputs=data.n_outputs, task=self._task, weights=data.weights)
-                for i in range(0, X_extra.shape[0], _LABEL_CHUNK_ROWS)
-            ])
+            label = check_memory(self.memory if teachers_key else None).cache(
+                label_rows, ignore=["fitted"])
+            extra_soft = label(fitted, X_extra, n_outputs=data.n_outputs, task=self._task,
+                               weights=data.weights, fit_sparse=_sparse.is_sparse(data.X),
+                               teachers_key=teachers_key)
             X_parts.append(X_extra)
             target_parts.append(self._student_targets(extra_soft, None)[0])
         n_real = len(train_idx)
@@ -623,17 +632,9 @@ class _BaseDistiller(BaseEstimator):
         X = self._validated_rows(X, getattr(self, "table_", None))
         fitted = [FittedTeacher(name, est, cols) for (name, est), cols in
                   zip(self.named_teachers_.items(), self._teacher_columns)]
-        # Rows in the kind the teachers were fitted on (XGBoost reads an absent sparse
-        # entry as missing, a dense zero as 0), in chunks so that neither kind's
-        # conversion holds more than a chunk.
-        fit_sparse = getattr(self, "_teacher_input_sparse", False)
-        return np.vstack([
-            predict_teachers(fitted, _sparse.like_fit_input(X[i:i + _LABEL_CHUNK_ROWS],
-                                                            fit_sparse),
-                             n_outputs=self.student_.n_outputs, task=self._task,
-                             weights=self.teacher_weights_)
-            for i in range(0, X.shape[0], _LABEL_CHUNK_ROWS)
-        ])
+        return label_rows(fitted, X, n_outputs=self.student_.n_outputs, task=self._task,
+                          weights=self.teacher_weights_,
+                          fit_sparse=getattr(self, "_teacher_input_sparse", False))
 
     def report(self, X, y):
         """Compare the student with its teachers on held-out data.
@@ -722,9 +723,6 @@ def drop_teachers(model):
 def without_teachers(model):
     """A shallow copy of a fitted distiller without its teachers: the model a user ships."""
     return drop_teachers(copy.copy(model))
-
-#: Transfer rows labelled by the teachers per call.
-_LABEL_CHUNK_ROWS = 20_000
 
 
 #: An epoch holds as many rows as the transfer set would with this many synthetic rows per

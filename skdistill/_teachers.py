@@ -24,7 +24,7 @@ from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import has_fit_parameter
 
 from ._compat import check_cv
-from ._sparse import accepts_sparse, dense_row_blocks, is_sparse, teacher_input
+from ._sparse import accepts_sparse, dense_row_blocks, is_sparse, like_fit_input, teacher_input
 
 SOFT_TARGET_METHODS = ("oof", "in_sample", "oob")
 
@@ -726,3 +726,24 @@ def predict_teachers(fitted, X, *, n_outputs, task, weights):
     classification = task == "classification"
     return average_outputs([t.predict_target(X, n_outputs, classification) for t in fitted],
                            weights)
+
+
+#: Rows the teachers label at a time: their per-row intermediates (a forest's per-tree
+#: probabilities) then stay bounded whatever the number of rows.
+LABEL_CHUNK_ROWS = 20_000
+
+
+def label_rows(fitted, X, *, n_outputs, task, weights, fit_sparse, teachers_key=None):
+    """:func:`predict_teachers` on any number of rows, a chunk at a time.
+
+    Each chunk goes in the kind the teachers were fitted on (``fit_sparse``; see
+    :func:`~skdistill._sparse.like_fit_input`), so neither kind's conversion holds more
+    than a chunk. ``teachers_key`` names the fitted teachers for a cache (``memory``
+    ignores ``fitted`` and keys on it); the labels never read it.
+    """
+    del teachers_key
+    return np.vstack([
+        predict_teachers(fitted, like_fit_input(X[i:i + LABEL_CHUNK_ROWS], fit_sparse),
+                         n_outputs=n_outputs, task=task, weights=weights)
+        for i in range(0, X.shape[0], LABEL_CHUNK_ROWS)
+    ])

@@ -298,9 +298,10 @@ def test_time_limit_levers_compare_each_change_with_the_limited_student(tmp_path
     for group in LEVERS:
         fitted = list(variants([4.0, 8.0], 3000, levers=group))
         assert [v for v, _, _ in fitted] == (
-            ["limit 4 s"] + [f"limit 4 s, {name}" for name in LEVERS[group]] + ["0.1.0"])
-        assert all(p["student_time_limit"] == 4.0 and p["lr_schedule"] == "cosine"
-                   for _, _, p in fitted[:-1])
+            [f"limit {n} s{change}" for n in (4, 8)
+             for change in ["", *(f", {name}" for name in LEVERS[group])]] + ["0.1.0"])
+        assert all(p["student_time_limit"] == limit and p["lr_schedule"] == "cosine"
+                   for _, limit, p in fitted[:-1])
     fitted = list(variants([4.0], 3000, levers="one"))
     assert fitted[1][2]["n_bins"] == 16 and "n_bins" not in fitted[0][2]
     rows = []
@@ -320,6 +321,25 @@ def test_time_limit_levers_compare_each_change_with_the_limited_student(tmp_path
     # +1 point on table a, -2 on b: a mean of -0.5, higher on one table of two.
     assert "| limit 4 s, n_bins=16 | 94.50% |" in md and "| -0.50 | 1/2 |" in md
     assert "| limit 4 s | 95.00% |" in md and "| +0.00 | 0/2 |" in md
+
+
+def test_time_limit_levers_compare_each_change_with_its_own_limit():
+    import pandas as pd
+
+    from benchmarks.time_limit import summary_rows
+
+    rows = [{"dataset": dataset, "seed": 0, "variant": variant, "limit": limit,
+             "fidelity": fid, "accuracy": 0.8, "teacher_accuracy": 0.8,
+             "student_seconds": limit or 2.0, "epochs": 10, "stopped_by": "time_limit"}
+            for dataset in ("a", "b")
+            for variant, limit, fid in (("limit 4 s", 4.0, 0.95), ("limit 4 s, x", 4.0, 0.96),
+                                        ("limit 8 s", 8.0, 0.97), ("limit 8 s, x", 8.0, 0.96),
+                                        ("0.1.0", None, 0.92))]
+    summary = {r["variant"]: r for r in summary_rows(pd.DataFrame(rows), "limit 4 s")}
+    assert summary["limit 4 s, x"]["mean Δ fidelity (pp)"] == "+1.00"
+    assert summary["limit 8 s, x"]["mean Δ fidelity (pp)"] == "-1.00"
+    assert summary["limit 8 s"]["mean Δ fidelity (pp)"] == "+0.00"
+    assert summary["0.1.0"]["mean Δ fidelity (pp)"] == "-3.00"
 
 
 def test_regression_summary_reports_each_candidate_beside_the_defaults(tmp_path):

@@ -1,5 +1,6 @@
 """The teacher cache (``memory=``): a grid search over student settings fits the
-teachers once per training split, and any change to the teachers' inputs misses."""
+teachers once per training split and labels each split's synthetic rows once, and any
+change to the teachers' inputs, or to the rows they label, misses."""
 
 import numpy as np
 import pytest
@@ -19,10 +20,15 @@ class CountingLR(LogisticRegression):
     """
 
     n_fits = 0
+    n_labelled = 0  # rows passed to predict_proba
 
     def fit(self, X, y, sample_weight=None):
         CountingLR.n_fits += 1
         return super().fit(X, y, sample_weight=sample_weight)
+
+    def predict_proba(self, X):
+        CountingLR.n_labelled += X.shape[0]
+        return super().predict_proba(X)
 
 
 GRID = {
@@ -121,3 +127,45 @@ def test_default_teachers_are_cacheable_with_a_fixed_random_state(data, tmp_path
     for _ in range(2):
         _model(str(tmp_path), teachers=None, random_state=None).fit(X, y)
     assert CountingLR.n_fits == 3
+
+
+def _counted_fit(model, X, y, **fit_params):
+    CountingLR.n_fits = CountingLR.n_labelled = 0
+    model.fit(X, y, **fit_params)
+    return CountingLR.n_fits, CountingLR.n_labelled
+
+
+def test_synthetic_rows_are_labelled_once(data, tmp_path):
+    X, y = data
+    munge = dict(augmentation="munge", augment_factor=3.0)
+    fits, labelled = _counted_fit(_model(str(tmp_path), **munge), X, y)
+    assert fits == 1 and labelled > 2 * len(y)  # the training rows, then the synthetic ones
+    # Other student settings: the teachers and the synthetic rows' labels are read back.
+    cached = _model(str(tmp_path), temperature=3.0, hidden_layer_sizes=(3,), **munge)
+    assert _counted_fit(cached, X, y) == (0, 0)
+    # ... and the model is the one an uncached fit makes.
+    fresh = _model(None, temperature=3.0, hidden_layer_sizes=(3,), **munge).fit(X, y)
+    np.testing.assert_array_equal(cached.predict_proba(X), fresh.predict_proba(X))
+    assert cached.fit_info_["n_transfer_rows"] == fresh.fit_info_["n_transfer_rows"]
+
+
+@pytest.mark.parametrize("change", ["augment_factor", "munge_p", "X_unlabeled"])
+def test_other_rows_to_label_miss_only_the_labels(data, tmp_path, change):
+    X, y = data
+    params, fit_params = dict(augmentation="munge", augment_factor=3.0), {}
+    _model(str(tmp_path), **params).fit(X, y)
+    if change == "X_unlabeled":
+        fit_params["X_unlabeled"] = X[:7] + 0.5
+    else:
+        params[change] = {"augment_factor": 2.0, "munge_p": 0.3}[change]
+    fits, labelled = _counted_fit(_model(str(tmp_path), **params), X, y, **fit_params)
+    assert fits == 0 and labelled > 0
+
+
+def test_new_teachers_label_the_same_rows_again(data, tmp_path):
+    X, y = data
+    munge = dict(augmentation="munge", augment_factor=3.0)
+    _model(str(tmp_path), **munge).fit(X, y)
+    changed = _model(str(tmp_path), teachers=[("lr", CountingLR(C=0.5))], **munge)
+    fits, labelled = _counted_fit(changed, X, y)
+    assert fits == 1 and labelled > 2 * len(y)
