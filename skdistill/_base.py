@@ -352,7 +352,7 @@ class _BaseDistiller(BaseEstimator):
             teachers_key = joblib.hash(key_args)
         fitted, soft = memory.cache(fit_teachers, ignore=["n_jobs", "progress"])(
             **key_args, n_jobs=self.n_jobs,
-            progress=self._progress_printer("teachers") if self.verbose else None,
+            progress=self._teacher_progress() if self.verbose else None,
         )
         return fitted, soft, time.perf_counter() - start, teachers_key
 
@@ -428,6 +428,7 @@ class _BaseDistiller(BaseEstimator):
         )
 
     def _train(self, data, transfer, valid_idx, seed):
+        from ._progress import train_with_progress
         from ._training import train_student  # torch is imported here, not at import time
 
         # The transfer set starts with the real training rows: fit the encoding on those.
@@ -435,10 +436,9 @@ class _BaseDistiller(BaseEstimator):
                                         data.hidden, seed, data.table)
         has_valid = len(valid_idx) > 0
         w = data.row_weights
-        progress = self._progress_printer("student") if self.verbose else None
         start = time.perf_counter()
-        result = train_student(
-            student, transfer.X.astype(np.float32), transfer.target, transfer.y,
+        result = train_with_progress(
+            train_student, student, transfer.X.astype(np.float32), transfer.target, transfer.y,
             transfer.labeled, transfer.weight.astype(np.float32),
             data.X[valid_idx].astype(np.float32) if has_valid else None,
             transfer.true_target[valid_idx] if has_valid else None,
@@ -455,13 +455,10 @@ class _BaseDistiller(BaseEstimator):
             time_limit=self.student_time_limit,
             always_rows=(transfer.n_real + transfer.n_extra - transfer.n_synthetic
                          if REAL_ROWS_EVERY_EPOCH else 0),
-            progress=progress,
+            verbose=self.verbose,
             **self._loss_params(),
         )
-        elapsed = time.perf_counter() - start
-        if progress is not None:
-            progress.close(result["stopped_by"])
-        return result, elapsed
+        return result, time.perf_counter() - start
 
     def _store(self, data, fitted, result, transfer, valid_idx, teacher_time, student_time):
         """Set the fitted attributes, once the student is known to compute finite outputs."""
@@ -564,12 +561,11 @@ class _BaseDistiller(BaseEstimator):
                 "unweighted. The student's loss is still weighted.", UserWarning, stacklevel=4,
             )
 
-    def _progress_printer(self, stage="student"):
+    def _teacher_progress(self):
         """Progress reporter for ``verbose > 0``: tqdm bars, or plain lines when not a TTY."""
         from ._progress import make_progress
 
-        return make_progress(stage, verbose=int(self.verbose),
-                             total=self.max_epochs if stage == "student" else None)
+        return make_progress("teachers", verbose=int(self.verbose))
 
     # -- predict ------------------------------------------------------------------------
     def __sklearn_is_fitted__(self):

@@ -167,6 +167,30 @@ def make_progress(stage, *, verbose=1, total=None, stream=None):
     raise ValueError(f"stage must be 'teachers' or 'student'; got {stage!r}.")
 
 
+def train_with_progress(train, *args, verbose=0, **kwargs):
+    """``train(*args, progress=..., **kwargs)`` reported as ``verbose`` asks.
+
+    The student's reporter (:func:`make_progress`, its bar as long as
+    ``kwargs["max_epochs"]``; none when ``verbose`` is 0) is passed to ``train`` as
+    ``progress``, and closed with the reason that ``train``'s result gives
+    (``result["stopped_by"]``). Returns ``train``'s result.
+
+    Examples
+    --------
+    >>> from skdistill._progress import train_with_progress
+    >>> def train(rows, max_epochs, progress=None):
+    ...     return {"n_rows": rows, "stopped_by": "max_epochs"}
+    >>> train_with_progress(train, 10, verbose=0, max_epochs=5)["n_rows"]
+    10
+    """
+    progress = (make_progress("student", verbose=int(verbose),
+                              total=kwargs.get("max_epochs")) if verbose else None)
+    result = train(*args, progress=progress, **kwargs)
+    if progress is not None:
+        progress.close(result["stopped_by"])
+    return result
+
+
 def _job_names(labels):
     """Readable job names from ``(teacher name, kind)`` pairs, folds numbered per teacher."""
     n_folds = {}

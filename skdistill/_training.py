@@ -630,30 +630,19 @@ def _fit_network(student, epoch_batches, start_batch, valid, *, task, dropout, l
             progress(record)
 
         _check_progress(record, start_loss, learning_rate, weight_decay)
-        if lr_schedule == "cosine":
-            if budget is not None and epoch == 1:
-                # Anneal over the epochs that fit, so the step size reaches zero in time.
-                last_epoch = scheduler.T_max = budget.epochs_that_fit(1, max_epochs)
-            scheduler.step()
-        else:
-            scheduler.step(monitored)
+        last_epoch = _step_schedule(scheduler, lr_schedule, monitored, epoch, budget,
+                                    last_epoch)
         improved, stop = stopper.update(monitored, epoch)
         if improved and validation:
             best_state = copy.deepcopy(kept.state_dict())
-        if stop:
-            stopped_by = "early_stopping"
+        stopped_by = _stop_reason(stop, budget, epoch, last_epoch, max_epochs)
+        if stopped_by != "max_epochs":
             break
-        if budget is not None and epoch < last_epoch and not budget.another_epoch_fits(epoch):
-            stopped_by = "time_limit"
-            break
-    if stopped_by == "max_epochs" and last_epoch < max_epochs:
-        stopped_by = "time_limit"  # the cosine schedule was shortened to fit the limit
 
     if validation:
         _check_validation(history, start_valid, learning_rate, weight_decay)
     if best_state is not None:
         kept.load_state_dict(best_state)
-
     return {
         "student": numpy_student(kept.cpu()),
         "history": history,
@@ -662,3 +651,31 @@ def _fit_network(student, epoch_batches, start_batch, valid, *, task, dropout, l
         "stopped_by": stopped_by,
         "device": str(device),
     }
+
+
+def _step_schedule(scheduler, lr_schedule, monitored, epoch, budget, last_epoch):
+    """Step the learning-rate schedule after ``epoch``; return the last epoch to train.
+
+    The plateau schedule reads the monitored loss. A cosine schedule under a time limit
+    is shortened after the first epoch to the epochs that will fit, so that the step
+    size reaches zero in time.
+    """
+    if lr_schedule != "cosine":
+        scheduler.step(monitored)
+        return last_epoch
+    if budget is not None and epoch == 1:
+        last_epoch = scheduler.T_max = budget.epochs_that_fit(1, last_epoch)
+    scheduler.step()
+    return last_epoch
+
+
+def _stop_reason(stop, budget, epoch, last_epoch, max_epochs):
+    """What ends training after ``epoch``: ``"early_stopping"``, ``"time_limit"``, or
+    ``"max_epochs"`` while training goes on (and when it ends at ``max_epochs``)."""
+    if stop:
+        return "early_stopping"
+    if budget is not None and epoch < last_epoch and not budget.another_epoch_fits(epoch):
+        return "time_limit"
+    if epoch == last_epoch < max_epochs:
+        return "time_limit"  # the cosine schedule was shortened to fit the limit
+    return "max_epochs"

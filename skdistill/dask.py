@@ -602,6 +602,7 @@ class _BaseDaskDistiller(BaseEstimator):
 
     # -- the student -------------------------------------------------------------------------
     def _train(self, client, data, soft, hidden, seeds, dask):
+        from ._progress import train_with_progress
         from ._training import train_student_stream
 
         valid_fraction = 0.0
@@ -647,9 +648,8 @@ class _BaseDaskDistiller(BaseEstimator):
             random_state=seeds["student"])
         start_rows = valid if valid is not None else next(iter(stream(0)))
         start_rows = tuple(a[:4 * self.batch_size] for a in start_rows)
-        progress = self._progress_printer() if self.verbose else None
-        result = train_student_stream(
-            student, stream, start_rows,
+        result = train_with_progress(
+            train_student_stream, student, stream, start_rows,
             *((valid[0], valid[2], valid[3], valid[1] if self.alpha > 0 else None)
               if valid is not None else ()),
             task=self._task, dropout=self.dropout, learning_rate=self.learning_rate,
@@ -657,17 +657,10 @@ class _BaseDaskDistiller(BaseEstimator):
             n_iter_no_change=self.n_iter_no_change, tol=self.tol, alpha=self.alpha,
             validation_target=self.validation_target, lr_schedule=self.lr_schedule,
             weight_averaging=self.weight_averaging, time_limit=self.student_time_limit,
-            device=self.device, seed=seeds["student"], progress=progress,
+            device=self.device, seed=seeds["student"], verbose=self.verbose,
             **self._loss_params(),
         )
-        if progress is not None:
-            progress.close(result["stopped_by"])
         return result, stream, n_valid, X_sample[:1000]
-
-    def _progress_printer(self):
-        from ._progress import make_progress
-
-        return make_progress("student", verbose=int(self.verbose), total=self.max_epochs)
 
     def _finish(self, student):
         """The trained network as the model keeps it (the regressor folds its target scale)."""
