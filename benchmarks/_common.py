@@ -189,6 +189,35 @@ def alternated_fits_header(title, env, epochs, repeats, protocol_note=""):
             + protocol_note]
 
 
+def add_page_args(parser, tag, datasets_help="default: every classification table in the "
+                                             "data folder"):
+    """The options of a script that runs per table and writes ``<out-dir>/<tag>.md`` and
+    ``.csv``, or renders the page from earlier runs' CSVs (:func:`runs_or_rendered`)."""
+    parser.add_argument("--datasets", nargs="+", default=None, help=datasets_help)
+    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--out-dir", default=str(REPO_ROOT / "benchmarks" / "results"))
+    parser.add_argument("--tag", default=tag)
+    parser.add_argument("--render", nargs="+", default=None, metavar="CSV",
+                        help="write the page from these CSVs instead of running")
+    parser.add_argument("--note", default=None,
+                        help="with --render: how the CSVs were made, for the page's header")
+
+
+def runs_or_rendered(args, run):
+    """The runs' rows as a DataFrame: read from ``args.render``'s CSVs, or ``run()``'s
+    list of dicts, written to ``<out-dir>/<tag>.csv``; None when ``run`` gives none."""
+    import pandas as pd
+
+    if args.render:
+        return pd.concat([pd.read_csv(p) for p in args.render], ignore_index=True)
+    rows = run()
+    if not rows:
+        return None
+    df = pd.DataFrame(rows)
+    df.to_csv(Path(args.out_dir) / f"{args.tag}.csv", index=False)
+    return df
+
+
 def markdown_table(records, columns=None):
     """The lines of a markdown table: one row per record (a dict), ``columns`` (default:
     the first record's keys) in order, a missing value as an empty cell."""

@@ -32,6 +32,7 @@ import numpy as np  # noqa: E402
 
 from benchmarks._common import (  # noqa: E402
     accuracy,
+    add_page_args,
     available_datasets,
     benchmark_teachers,
     classification_datasets,
@@ -41,12 +42,12 @@ from benchmarks._common import (  # noqa: E402
     limit_threads,
     make_split,
     markdown_table,
+    runs_or_rendered,
     script_command,
     v010_params,
     versions_text,
 )
 
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
 LIMITS = (4.0, 8.0, 16.0)
 
 #: With ``--levers GROUP``: changes to the limited student, each fitted within the first
@@ -194,20 +195,13 @@ def write_page(df, env, path, note=None, levers=None):
 
 def main(argv=None):
     import joblib
-    import pandas as pd
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--datasets", nargs="+", default=None,
-                        help="default: every classification table in the data folder")
+    add_page_args(parser, "time_limit")
     parser.add_argument("--limits", nargs="+", type=float, default=list(LIMITS))
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--first-seed", type=int, default=0,
                         help="run seeds first-seed .. first-seed + seeds - 1")
-    parser.add_argument("--data-dir", default=None)
-    parser.add_argument("--out-dir", default=str(RESULTS_DIR))
-    parser.add_argument("--tag", default="time_limit")
-    parser.add_argument("--render", nargs="+", default=None, metavar="CSV",
-                        help="write the page from these CSVs instead of running")
     parser.add_argument("--levers", nargs="?", const="one", default=None,
                         choices=sorted(LEVERS), metavar="GROUP",
                         help="fit the student limited to each of --limits with each "
@@ -216,14 +210,10 @@ def main(argv=None):
     parser.add_argument("--cache", default=None, metavar="DIR",
                         help="keep the fitted teachers in DIR (default: a temporary "
                              "folder), so that a later run on the same splits reuses them")
-    parser.add_argument("--note", default=None,
-                        help="with --render: how the CSVs were made, for the page's header")
     args = parser.parse_args(argv)
     env = environment(script_command("time_limit", argv))
-    out = Path(args.out_dir)
-    if args.render:
-        df = pd.concat([pd.read_csv(p) for p in args.render], ignore_index=True)
-    else:
+
+    def run():
         limit_threads()
         rows = []
         with tempfile.TemporaryDirectory(prefix="skdistill-time-limit-") as temporary:
@@ -233,11 +223,11 @@ def main(argv=None):
                 for seed in range(args.first_seed, args.first_seed + args.seeds):
                     rows += measure_table(name, X, y, seed, args.limits, memory,
                                           args.levers)
-        if not rows:
-            return None
-        df = pd.DataFrame(rows)
-        df.to_csv(out / f"{args.tag}.csv", index=False)
-    write_page(df, env, out / f"{args.tag}.md", args.note, args.levers)
+        return rows
+
+    df = runs_or_rendered(args, run)
+    if df is not None:
+        write_page(df, env, Path(args.out_dir) / f"{args.tag}.md", args.note, args.levers)
     return df
 
 

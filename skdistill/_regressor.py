@@ -96,7 +96,8 @@ class DistilledRegressor(RegressorMixin, _BaseDistiller):
     max_augment_rows : int, default=100_000
     categorical_features : array-like or None, default=None
     memory : str, joblib.Memory or None, default=None
-        Cache of the fitted teachers and their targets. Needs an int ``random_state``.
+        Cache of the fitted teachers, their targets and their labels of the synthetic
+        and unlabeled rows. Needs an int ``random_state``.
         Use only a folder you trust: joblib.Memory unpickles what it finds there, so a
         file planted in the cache folder runs code during ``fit``.
     keep_teachers : bool, default=False

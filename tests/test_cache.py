@@ -169,3 +169,24 @@ def test_new_teachers_label_the_same_rows_again(data, tmp_path):
     changed = _model(str(tmp_path), teachers=[("lr", CountingLR(C=0.5))], **munge)
     fits, labelled = _counted_fit(changed, X, y)
     assert fits == 1 and labelled > 2 * len(y)
+
+
+@pytest.mark.parametrize("kind", ["sparse", "dataframe"])
+def test_labels_are_cached_for_sparse_and_raw_table_input(data, tmp_path, kind):
+    import pandas as pd
+    import scipy.sparse as sp
+
+    X, y = data
+    if kind == "sparse":
+        X = sp.csr_matrix(np.where(np.abs(X) < 0.5, 0.0, X))
+    else:  # a raw table: a category column and a missing value, encoded by the distiller
+        X = pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])])
+        X["city"] = pd.Categorical(np.where(y == 1, "a", "b"))
+        X.iloc[0, 0] = np.nan
+    munge = dict(augmentation="munge", augment_factor=2.0)
+    first = _model(str(tmp_path), **munge)
+    assert _counted_fit(first, X, y)[1] > len(y)
+    second = _model(str(tmp_path), temperature=2.0, **munge)
+    assert _counted_fit(second, X, y) == (0, 0)
+    fresh = _model(None, temperature=2.0, **munge).fit(X, y)
+    np.testing.assert_array_equal(second.predict_proba(X), fresh.predict_proba(X))
