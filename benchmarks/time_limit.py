@@ -75,6 +75,10 @@ LEVERS = {"one": {
 }, "doubled": {
     # Whether the larger step pays at longer limits too (with --limits 4 8 16).
     "learning_rate=6e-3": {"learning_rate": 6e-3},
+}, "schedule": {
+    # The default schedule under a limit: it halves the step on a plateau and is cut off
+    # by the limit, where the cosine schedule anneals over the epochs that fit.
+    "lr_schedule=plateau": {"lr_schedule": "plateau"},
 }}
 
 

@@ -43,8 +43,8 @@ def distillation_frontier(estimator, X_train, y_train, X_test, y_test, *,
 
     The teachers are fitted once: the estimator is cloned with a temporary
     :class:`joblib.Memory` as ``memory`` (or keeps the one it has) and a fixed
-    ``random_state``, so every later fit finds the teachers and their soft targets in
-    the cache and trains only a student.
+    ``random_state``, so every later fit finds the teachers, their soft targets and
+    their labels of the synthetic rows in the cache and trains only a student.
 
     Parameters
     ----------
