@@ -79,6 +79,11 @@ LEVERS = {"one": {
     # The default schedule under a limit: it halves the step on a plateau and is cut off
     # by the limit, where the cosine schedule anneals over the epochs that fit.
     "lr_schedule=plateau": {"lr_schedule": "plateau"},
+}, "plateau": {
+    # The plateau schedule with the doubled step too (time_limit_schedule.md).
+    "lr_schedule=plateau": {"lr_schedule": "plateau"},
+    "lr_schedule=plateau, learning_rate=6e-3": {"lr_schedule": "plateau",
+                                                "learning_rate": 6e-3},
 }}
 
 
