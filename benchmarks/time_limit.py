@@ -79,6 +79,15 @@ LEVERS = {"one": {
     # The default schedule under a limit: it halves the step on a plateau and is cut off
     # by the limit, where the cosine schedule anneals over the epochs that fit.
     "lr_schedule=plateau": {"lr_schedule": "plateau"},
+}, "epochs": {
+    # No limit: the default student beside it with fewer epochs at most, the machine-
+    # independent way to a shorter fit. Run it with one limit (--limits 4): these
+    # changes lift the limit, so every further limit would fit them again.
+    "no limit (defaults)": {"student_time_limit": None, "lr_schedule": "plateau"},
+    "no limit, max_epochs=60": {"student_time_limit": None, "lr_schedule": "plateau",
+                                "max_epochs": 60},
+    "no limit, max_epochs=100": {"student_time_limit": None, "lr_schedule": "plateau",
+                                 "max_epochs": 100},
 }, "plateau": {
     # The plateau schedule with the doubled step too (time_limit_schedule.md).
     "lr_schedule=plateau": {"lr_schedule": "plateau"},
@@ -100,7 +109,11 @@ def variants(limits, n_train, levers=None):
         for limit in limits:
             yield f"limit {limit:g} s", limit, limited(limit)
             for name, change in LEVERS[levers].items():
-                yield f"limit {limit:g} s, {name}", limit, {**limited(limit), **change}
+                params = {**limited(limit), **change}
+                if params["student_time_limit"] is None:  # a change that lifts the limit
+                    yield name, None, params
+                else:
+                    yield f"limit {limit:g} s, {name}", limit, params
     else:
         yield "default", None, {}
         for limit in limits:
