@@ -116,10 +116,12 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
         Seconds the student's training may take. After each epoch, training stops if
         one more epoch, at the pace of those so far, would end past the limit; at least
         one epoch runs, and the best (averaged) weights so far are kept, as with early
-        stopping. With ``lr_schedule="cosine"`` the schedule anneals over the epochs
-        that the first epoch's duration says will fit (at most ``max_epochs``), so the
-        step size reaches zero in time: the pairing for a fit that must end within a
-        budget. A shorter fit follows the teachers less closely (the FAQ's "Why is
+        stopping. The default schedule suits a limit: within 4, 8 and 16 s it followed
+        the teachers more closely than ``lr_schedule="cosine"`` on 10 to 13 of the 15
+        benchmark tables (``benchmarks/results/time_limit_schedule.md``). With
+        ``"cosine"`` the schedule anneals over the epochs that the first epoch's
+        duration says will fit (at most ``max_epochs``), so the step size reaches zero
+        in time. A shorter fit follows the teachers less closely (the FAQ's "Why is
         ``fit`` slow?" gives the measured price). The teachers' fits are not limited.
         With a limit, the number of epochs depends on the machine's speed and load, so
         two fits with the same ``random_state`` can differ; None keeps fits

@@ -666,8 +666,8 @@ def build_parser():
                      help="student training epochs at most (default: %(default)s)")
     fit.add_argument("--student-time-limit", type=float, default=None, metavar="SECONDS",
                      help="stop the student's training before an epoch that would end past "
-                          "this many seconds; with --lr-schedule cosine the step size "
-                          "anneals to zero within it (default: no limit)")
+                          "this many seconds, keeping its best weights so far (default: "
+                          "no limit)")
     fit.add_argument("--lr-schedule", choices=("plateau", "cosine"), default=None,
                      help="halve the student's learning rate on plateaus, or anneal it on a "
                           f"cosine (default: {_default('lr_schedule')})")
