@@ -189,11 +189,11 @@ def alternated_fits_header(title, env, epochs, repeats, protocol_note=""):
             + protocol_note]
 
 
-def add_page_args(parser, tag, datasets_help="default: every classification table in the "
-                                             "data folder"):
+def add_page_args(parser, tag):
     """The options of a script that runs per table and writes ``<out-dir>/<tag>.md`` and
     ``.csv``, or renders the page from earlier runs' CSVs (:func:`runs_or_rendered`)."""
-    parser.add_argument("--datasets", nargs="+", default=None, help=datasets_help)
+    parser.add_argument("--datasets", nargs="+", default=None,
+                        help="default: every classification table in the data folder")
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--out-dir", default=str(REPO_ROOT / "benchmarks" / "results"))
     parser.add_argument("--tag", default=tag)

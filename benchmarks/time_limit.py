@@ -14,6 +14,7 @@ what, within a fixed time, follows the teachers more closely.
     python -m benchmarks.time_limit --levers --limits 4 --tag time_limit_levers
     python -m benchmarks.time_limit --levers step --limits 4 --tag time_limit_step
     python -m benchmarks.time_limit --levers doubled --limits 4 8 16 --tag time_limit_doubled
+    python -m benchmarks.time_limit --levers schedule --limits 4 8 16 --tag time_limit_schedule
 
 Writes ``benchmarks/results/<tag>.md`` and ``<tag>.csv``; ``--render A.csv B.csv``
 writes the page from the CSVs of runs made side by side.
@@ -50,7 +51,7 @@ from benchmarks._common import (  # noqa: E402
 
 LIMITS = (4.0, 8.0, 16.0)
 
-#: With ``--levers GROUP``: changes to the limited student, each fitted within the first
+#: With ``--levers GROUP``: changes to the limited student, each fitted within every
 #: limit beside it. "one" asks, one change at a time, whether a cheaper epoch (fewer
 #: bins, larger batches), a larger step, or less bookkeeping (no weight averaging, no
 #: validation rows held out) follows the teachers more closely than more epochs of the
@@ -230,8 +231,9 @@ def main(argv=None):
                              "change of LEVERS[GROUP] (default group: one) beside it, "
                              "instead of the default")
     parser.add_argument("--cache", default=None, metavar="DIR",
-                        help="keep the fitted teachers in DIR (default: a temporary "
-                             "folder), so that a later run on the same splits reuses them")
+                        help="keep the fitted teachers and their labels in DIR (default: "
+                             "a temporary folder), so that a later run on the same splits "
+                             "reuses them")
     args = parser.parse_args(argv)
     env = environment(script_command("time_limit", argv))
 
