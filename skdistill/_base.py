@@ -345,11 +345,7 @@ class _BaseDistiller(BaseEstimator):
             refit=needs_teachers, random_state=split_seed, weights=data.weights,
             classes=getattr(self, "classes_", None), max_rows=self._max_teacher_rows(),
         )
-        teachers_key = None
-        if memory.location is not None:
-            import joblib
-
-            teachers_key = joblib.hash(key_args)
+        teachers_key = None if memory.location is None else _cache_key(key_args)
         fitted, soft = memory.cache(fit_teachers, ignore=["n_jobs", "progress"])(
             **key_args, n_jobs=self.n_jobs,
             progress=self._teacher_progress() if self.verbose else None,
@@ -666,6 +662,37 @@ def unchanged_on_failure(estimator):
         estimator.__dict__.clear()
         estimator.__dict__.update(previous_state)
         raise
+
+
+def _cache_key(key_args):
+    """joblib's hash of the teachers' fit arguments, the key of everything ``memory``
+    caches for them; a clear error when a teacher cannot be pickled (joblib hashes by
+    pickling), before any teacher is fitted."""
+    import pickle
+
+    import joblib
+
+    try:
+        return joblib.hash(key_args)
+    except (pickle.PicklingError, AttributeError, TypeError) as exc:
+        name = next((name for name, est in key_args["teachers"] if not _picklable(est)),
+                    None)
+        what = f"the teacher {name!r}" if name else "the teachers or the data"
+        raise TypeError(
+            f"memory is set, and the cache keys on the teachers by pickling them, but "
+            f"{what} cannot be pickled. Define its class at module level (not inside a "
+            f"function), or fit with memory=None."
+        ) from exc
+
+
+def _picklable(obj):
+    import pickle
+
+    try:
+        pickle.dumps(obj)
+    except Exception:  # whatever pickling raises, the object cannot be cached
+        return False
+    return True
 
 
 def check_hidden_layer_sizes(sizes):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from joblib import Memory
 from sklearn.datasets import make_classification
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import GridSearchCV
 
 from skdistill import DistilledClassifier
@@ -190,3 +190,46 @@ def test_labels_are_cached_for_sparse_and_raw_table_input(data, tmp_path, kind):
     assert _counted_fit(second, X, y) == (0, 0)
     fresh = _model(None, temperature=2.0, **munge).fit(X, y)
     np.testing.assert_array_equal(second.predict_proba(X), fresh.predict_proba(X))
+
+
+class CountingRidge(Ridge):
+    """Ridge that counts the rows it predicts (module level: joblib pickles teachers)."""
+
+    n_labelled = 0
+
+    def predict(self, X):
+        CountingRidge.n_labelled += X.shape[0]
+        return super().predict(X)
+
+
+def test_the_regressor_labels_its_synthetic_rows_once(tmp_path):
+    from sklearn.datasets import make_regression
+
+    from skdistill import DistilledRegressor
+
+    X, y = make_regression(n_samples=200, n_features=4, noise=1.0, random_state=0)
+
+    def fit(memory, **params):
+        CountingRidge.n_labelled = 0
+        model = DistilledRegressor(teachers=[("ridge", CountingRidge())], max_epochs=2,
+                                   augment_factor=2.0, memory=memory, random_state=0,
+                                   **params).fit(X, y)
+        return model, CountingRidge.n_labelled
+
+    assert fit(str(tmp_path))[1] > 2 * len(y)
+    cached, labelled = fit(str(tmp_path), alpha=0.5)
+    assert labelled == 0
+    np.testing.assert_array_equal(cached.predict(X), fit(None, alpha=0.5)[0].predict(X))
+
+
+def test_a_teacher_that_cannot_be_pickled_is_named_before_any_fit(data, tmp_path):
+    class LocalLR(LogisticRegression):  # a class inside a function cannot be pickled
+        pass
+
+    X, y = data
+    model = _model(str(tmp_path), teachers=[("lr", CountingLR()), ("local", LocalLR())])
+    CountingLR.n_fits = 0
+    with pytest.raises(TypeError, match="'local' cannot be pickled.*module level"):
+        model.fit(X, y)
+    assert CountingLR.n_fits == 0 and not hasattr(model, "student_")
+    _model(None, teachers=[("local", LocalLR())]).fit(X, y)  # without a cache it fits
