@@ -680,8 +680,8 @@ def _cache_key(key_args):
         what = f"the teacher {name!r}" if name else "the teachers or the data"
         raise TypeError(
             f"memory is set, and the cache keys on the teachers by pickling them, but "
-            f"{what} cannot be pickled. Define its class at module level (not inside a "
-            f"function), or fit with memory=None."
+            f"{what} cannot be pickled. Define each teacher's class at module level (not "
+            f"inside a function), or fit with memory=None."
         ) from exc
 
 
