@@ -301,6 +301,8 @@ def test_time_limit_levers_compare_each_change_with_the_limited_student(tmp_path
             assert [v for v, _, _ in fitted][:4] == ["limit 4 s", *LEVERS[group]]
             assert all(p["student_time_limit"] is None and limit is None
                        for _, limit, p in fitted[1:4])
+            # ... once: the second limit brings only its own limited student.
+            assert [v for v, _, _ in fitted][4:] == ["limit 8 s", "0.1.0"]
             continue
         assert [v for v, _, _ in fitted] == (
             [f"limit {n} s{change}" for n in (4, 8)
