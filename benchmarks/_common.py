@@ -27,15 +27,16 @@ def v010_params(n_train, task="classification"):
 
     0.1.0 fed standardized columns to the network, made MUNGE rows (p=0.2, s=10, 5 per
     real row) for the classifier only below 5,000 training rows, trained in batches of
-    256 at a step size of 3e-3, and stopped on the true-label validation loss with a
-    plateau schedule after 10 epochs without improvement; the classifier's loss used
-    temperature 2 and ``alpha=0.5``. Its student was (128, 64) and kept the best step's
-    weights.
+    256 at a step size of 3e-3 for at most 200 epochs, and stopped on the true-label
+    validation loss with a plateau schedule after 10 epochs without improvement; the
+    classifier's loss used temperature 2 and ``alpha=0.5``. Its student was (128, 64)
+    and kept the best step's weights.
     """
     params = dict(input_encoding="standard", munge_p=0.2, munge_s=10.0, augment_factor=5.0,
                   validation_target="labels", lr_schedule="plateau", n_iter_no_change=10,
                   batch_size=256, learning_rate=3e-3, epoch_rows=None,
-                  hidden_layer_sizes=(128, 64), weight_averaging="none", activation="relu")
+                  hidden_layer_sizes=(128, 64), weight_averaging="none", activation="relu",
+                  max_epochs=200)
     if task == "classification":
         params.update(temperature=2.0, alpha=0.5)
         params["augmentation"] = "munge" if n_train < 5000 else None
@@ -95,9 +96,19 @@ def v070_params():
     """The classifier's defaults 0.8 replaced (0.7.0), to measure side by side.
 
     0.8's classifier student uses SiLU between its layers instead of ReLU
-    (``activation``); the regressor keeps ReLU, so this changes nothing for it.
+    (``activation``); the regressor keeps ReLU, so this changes nothing for it. It
+    trained for at most 200 epochs, as did every release before 0.9.
     """
-    return dict(activation="relu")
+    return dict(v085_params(), activation="relu")
+
+
+def v085_params():
+    """The classifier's defaults 0.9 replaced (0.8.1 to 0.8.5), to measure side by side.
+
+    0.9's classifier trains its student for at most 100 epochs instead of 200
+    (``max_epochs``); the regressor keeps 200, so this changes nothing for it.
+    """
+    return dict(max_epochs=200)
 
 
 #: The earlier classifier defaults the benchmark runs beside the current ones, oldest
@@ -105,7 +116,7 @@ def v070_params():
 #: ``key`` its entry in the summary, and ``params(n_train)`` gives its parameters.
 EARLIER_DEFAULTS = (
     ("distilled_v010", "v010", "0.1.0", v010_params),
-    ("distilled_v070", "v070", "0.7.0", lambda n_train: v070_params()),
+    ("distilled_v085", "v085", "0.8.5", lambda n_train: v085_params()),
 )
 
 

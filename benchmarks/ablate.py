@@ -218,7 +218,8 @@ REFERENCE = dict(soft_targets="oof", cv=5, temperature=2.0, alpha=0.5,
                  hidden_layer_sizes=(128, 64), learning_rate=3e-3, augmentation="munge",
                  input_encoding="standard", validation_target="labels", lr_schedule="plateau",
                  n_bins=16, munge_p=0.2, munge_s=10.0, augment_factor=5.0, batch_size=256,
-                 n_iter_no_change=10, weight_averaging="none", activation="relu")
+                 n_iter_no_change=10, weight_averaging="none", activation="relu",
+                 max_epochs=200)
 
 
 @contextlib.contextmanager

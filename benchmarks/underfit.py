@@ -64,8 +64,9 @@ def run_dataset(name, X, y, memory, max_epochs=None):
     for label, params in VARIANTS.items():
         model = _transfer_rows(DistilledClassifier)(
             teachers=benchmark_teachers(0), keep_teachers=True, random_state=0, n_jobs=1,
-            memory=memory, **params,
-            **({} if max_epochs is None else {"max_epochs": max_epochs})).fit(X_train, y_train)
+            memory=memory,
+            **{**params, **({} if max_epochs is None else {"max_epochs": max_epochs})}).fit(
+            X_train, y_train)
         t = model.transfer_
         synthetic = t.X[t.n_real:]
         agree = {}
