@@ -6,10 +6,10 @@ Every method on a dataset sees the same stratified 75/25 split per seed:
 - ``distilled``    ``DistilledClassifier()`` with its defaults (the student alone)
 - ``distilled_v010`` the same teachers distilled with skdistill 0.1.0's student defaults
   (``v010_params``), so old and new defaults are measured side by side in one run
-- ``distilled_v085`` the same with 0.8.5's defaults (``v085_params``: at most 200 epochs
-  instead of 100), the ones 0.9 replaced. The columns of 0.5.0, 0.6.0 and 0.7.0
-  (``v050_params``, ``v060_params``, ``v070_params``) are in earlier results
-  (``full_3seeds.md`` before 0.9); add them to ``EARLIER_DEFAULTS`` to run them again
+- ``distilled_v070`` the same with 0.7.0's defaults (``v070_params``: ReLU instead of
+  SiLU), the ones 0.8 replaced. The columns of 0.5.0 and 0.6.0 (``v050_params``,
+  ``v060_params``) are in earlier results (``full_3seeds.md`` before 0.8); add them to
+  ``EARLIER_DEFAULTS`` to run them again
 - ``hard_label``   the same student architecture on the labels only (``alpha=0``)
 - ``sklearn_mlp``  scikit-learn's ``MLPClassifier`` with the student's hidden sizes
 - ``logreg``       scikit-learn's ``LogisticRegression``: the latency yardstick for a

@@ -103,7 +103,7 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
         AdamW step size. Halved when the monitored loss stops improving.
     weight_decay : float, default=1e-4
         AdamW weight decay.
-    max_epochs : int, default=100
+    max_epochs : int, default=200
     epoch_rows : int or None, default=250_000
         At most this many rows of the transfer set per epoch, drawn at random afresh
         every epoch. On a large table an epoch, and with it the patience of early
@@ -339,7 +339,7 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
         batch_size=256,
         learning_rate=3e-3,
         weight_decay=1e-4,
-        max_epochs=100,
+        max_epochs=200,
         epoch_rows=250_000,
         student_time_limit=None,
         early_stopping=True,

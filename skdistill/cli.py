@@ -139,6 +139,10 @@ def _student_params(args, task):
         if not 0 <= args.alpha <= 1:
             raise CLIError(f"--alpha must lie in [0, 1]; got {args.alpha}.")
         params["alpha"] = args.alpha
+    if args.max_epochs is not None:
+        if args.max_epochs < 1:
+            raise CLIError(f"--max-epochs must be a positive integer; got {args.max_epochs}.")
+        params["max_epochs"] = args.max_epochs
     if args.student_time_limit is not None:
         if not args.student_time_limit > 0:
             raise CLIError("--student-time-limit must be a positive number of seconds; got "
@@ -169,7 +173,7 @@ def _cmd_fit(args):
     X_train, y_train, X_test, y_test = _holdout_split(X, y, task, args)
 
     teachers = _teachers(wanted, task, args.n_estimators, args.random_state)
-    params = dict(teachers=teachers, cv=args.cv, max_epochs=args.max_epochs,
+    params = dict(teachers=teachers, cv=args.cv,
                   keep_teachers=X_test is not None, random_state=args.random_state,
                   verbose=0 if args.quiet else 1, **student_params)
     if task == "classification":
@@ -662,8 +666,9 @@ def build_parser():
     fit.add_argument("--cv", type=_folds, default="auto",
                      help="folds for cross-fitted soft targets, or 'auto' (5; fewer above "
                           "266,666 rows, 2 from 400,000) (default: %(default)s)")
-    fit.add_argument("--max-epochs", type=int, default=200,
-                     help="student training epochs at most (default: %(default)s)")
+    fit.add_argument("--max-epochs", type=int, default=None,
+                     help="student training epochs at most "
+                          f"(default: {_default('max_epochs')})")
     fit.add_argument("--student-time-limit", type=float, default=None, metavar="SECONDS",
                      help="stop the student's training before an epoch that would end past "
                           "this many seconds, keeping its best weights so far (default: "

@@ -26,12 +26,12 @@ def test_smoke_suite_writes_results(tmp_path, data_dir):
                     "--out-dir", str(tmp_path), "--no-plots"])
 
     df = pd.read_csv(tmp_path / "smoke.csv")
-    assert {"teacher", "distilled", "distilled_v010", "distilled_v085",
+    assert {"teacher", "distilled", "distilled_v010", "distilled_v070",
             "hard_label", "sklearn_mlp", "logreg", "best_member"} <= set(df.method)
     assert df.accuracy.between(0.5, 1.0).all()  # diabetes: 65% majority class
     assert (df.log_loss > 0).all() and df.ece.between(0, 1).all()
     assert df.fidelity.between(0, 1).all()
-    students = df.method.isin(["distilled", "distilled_v010", "distilled_v085", "hard_label"])
+    students = df.method.isin(["distilled", "distilled_v010", "distilled_v070", "hard_label"])
     assert df.loc[students, "epochs"].between(1, 5).all()  # the smoke run's max_epochs=5
     assert df.loc[~students, "epochs"].isna().all()
     assert (df.loc[df.method == "teacher", "fidelity"] == 1).all()
@@ -51,15 +51,15 @@ def test_smoke_suite_writes_results(tmp_path, data_dir):
 
     assert [c["metric"] for c in saved["checks"]] == list(TARGETS)
     assert "v010" in saved and 0 <= saved["v010"]["median_fidelity"] <= 1
-    assert "v085" in saved and saved["student_fit_time_vs_v085"] > 0
+    assert "v070" in saved and saved["student_fit_time_vs_v070"] > 0
     # Means and per-table counts beside the medians (one table: they equal its values).
     assert math.isclose(saved["mean_fidelity"], saved["median_fidelity"])
-    assert saved["v085"]["n_fidelity_below_current"] in (0, 1)
-    assert "mean fidelity" in md and "tables where current is above 0.8.5" in md
-    assert "median student fit time, current/0.8.5 defaults" in md
+    assert saved["v070"]["n_fidelity_below_current"] in (0, 1)
+    assert "mean fidelity" in md and "tables where current is above 0.7.0" in md
+    assert "median student fit time, current/0.7.0 defaults" in md
     header = next(line for line in md.splitlines() if "current" in line and "target" in line)
-    assert header.split()[:3] == ["current", "0.1.0", "0.8.5"]
-    assert "| 0.1.0 defaults | 0.8.5 defaults |" in md
+    assert header.split()[:3] == ["current", "0.1.0", "0.7.0"]
+    assert "| 0.1.0 defaults | 0.7.0 defaults |" in md
     assert math.isclose(summary["median_fidelity"], saved["median_fidelity"])
 
 
@@ -74,7 +74,6 @@ def test_earlier_defaults_differ_from_the_current_ones_only_where_they_changed()
         v050_params,
         v060_params,
         v070_params,
-        v085_params,
     )
     from skdistill import DistilledClassifier, DistilledRegressor
 
@@ -82,38 +81,38 @@ def test_earlier_defaults_differ_from_the_current_ones_only_where_they_changed()
     v031 = DistilledClassifier(**v031_params()).get_params()
     assert {k for k in current if current[k] != v031[k]} == {
         "temperature", "alpha", "n_iter_no_change", "epoch_rows", "n_bins",
-        "hidden_layer_sizes", "weight_averaging", "augment_factor", "activation",
-        "max_epochs"}
+        "hidden_layer_sizes", "weight_averaging", "augment_factor", "activation"}
     assert (v031["temperature"], v031["alpha"], v031["n_iter_no_change"],
             v031["epoch_rows"], v031["n_bins"]) == (2.0, 0.5, 10, None, 16)
-    v085 = DistilledClassifier(**v085_params()).get_params()
-    assert {k for k in current if current[k] != v085[k]} == {"max_epochs"}
-    assert (current["max_epochs"], v085["max_epochs"]) == (100, 200)
     v070 = DistilledClassifier(**v070_params()).get_params()
-    assert {k for k in current if current[k] != v070[k]} == {"activation", "max_epochs"}
+    assert {k for k in current if current[k] != v070[k]} == {"activation"}
     assert (current["activation"], v070["activation"]) == ("silu", "relu")
     v060 = DistilledClassifier(**v060_params()).get_params()
-    assert {k for k in current if current[k] != v060[k]} == {
-        "augment_factor", "activation", "max_epochs"}
+    assert {k for k in current if current[k] != v060[k]} == {"augment_factor", "activation"}
     assert (current["augment_factor"], v060["augment_factor"]) == (40.0, 20.0)
     v050 = DistilledClassifier(**v050_params()).get_params()
     assert {k for k in current if current[k] != v050[k]} == {
-        "hidden_layer_sizes", "weight_averaging", "augment_factor", "activation", "max_epochs"}
+        "hidden_layer_sizes", "weight_averaging", "augment_factor", "activation"}
     assert (v050["hidden_layer_sizes"], v050["weight_averaging"]) == ((128, 64), "none")
-    # The regressor kept 0.6.0's 20 synthetic rows per real row, ReLU and 200 epochs:
-    # v060, v070 and v085 change nothing for it.
-    for params in (v060_params(), v070_params(), v085_params()):
+    # The regressor kept 0.6.0's 20 synthetic rows per real row and ReLU: v060 and v070
+    # change nothing for it.
+    for params in (v060_params(), v070_params()):
         assert DistilledRegressor(**params).get_params() == DistilledRegressor().get_params()
     for estimator in (DistilledClassifier, DistilledRegressor):
         now, v041 = estimator().get_params(), estimator(**v041_params()).get_params()
         changed = {"n_bins"} | ({"hidden_layer_sizes", "weight_averaging", "augment_factor",
-                                 "activation", "max_epochs"}
+                                 "activation"}
                                 if estimator is DistilledClassifier else set())
         assert {k for k in now if now[k] != v041[k]} == changed and v041["n_bins"] == 16
     v010 = DistilledClassifier(**v010_params(1000)).get_params()
     assert (v010["temperature"], v010["alpha"], v010["n_iter_no_change"],
             v010["input_encoding"], v010["epoch_rows"], v010["max_epochs"]) == (
         2.0, 0.5, 10, "standard", None, 200)
+    # Written out where every earlier release agreed with today's default, so that a
+    # change of that default leaves the earlier columns as they were.
+    for params in (v010_params(1000), v031_params(), v041_params(), v050_params(),
+                   v060_params(), v070_params()):
+        assert params["max_epochs"] == 200
 
 
 def test_scale_smoke_writes_results(tmp_path):

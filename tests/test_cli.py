@@ -580,6 +580,19 @@ def test_student_time_limit_and_schedule_options(files, tmp_path, capsys):
     assert "--student-time-limit" in line
 
 
+def test_max_epochs_defaults_to_the_estimators(files, tmp_path, capsys):
+    # Without --max-epochs the estimator's own default applies (it differs by task); a
+    # time limit ends the fit after one epoch.
+    path = tmp_path / "default_epochs.skd"
+    quick = [a for a in FAST if a not in ("--max-epochs", "3")]
+    assert main(["fit", str(files / "train.csv"), "--target", "churn", "-o", str(path),
+                 "--student-time-limit", "1e-9"] + quick) == 0
+    assert load(path).max_epochs == DistilledClassifier().max_epochs
+    line = _error(capsys, ["fit", str(files / "train.csv"), "--target", "churn",
+                           "-o", str(tmp_path / "x.skd")] + FAST + ["--max-epochs", "0"])
+    assert "--max-epochs must be a positive integer" in line
+
+
 def test_hidden_auto_and_the_help_follows_the_estimators_defaults(capsys):
     from skdistill.cli import _hidden_sizes, build_parser
 
@@ -593,6 +606,9 @@ def test_hidden_auto_and_the_help_follows_the_estimators_defaults(capsys):
     assert defaults["hidden_layer_sizes"] == "auto"
     regressor_sizes = ",".join(map(str, DistilledRegressor().hidden_layer_sizes))
     assert f"(default: auto for classification, {regressor_sizes} for regression)" in text
+    epochs = (defaults["max_epochs"], DistilledRegressor().max_epochs)
+    assert (f"(default: {epochs[0]})" if epochs[0] == epochs[1] else
+            f"(default: {epochs[0]} for classification, {epochs[1]} for regression)") in text
 
 
 def test_unseen_categories_are_counted_in_a_warning(model_path, files, tmp_path, capsys):
