@@ -581,8 +581,8 @@ def test_student_time_limit_and_schedule_options(files, tmp_path, capsys):
 
 
 def test_max_epochs_defaults_to_the_estimators(files, tmp_path, capsys):
-    # Without --max-epochs the estimator's own default applies (it differs by task); a
-    # time limit ends the fit after one epoch.
+    # Without --max-epochs the estimator's own default applies, so the CLI follows a
+    # change of it; a time limit ends the fit after one epoch.
     path = tmp_path / "default_epochs.skd"
     quick = [a for a in FAST if a not in ("--max-epochs", "3")]
     assert main(["fit", str(files / "train.csv"), "--target", "churn", "-o", str(path),
