@@ -25,7 +25,7 @@ TARGETS = {
 }
 
 #: Two means closer than this are a tie. The CSVs keep 6 significant digits, so a report
-#: merged from them sees equal means of a table's seeds differ by up to about 1e-6.
+#: merged from them sees equal means of a table's seeds differ by up to 5e-7.
 TIE = 1e-6
 
 _ANALYSIS_MARK = "<!-- analysis: kept when the harness rewrites this file -->"

@@ -580,9 +580,11 @@ def test_student_time_limit_and_schedule_options(files, tmp_path, capsys):
     assert "--student-time-limit" in line
 
 
-def test_max_epochs_defaults_to_the_estimators(files, tmp_path, capsys):
+def test_max_epochs_defaults_to_the_estimators(files, tmp_path, capsys, monkeypatch):
     # Without --max-epochs the estimator's own default applies, so the CLI follows a
-    # change of it; a time limit ends the fit after one epoch.
+    # change of it (made here, so that a CLI with a default of its own would fail); a
+    # time limit ends the fit after one epoch.
+    monkeypatch.setitem(DistilledClassifier.__init__.__kwdefaults__, "max_epochs", 7)
     path = tmp_path / "default_epochs.skd"
     quick = [a for a in FAST if a not in ("--max-epochs", "3")]
     assert main(["fit", str(files / "train.csv"), "--target", "churn", "-o", str(path),
