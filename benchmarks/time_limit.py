@@ -15,12 +15,14 @@ what, within a fixed time, follows the teachers more closely.
     python -m benchmarks.time_limit --levers step --limits 4 --tag time_limit_step
     python -m benchmarks.time_limit --levers doubled --limits 4 8 16 --tag time_limit_doubled
     python -m benchmarks.time_limit --levers schedule --limits 4 8 16 --tag time_limit_schedule
+    python -m benchmarks.time_limit --levers epoch_size --limits 4 --tag time_limit_epoch_size
 
 Writes ``benchmarks/results/<tag>.md`` and ``<tag>.csv``; ``--render A.csv B.csv``
 writes the page from the CSVs of runs made side by side.
 """
 
 import argparse
+import contextlib
 import sys
 import tempfile
 from pathlib import Path
@@ -89,6 +91,18 @@ LEVERS = {"one": {
                                 "max_epochs": 60},
     "no limit, max_epochs=100": {"student_time_limit": None, "lr_schedule": "plateau",
                                  "max_epochs": 100},
+}, "epoch_size": {
+    # No limit: cheaper epochs instead of fewer, by drawing fewer synthetic rows per real
+    # row into each epoch than the default's 5 (SYNTHETIC_ROWS_PER_EPOCH): throughout, or
+    # once the averaged weights have settled. ``synthetic_rows_per_epoch`` maps the epoch
+    # (from 1) to that count; it is not an estimator parameter (see ``fitted``).
+    "no limit (defaults)": {"student_time_limit": None, "lr_schedule": "plateau"},
+    "no limit, 2 synthetic rows per real row an epoch": {
+        "student_time_limit": None, "lr_schedule": "plateau",
+        "synthetic_rows_per_epoch": lambda epoch: 2},
+    "no limit, 5 then 1 synthetic row per real row from epoch 41": {
+        "student_time_limit": None, "lr_schedule": "plateau",
+        "synthetic_rows_per_epoch": lambda epoch: 5 if epoch <= 40 else 1},
 }, "plateau": {
     # The plateau schedule with the doubled step too (time_limit_schedule.md).
     "lr_schedule=plateau": {"lr_schedule": "plateau"},
@@ -124,6 +138,27 @@ def variants(limits, n_train, levers=None):
     yield "0.1.0", None, v010_params(n_train)
 
 
+@contextlib.contextmanager
+def epoch_size(schedule):
+    """Fit with ``schedule(epoch)`` synthetic rows per real row in each epoch instead of
+    the default's fixed ``SYNTHETIC_ROWS_PER_EPOCH``; the default's with None."""
+    import skdistill._base as base
+
+    if schedule is None:
+        yield
+        return
+    rule = base._epoch_rows
+
+    def scheduled(transfer, cap=None):
+        return lambda epoch: rule(transfer, cap, per_real_row=schedule(epoch))
+
+    base._epoch_rows = scheduled
+    try:
+        yield
+    finally:
+        base._epoch_rows = rule
+
+
 def measure_table(name, X, y, seed, limits, memory, levers=None):
     """One row per student on one table's split (``variants``)."""
     from skdistill import DistilledClassifier
@@ -132,10 +167,13 @@ def measure_table(name, X, y, seed, limits, memory, levers=None):
                                                      max_test=2_000)
     rows, teacher_pred = [], None
     for variant, limit, params in variants(limits, len(y_train), levers):
+        params = dict(params)
+        schedule = params.pop("synthetic_rows_per_epoch", None)
         model = DistilledClassifier(teachers=benchmark_teachers(seed), random_state=seed,
                                     n_jobs=1, memory=memory,
                                     keep_teachers=teacher_pred is None, **params)
-        model.fit(X_train, y_train)
+        with epoch_size(schedule):
+            model.fit(X_train, y_train)
         if teacher_pred is None:
             teacher_proba = model.teacher_predict_proba(X_test)
             teacher_pred = teacher_proba.argmax(axis=1)

@@ -778,16 +778,15 @@ def _boundary_weights(target_parts, task):
     return weight / weight.mean()
 
 
-def _epoch_rows(transfer, cap=None):
+def _epoch_rows(transfer, cap=None, per_real_row=SYNTHETIC_ROWS_PER_EPOCH):
     """Rows drawn per epoch (uniformly, from the whole transfer set), or None for all.
 
-    The count is the real and user-given rows plus at most ``SYNTHETIC_ROWS_PER_EPOCH``
-    synthetic rows per real row, and at most ``cap`` (the ``epoch_rows`` parameter);
-    the draw itself does not tell the kinds apart.
+    The count is the real and user-given rows plus at most ``per_real_row`` synthetic
+    rows per real row, and at most ``cap`` (the ``epoch_rows`` parameter); the draw
+    itself does not tell the kinds apart.
     """
     total = transfer.n_real + transfer.n_extra
-    sliced = transfer.n_synthetic - min(transfer.n_synthetic,
-                                        SYNTHETIC_ROWS_PER_EPOCH * transfer.n_real)
+    sliced = transfer.n_synthetic - min(transfer.n_synthetic, per_real_row * transfer.n_real)
     rows = total - sliced
     if cap is not None:
         rows = min(rows, cap)

@@ -368,10 +368,11 @@ def train_student(
     weight_averaging : {"none", "ema"}
         ``"ema"`` validates, stops on and returns an exponential moving average of the
         weights (:data:`EMA_WARMUP`) instead of the last step's weights.
-    epoch_rows : int or None
+    epoch_rows : int, None or callable
         Rows drawn per epoch (uniformly, without replacement, afresh each epoch); None
         for all. A large synthetic transfer set is then seen a random subset at a time:
-        every epoch costs the same, and over the epochs the student sees every row.
+        every epoch costs the same, and over the epochs the student sees every row. A
+        callable maps the epoch (from 1) to that count, for epochs of changing size.
     always_rows : int
         With ``epoch_rows``, the first ``always_rows`` rows are in every epoch and the rest
         of it is drawn from the others; ignored (a uniform draw) when they would fill
@@ -408,7 +409,8 @@ def train_student(
             return Batch(X_t[idx], target_t[idx], y_t[idx], labeled_t[idx], w_t[idx])
 
         def epoch_batches(epoch):
-            order = _epoch_order(n, epoch_rows, always_rows, batch_generator)
+            count = epoch_rows(epoch) if callable(epoch_rows) else epoch_rows
+            order = _epoch_order(n, count, always_rows, batch_generator)
             # Gather a block of batches at once and slice it: the same batches in the
             # same order, with a fraction of the per-batch indexing calls. Sparse rows
             # are densified one batch at a time, as before.

@@ -335,7 +335,7 @@ def test_time_limit_levers_compare_each_change_with_the_limited_student(tmp_path
 
     for group in LEVERS:
         fitted = list(variants([4.0, 8.0], 3000, levers=group))
-        if group == "epochs":  # changes that lift the limit keep their own names
+        if group in ("epochs", "epoch_size"):  # changes that lift the limit keep their names
             assert [v for v, _, _ in fitted][:4] == ["limit 4 s", *LEVERS[group]]
             assert all(p["student_time_limit"] is None and limit is None
                        for _, limit, p in fitted[1:4])
@@ -683,3 +683,25 @@ def test_label_cache_page_reports_the_saving_per_candidate(tmp_path):
     assert "the same model from both fits on 1 of 2" in md
     assert "| a | 100,000 | 70.0 | 10.0 | 60.5 | 9.0 | 9.5 | yes |" in md
     assert "(37 candidates) on each table would save 19.9 minutes" in md
+
+
+def test_time_limit_epoch_size_levers_draw_fewer_synthetic_rows_and_restore_the_rule():
+    from types import SimpleNamespace
+
+    import skdistill._base as base
+    from benchmarks.time_limit import LEVERS, epoch_size
+
+    rule = base._epoch_rows
+    transfer = SimpleNamespace(n_real=100, n_extra=2000, n_synthetic=2000)
+    assert rule(transfer) == 600  # the default: 100 real rows and 5 synthetic rows each
+    schedules = [p["synthetic_rows_per_epoch"] for p in LEVERS["epoch_size"].values()
+                 if "synthetic_rows_per_epoch" in p]
+    sizes = []
+    for schedule in schedules:
+        with epoch_size(schedule):
+            rows = base._epoch_rows(transfer)
+            sizes.append([rows(epoch) for epoch in (1, 40, 41, 200)])
+        assert base._epoch_rows is rule
+    assert sizes == [[300] * 4, [600, 600, 200, 200]]
+    with epoch_size(None):
+        assert base._epoch_rows is rule

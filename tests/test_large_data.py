@@ -156,6 +156,20 @@ def test_epoch_rows_caps_the_synthetic_rule_too(data, monkeypatch):
     assert _epoch_sizes(monkeypatch, model, X, y) == [5400, 5400]
 
 
+def test_epochs_can_change_size_by_a_schedule_of_synthetic_rows(data, monkeypatch):
+    # The loop takes epoch_rows as a function of the epoch too: here 5 synthetic rows per
+    # real row in the first epoch and 1 after it (900 real rows, 9,000 synthetic).
+    import skdistill._base as base
+
+    X, y = data
+    model = DistilledClassifier(teachers=[("lr", LogisticRegression())],
+                                **dict(SMALL, augmentation="munge", augment_factor=10.0))
+    rule = base._epoch_rows
+    monkeypatch.setattr(base, "_epoch_rows", lambda transfer, cap=None: (
+        lambda epoch: rule(transfer, cap, per_real_row=5 if epoch == 1 else 1)))
+    assert _epoch_sizes(monkeypatch, model, X, y) == [5400, 1800]
+
+
 def test_real_rows_every_epoch_puts_each_real_row_in_each_epoch(data, monkeypatch):
     # 900 real rows and 9,000 synthetic, 5,400 rows an epoch. A uniform draw holds about
     # 5400 x 900 / 9900 = 491 real (labelled) rows; with REAL_ROWS_EVERY_EPOCH all 900.
