@@ -192,13 +192,21 @@ def alternated_fits_header(title, env, epochs, repeats, protocol_note=""):
             + protocol_note]
 
 
+def output_folder(path):
+    """``--out-dir``'s argparse type: the folder, made now if it is missing, so that a
+    run of many minutes does not end in an error for want of it."""
+    Path(path).mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def add_page_args(parser, tag):
     """The options of a script that runs per table and writes ``<out-dir>/<tag>.md`` and
     ``.csv``, or renders the page from earlier runs' CSVs (:func:`runs_or_rendered`)."""
     parser.add_argument("--datasets", nargs="+", default=None,
                         help="default: every classification table in the data folder")
     parser.add_argument("--data-dir", default=None)
-    parser.add_argument("--out-dir", default=str(REPO_ROOT / "benchmarks" / "results"))
+    parser.add_argument("--out-dir", default=str(REPO_ROOT / "benchmarks" / "results"),
+                        type=output_folder)
     parser.add_argument("--tag", default=tag)
     parser.add_argument("--render", nargs="+", default=None, metavar="CSV",
                         help="write the page from these CSVs instead of running")

@@ -48,6 +48,7 @@ from benchmarks._common import (  # noqa: E402
     limit_threads,
     log_loss,
     make_split,
+    output_folder,
     v010_params,
     versions_text,
 )
@@ -406,7 +407,7 @@ def main(argv=None):
     parser.add_argument("--max-train-rows", type=int, default=1500,
                         help="subsample larger training sets (stratified) to this many rows")
     parser.add_argument("--n-jobs", type=int, default=2)
-    parser.add_argument("--out-dir", default=str(RESULTS_DIR))
+    parser.add_argument("--out-dir", default=str(RESULTS_DIR), type=output_folder)
     parser.add_argument("--render", action="store_true",
                         help="rewrite ablation.md's tables from ablation.csv, keeping its "
                              "header (the command, machine and versions of the run)")

@@ -31,6 +31,7 @@ from benchmarks._common import (  # noqa: E402
     command_line,
     environment,
     limit_threads,
+    output_folder,
     script_command,
     versions_text,
 )
@@ -109,7 +110,7 @@ def main(argv=None):
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--calls", type=int, default=200)
-    parser.add_argument("--out-dir", default=str(RESULTS_DIR))
+    parser.add_argument("--out-dir", default=str(RESULTS_DIR), type=output_folder)
     args = parser.parse_args(argv)
     limit_threads()
     found = list(available_datasets([args.dataset], args.data_dir))

@@ -42,6 +42,7 @@ from benchmarks._common import (  # noqa: E402
     environment,
     limit_threads,
     make_split,
+    output_folder,
     script_command,
     versions_text,
 )
@@ -234,7 +235,7 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--data-dir", default=None)
-    parser.add_argument("--out-dir", default=str(RESULTS_DIR))
+    parser.add_argument("--out-dir", default=str(RESULTS_DIR), type=output_folder)
     args = parser.parse_args(argv)
     env = environment(script_command("first_layer", argv))
     limit_threads()

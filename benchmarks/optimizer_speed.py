@@ -27,6 +27,7 @@ from benchmarks._common import (  # noqa: E402
     environment,
     fixed_epoch_fit,
     limit_threads,
+    output_folder,
     script_command,
 )
 
@@ -61,7 +62,7 @@ def main(argv=None):
     parser.add_argument("--datasets", nargs="+", default=DATASETS)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--data-dir", default=None)
-    parser.add_argument("--out-dir", default=str(RESULTS_DIR))
+    parser.add_argument("--out-dir", default=str(RESULTS_DIR), type=output_folder)
     args = parser.parse_args(argv)
     env = environment(script_command("optimizer_speed", argv))
     limit_threads()

@@ -33,6 +33,7 @@ from benchmarks._common import (
     REPO_ROOT,
     environment,
     limit_threads,
+    output_folder,
     v010_params,
     v041_params,
     versions_text,
@@ -193,7 +194,7 @@ def main(argv=None):
     parser.add_argument("--max-train", type=int, default=10000,
                         help="cap on training rows (first rows of the shuffled split)")
     parser.add_argument("--data-dir", default=None)
-    parser.add_argument("--out-dir", default=str(RESULTS))
+    parser.add_argument("--out-dir", default=str(RESULTS), type=output_folder)
     args = parser.parse_args(argv)
 
     from pathlib import Path

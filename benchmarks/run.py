@@ -60,6 +60,7 @@ from benchmarks._common import (  # noqa: E402
     limit_threads,
     log_loss,
     make_split,
+    output_folder,
 )
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -318,7 +319,7 @@ def main(argv=None):
     parser.add_argument("--n-jobs", type=int, default=None,
                         help="DistilledClassifier(n_jobs=...): teacher and fold fits in "
                              "parallel processes (default 2; 1 for the smoke suite)")
-    parser.add_argument("--out-dir", default=str(RESULTS_DIR))
+    parser.add_argument("--out-dir", default=str(RESULTS_DIR), type=output_folder)
     parser.add_argument("--tag", default=None, help="file name stem (default: the suite name)")
     parser.add_argument("--no-plots", action="store_true")
     parser.add_argument("--shard", default=None, metavar="I/N",

@@ -49,7 +49,12 @@ import numpy as np
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._common import environment, markdown_table, versions_text  # noqa: E402
+from benchmarks._common import (  # noqa: E402
+    environment,
+    markdown_table,
+    output_folder,
+    versions_text,
+)
 
 N_FEATURES = 20
 N_TREES = 30
@@ -402,7 +407,8 @@ def main(argv=None):
     parser.add_argument("--strategy-rows", type=int, default=500_000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out-dir", default=str(Path(__file__).parent / "results"))
+    parser.add_argument("--out-dir", default=str(Path(__file__).parent / "results"),
+                        type=output_folder)
     parser.add_argument("--merge", nargs="+", metavar="JSON",
                         help="append the runs of these scale.json files (runs made with "
                              "another --out-dir) to --out-dir's, rewrite scale.md, and stop")

@@ -55,6 +55,7 @@ from benchmarks._common import (  # noqa: E402
     environment,
     limit_threads,
     make_split,
+    output_folder,
     script_command,
     versions_text,
 )
@@ -241,7 +242,7 @@ def main(argv=None):
     parser.add_argument("--datasets", nargs="+", default=DATASETS)
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--data-dir", default=None)
-    parser.add_argument("--out-dir", default=str(RESULTS_DIR))
+    parser.add_argument("--out-dir", default=str(RESULTS_DIR), type=output_folder)
     parser.add_argument("--tag", default="student_pair",
                         help="name of the written files: <tag>.md and <tag>.csv")
     parser.add_argument("--max-epochs", type=int, default=None,

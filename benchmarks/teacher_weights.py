@@ -41,6 +41,7 @@ from benchmarks._common import (  # noqa: E402
     environment,
     limit_threads,
     make_split,
+    output_folder,
     script_command,
     versions_text,
 )
@@ -182,7 +183,7 @@ def main(argv=None, make_teachers=benchmark_teachers):
     parser.add_argument("--datasets", nargs="+", default=None)
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--data-dir", default=None)
-    parser.add_argument("--out-dir", default=str(RESULTS_DIR))
+    parser.add_argument("--out-dir", default=str(RESULTS_DIR), type=output_folder)
     args = parser.parse_args(argv)
     limit_threads()
     env = environment(script_command("teacher_weights", argv))

@@ -29,6 +29,7 @@ from benchmarks._common import (  # noqa: E402
     environment,
     limit_threads,
     make_split,
+    output_folder,
     script_command,
     v031_params,
     versions_text,
@@ -88,7 +89,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--datasets", nargs="+", default=DATASETS)
     parser.add_argument("--data-dir", default=None)
-    parser.add_argument("--out-dir", default=str(RESULTS_DIR))
+    parser.add_argument("--out-dir", default=str(RESULTS_DIR), type=output_folder)
     parser.add_argument("--max-epochs", type=int, default=None,
                         help="cap every student's epochs (a quick smoke run)")
     args = parser.parse_args(argv)

@@ -705,3 +705,31 @@ def test_time_limit_epoch_size_levers_draw_fewer_synthetic_rows_and_restore_the_
     assert sizes == [[300] * 4, [600, 600, 200, 200]]
     with epoch_size(None):
         assert base._epoch_rows is rule
+
+
+def test_every_script_makes_a_missing_out_dir_before_it_runs(tmp_path):
+    # A run of many minutes used to end in "Cannot save file into a non-existent
+    # directory" when --out-dir named a new folder: the folder is made when the options
+    # are read.
+    import pandas as pd
+
+    from benchmarks._common import REPO_ROOT
+    from benchmarks.time_limit import main
+
+    scripts = sorted((REPO_ROOT / "benchmarks").glob("*.py"))
+    declared = {}  # script: the type of its --out-dir
+    for script in scripts:
+        for node in ast.walk(ast.parse(script.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "add_argument" \
+                    and node.args and getattr(node.args[0], "value", None) == "--out-dir":
+                kind = [k.value for k in node.keywords if k.arg == "type"]
+                declared[script.name] = getattr(kind[0], "id", None) if kind else None
+    assert len(declared) >= 10
+    assert set(declared.values()) == {"output_folder"}, declared
+    rows = [{"dataset": "a", "seed": 0, "variant": v, "limit": lim, "fidelity": 0.95,
+             "accuracy": 0.8, "teacher_accuracy": 0.8, "student_seconds": 2.0, "epochs": 10,
+             "stopped_by": "max_epochs"} for v, lim in (("default", None), ("0.1.0", None))]
+    pd.DataFrame(rows).to_csv(tmp_path / "runs.csv", index=False)
+    out = tmp_path / "new" / "folder"
+    main(["--render", str(tmp_path / "runs.csv"), "--out-dir", str(out), "--tag", "page"])
+    assert (out / "page.md").exists()
