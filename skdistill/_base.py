@@ -346,8 +346,9 @@ class _BaseDistiller(BaseEstimator):
             classes=getattr(self, "classes_", None), max_rows=self._max_teacher_rows(),
         )
         teachers_key = None if memory.location is None else _cache_key(key_args)
-        fitted, soft = memory.cache(fit_teachers, ignore=["n_jobs", "progress"])(
-            **key_args, n_jobs=self.n_jobs,
+        fitted, soft = memory.cache(_fit_keyed_teachers, ignore=["fit_args", "n_jobs",
+                                                                 "progress"])(
+            teachers_key, key_args, n_jobs=self.n_jobs,
             progress=self._teacher_progress() if self.verbose else None,
         )
         return fitted, soft, time.perf_counter() - start, teachers_key
@@ -662,6 +663,13 @@ def unchanged_on_failure(estimator):
         estimator.__dict__.clear()
         estimator.__dict__.update(previous_state)
         raise
+
+
+def _fit_keyed_teachers(teachers_key, fit_args, n_jobs=None, progress=None):
+    """``fit_teachers(**fit_args)``, cached by ``memory`` under ``teachers_key`` alone: the
+    key is already the hash of ``fit_args``, data included, which the cache would
+    otherwise hash a second time."""
+    return fit_teachers(**fit_args, n_jobs=n_jobs, progress=progress)
 
 
 def _cache_key(key_args):

@@ -233,3 +233,25 @@ def test_a_teacher_that_cannot_be_pickled_is_named_before_any_fit(data, tmp_path
         model.fit(X, y)
     assert CountingLR.n_fits == 0 and not hasattr(model, "student_")
     _model(None, teachers=[("local", LocalLR())]).fit(X, y)  # without a cache it fits
+
+
+def test_the_training_data_is_hashed_once_per_fit(data, tmp_path, monkeypatch):
+    # The cache keys on one hash of the teachers' inputs; hashing the data again for the
+    # cached call would double the cost of a cache hit on a large table.
+    import joblib.hashing
+
+    X, y = data
+    hash_ = joblib.hashing.hash
+    hashed = []
+
+    def counting(obj, *args, **kwargs):
+        arrays = obj.values() if isinstance(obj, dict) else [obj]
+        hashed.append(any(getattr(a, "shape", None) == X.shape for a in arrays))
+        return hash_(obj, *args, **kwargs)
+
+    monkeypatch.setattr(joblib.hashing, "hash", counting)
+    monkeypatch.setattr(joblib, "hash", counting)
+    for _ in range(2):  # a miss, then a hit
+        hashed.clear()
+        _model(str(tmp_path)).fit(X, y)
+        assert sum(hashed) == 1
