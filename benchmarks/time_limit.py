@@ -95,7 +95,7 @@ LEVERS = {"one": {
     # No limit: cheaper epochs instead of fewer, by drawing fewer synthetic rows per real
     # row into each epoch than the default's 5 (SYNTHETIC_ROWS_PER_EPOCH): throughout, or
     # once the averaged weights have settled. ``synthetic_rows_per_epoch`` maps the epoch
-    # (from 1) to that count; it is not an estimator parameter (see ``fitted``).
+    # (from 1) to that count; it is not an estimator parameter (see ``epoch_size``).
     "no limit (defaults)": {"student_time_limit": None, "lr_schedule": "plateau"},
     "no limit, 2 synthetic rows per real row an epoch": {
         "student_time_limit": None, "lr_schedule": "plateau",
