@@ -164,25 +164,33 @@ def student_networks(student):
     return dense, interpolated
 
 
-def step_times(nets, X, steps, repeats):
+def step_times(nets, X, steps, repeats, threads=None):
     """Median seconds per training step of each of ``nets`` on batches of ``X``, the nets
-    alternated ``repeats`` times so that the machine's load falls on each alike."""
+    alternated ``repeats`` times so that the machine's load falls on each alike.
+
+    ``threads`` maps a net's name to torch's intra-op thread count for its rounds
+    (default: one, the library's training setting)."""
     import torch
 
     xb = torch.from_numpy(np.ascontiguousarray(X[:BATCH], dtype=np.float32))
     times = {name: [] for name in nets}
     optimizers = {name: torch.optim.AdamW(net.parameters(), lr=1e-3, fused=True)
                   for name, net in nets.items()}
-    for _ in range(repeats):
-        for name, net in nets.items():
-            opt = optimizers[name]
-            for i in range(steps + 5):  # five warm-up steps
-                if i == 5:
-                    start = time.perf_counter()
-                opt.zero_grad(set_to_none=True)
-                net(xb).pow(2).mean().backward()
-                opt.step()
-            times[name].append((time.perf_counter() - start) / steps)
+    saved = torch.get_num_threads()
+    try:
+        for _ in range(repeats):
+            for name, net in nets.items():
+                torch.set_num_threads((threads or {}).get(name, 1))
+                opt = optimizers[name]
+                for i in range(steps + 5):  # five warm-up steps
+                    if i == 5:
+                        start = time.perf_counter()
+                    opt.zero_grad(set_to_none=True)
+                    net(xb).pow(2).mean().backward()
+                    opt.step()
+                times[name].append((time.perf_counter() - start) / steps)
+    finally:
+        torch.set_num_threads(saved)
     return {name: statistics.median(t) for name, t in times.items()}
 
 
@@ -228,8 +236,11 @@ def write_page(rows, env, steps, repeats, path):
     path.write_text("\n".join(lines) + "\n")
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def per_table_steps(script, argv, description, measure, write_page, page):
+    """The command line of a step-time benchmark: parse ``argv``, ``measure(name, X,
+    steps, repeats)`` each table's seed-0 training split, write the rows with
+    ``write_page(rows, env, steps, repeats, path)`` to ``page`` and return them."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--datasets", nargs="+", default=None,
                         help="default: every classification table in the data folder")
     parser.add_argument("--steps", type=int, default=100)
@@ -237,18 +248,26 @@ def main(argv=None):
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--out-dir", default=str(RESULTS_DIR), type=output_folder)
     args = parser.parse_args(argv)
-    env = environment(script_command("first_layer", argv))
-    limit_threads()
+    env = environment(script_command(script, argv))
+    restore_threads = limit_threads()
     rows = []
-    for name, X_all, y_all in available_datasets(args.datasets or classification_datasets(),
-                                                 args.data_dir):
-        X, _, _, _, _ = make_split(X_all, y_all, 0, max_train=3_000, max_test=2_000)
-        rows.append(measure(name, np.asarray(X, dtype=np.float64), args.steps, args.repeats))
-        print(rows[-1], flush=True)
+    try:
+        for name, X_all, y_all in available_datasets(
+                args.datasets or classification_datasets(), args.data_dir):
+            X, _, _, _, _ = make_split(X_all, y_all, 0, max_train=3_000, max_test=2_000)
+            rows.append(measure(name, np.asarray(X, dtype=np.float64), args.steps,
+                                args.repeats))
+            print(rows[-1], flush=True)
+    finally:
+        restore_threads()
     if rows:
-        write_page(rows, env, args.steps, args.repeats, Path(args.out_dir) / "first_layer.md")
+        write_page(rows, env, args.steps, args.repeats, Path(args.out_dir) / page)
     return rows
 
+
+def main(argv=None):
+    return per_table_steps("first_layer", argv, __doc__.split("\n\n")[0], measure, write_page,
+                           "first_layer.md")
 
 if __name__ == "__main__":
     main()

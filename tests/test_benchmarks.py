@@ -302,6 +302,46 @@ def test_first_layer_writes_its_page(tmp_path, data_dir):
     assert "| diabetes | 8 | " in md and "Median dense / interpolated" in md
 
 
+def test_step_speed_autocasts_the_same_parameters_to_close_outputs():
+    import numpy as np
+    import torch
+
+    from benchmarks.step_speed import autocast_bfloat16
+    from skdistill._student import build_student
+    from skdistill._training import torch_student
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(300, 4))
+    net = torch_student(build_student(X, 3, (16,), input_encoding="piecewise_linear", n_bins=8))
+    fast = autocast_bfloat16(net)
+    # The optimizer steps the float32 weights themselves.
+    assert [p.data_ptr() for p in fast.parameters()] == [p.data_ptr() for p in net.parameters()]
+    h = torch.as_tensor(X, dtype=torch.float32)
+    with torch.no_grad():
+        out, expected = fast(h), net(h)
+    assert out.dtype == torch.float32
+    # bfloat16 keeps 8 bits of mantissa: close, but not float32's outputs.
+    torch.testing.assert_close(out, expected, rtol=0, atol=0.05)
+    assert not torch.equal(out, expected)
+
+
+def test_step_speed_writes_its_page(tmp_path, data_dir):
+    if load_dataset("diabetes", data_dir, allow_download=False) is None:
+        pytest.skip(f"dataset 'diabetes' is not in {data_dir}; pass --data-dir")
+    import torch
+
+    from benchmarks.step_speed import main
+
+    threads = torch.get_num_threads()
+    (row,) = main(["--datasets", "diabetes", "--steps", "3", "--repeats", "1",
+                   "--data-dir", str(data_dir), "--out-dir", str(tmp_path / "new")])
+    assert torch.get_num_threads() == threads
+    assert min(row["float32_ms"], row["bfloat16_ms"], row["2 threads_ms"]) > 0
+    assert 0 < row["gap"] < 0.05
+    md = (tmp_path / "new" / "step_speed.md").read_text()
+    assert "| diabetes | 339-256-256-2 | " in md and "Median float32 / 2 threads" in md
+
+
 def test_time_limit_page_summarizes_each_student_against_the_limit(tmp_path):
     import pandas as pd
 
