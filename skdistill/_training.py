@@ -112,7 +112,8 @@ def one_cpu_thread(device):
     """Train on one intra-op CPU thread, then restore the user's setting.
 
     A student's matrices are small (a batch of 256 rows, at most about 1,000 columns):
-    extra threads buy little on an idle machine, and on a busy one their spin-waits made
+    extra threads buy little on an idle machine (a second one made a step about 1.2 times
+    faster, ``benchmarks/results/step_speed.md``), and on a busy one their spin-waits made
     training several times slower. torch's thread count is process-wide, so overlapping
     fits share one reference count: the first saves the user's value, the last puts it back.
     """
