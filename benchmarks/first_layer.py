@@ -269,5 +269,6 @@ def main(argv=None):
     return per_table_steps("first_layer", argv, __doc__.split("\n\n")[0], measure, write_page,
                            "first_layer.md")
 
+
 if __name__ == "__main__":
     main()

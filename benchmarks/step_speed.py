@@ -5,8 +5,8 @@ time (``docs/benchmarks.md``, "What is not here yet"). Two levers leave the stud
 schedule and its epochs alone and change only how a step is computed:
 
 - bfloat16 autocast: torch computes the linear layers' products in bfloat16, which
-  CPUs with AMX or AVX-512 BF16 units multiply several times faster than float32;
-  the weights and the optimizer stay float32. It changes the numbers a step computes,
+  CPUs with AMX or AVX-512 BF16 units can multiply faster than float32; the weights
+  and the optimizer stay float32. It changes the numbers a step computes,
   so the outputs' largest gap to float32 is reported beside the time.
 - A second intra-op thread: the library trains on one (``one_cpu_thread`` in
   ``skdistill/_training.py``), because on a busy machine more threads made training
@@ -133,6 +133,7 @@ def write_page(rows, env, steps, repeats, path):
 def main(argv=None):
     return per_table_steps("step_speed", argv, __doc__.split("\n\n")[0], measure, write_page,
                            "step_speed.md")
+
 
 if __name__ == "__main__":
     main()
