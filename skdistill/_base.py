@@ -63,7 +63,15 @@ class _FitData:
 
     @property
     def row_weights(self):
-        return np.ones(self.X.shape[0]) if self.sample_weight is None else self.sample_weight
+        """The student's weight per row: ``sample_weight`` scaled to a mean of 1.
+
+        The losses divide by the weights' sum, so the scale changes nothing but float32's
+        range: weights of 1e300 would overflow it, and weights of 1e-30 would sink below
+        the losses' guard against a zero sum.
+        """
+        if self.sample_weight is None:
+            return np.ones(self.X.shape[0])
+        return self.sample_weight / self.sample_weight.mean()
 
 
 @dataclass

@@ -5,8 +5,12 @@ from sklearn.base import RegressorMixin
 
 from ._base import _BaseDistiller
 from ._compat import _fit_context
-from ._student import check_float32_range
+from ._student import Shift, check_float32_range
 from ._teachers import default_regression_teachers
+
+#: Largest error of the folded target mean, as a share of the target's spread, left
+#: without a :class:`~skdistill._student.Shift` layer: far below what a student fits.
+SHIFT_PRECISION = 1e-5
 
 
 class DistilledRegressor(RegressorMixin, _BaseDistiller):
@@ -29,7 +33,8 @@ class DistilledRegressor(RegressorMixin, _BaseDistiller):
         Weights of the teachers' average.
     soft_targets : {"oof", "in_sample", "oob"}, default="oof"
         How the teachers label the training rows; see :class:`DistilledClassifier`.
-    cv : int, cross-validation splitter or "auto", default="auto"
+    cv : int, cross-validation splitter, list of (train, test) index pairs or "auto", \
+            default="auto"
         Folds for ``"oof"`` soft targets. An int gives shuffled K-fold; ``"auto"`` is
         5 folds, fewer (down to 2) on large tables; a splitter's test folds must cover
         every row (a repeated one averages); see :class:`DistilledClassifier`.
@@ -259,7 +264,13 @@ class DistilledRegressor(RegressorMixin, _BaseDistiller):
         return default_regression_teachers(random_state=random_state, sparse=sparse)
 
     def _encode_target(self, y):
-        y = np.asarray(y, dtype=np.float64)
+        try:
+            y = np.asarray(y, dtype=np.float64)
+        except (TypeError, ValueError) as error:
+            raise ValueError(
+                f"DistilledRegressor needs a numeric target; y holds values that are not "
+                f"numbers ({error}). For class labels use DistilledClassifier."
+            ) from None
         check_float32_range(y.reshape(-1, 1), "y")
         self._y_mean = float(y.mean())
         std = float(y.std())
@@ -281,8 +292,15 @@ class DistilledRegressor(RegressorMixin, _BaseDistiller):
         last = student.linears[-1]
         i = student.layers.index(last)
         scale, mean = np.float32(self._y_scale), np.float32(self._y_mean)
-        student.layers[i] = last.with_arrays({"weight": last.weight * scale,
-                                              "bias": last.bias * scale + mean})
+        bias = last.bias * scale + mean
+        student.layers[i] = last.with_arrays({"weight": last.weight * scale, "bias": bias})
+        # The bias holds the mean only to float32's precision at the mean; where that is
+        # coarse against the target's spread (a mean of 1e9, a spread of a few units),
+        # a Shift layer carries the rest, for the numpy forward's float64.
+        rest = (last.bias.astype(np.float64) * self._y_scale + self._y_mean
+                - bias.astype(np.float64))
+        if np.abs(rest).max() > SHIFT_PRECISION * self._y_scale:
+            student.layers.append(Shift(shift=rest))
         return student
 
     def predict(self, X):

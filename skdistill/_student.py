@@ -669,6 +669,36 @@ class MemberMean(Layer):
         return f"MemberMean({self.n_members}, {self.combine!r})"
 
 
+@register_layer
+class Shift(Layer):
+    """``h + shift``: a small correction to the constant before it.
+
+    A regressor folds its target's mean into the last linear layer's float32 bias, which
+    holds a mean of 1e9 only to within 64: on a target that varies by a few units around
+    it, that error alone would be the prediction's. The rounding left over goes here, and
+    the numpy forward, in float64, adds it back. In torch and ONNX, which compute in
+    float32, it changes nothing the float32 output can hold.
+    """
+
+    kind = "shift"
+    array_names = ("shift",)
+
+    def check(self, n_in):
+        if self.shift.shape != (n_in,):
+            raise _width_error(self, (self.shift.shape[0],), n_in)
+        return n_in
+
+    def forward(self, h):
+        h += self.f64["shift"]
+        return h
+
+    def torch_forward(self, torch, p, h):
+        return h + p["shift"]
+
+    def onnx(self, g, h):
+        return g.node("Add", [h, g.const("shift", self.shift)])
+
+
 class MLPStudent:
     """A fitted student network that predicts with numpy alone.
 
@@ -713,14 +743,18 @@ class MLPStudent:
         for layer in self.layers:
             layer.check_dtypes()
             width = layer.check(width)
-        body = self.layers[:-1] if self.layers and isinstance(self.layers[-1], MemberMean) \
-            else self.layers
+        body = list(self.layers)
+        if body and isinstance(body[-1], Shift):
+            body.pop()
+        end = body[-1] if body else None
+        if isinstance(end, MemberMean):
+            body.pop()
         if not body or not isinstance(body[-1], Linear):
             raise ValueError("a student must end with a linear layer (then, for a packed "
-                             "ensemble, a member_mean layer).")
+                             "ensemble, a member_mean layer; then, optionally, a shift).")
         packed = [layer for layer in self.layers if isinstance(layer, (Members, MemberMean))]
         if packed and not (len(packed) == 2 and isinstance(packed[0], Members)
-                           and packed[1] is self.layers[-1]
+                           and packed[1] is end
                            and packed[0].n_members == packed[1].n_members >= 1):
             raise ValueError("a packed ensemble needs one members layer and, last, one "
                              "member_mean layer with the same number of members.")

@@ -7,6 +7,7 @@ import pytest
 from lightgbm import LGBMRegressor
 from sklearn.datasets import load_diabetes
 from sklearn.ensemble import RandomForestRegressor
+from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import Ridge
 from sklearn.metrics import r2_score
 from sklearn.model_selection import GridSearchCV, train_test_split
@@ -80,6 +81,40 @@ def test_sample_weight_shifts_the_fit(diabetes):
     plain = small().fit(X_train, y_train).predict(X_test).mean()
     weighted = small().fit(X_train, y_train, sample_weight=w).predict(X_test).mean()
     assert weighted > plain + 5
+
+
+@pytest.mark.parametrize("offset", [1e9 + 31, -1.6e10])
+def test_a_target_far_from_zero_keeps_its_units(diabetes, offset):
+    # float32 holds 1e9 only to within 64: the folded mean alone would be off by tens
+    # of units on a target that varies by a few. The student's shift layer keeps it.
+    X_train, X_test, _, _ = diabetes
+    y = 300 * X_train[:, 2] + 200 * X_train[:, 8] + offset
+    model = small(teachers=[("ridge", Ridge(alpha=1e-3))], keep_teachers=True).fit(X_train, y)
+    assert model.student_.layers[-1].kind == "shift"
+    gap = model.predict(X_test) - model.teacher_predict(X_test)
+    assert abs(gap.mean()) < 0.2 * y.std() and r2_score(model.teacher_predict(X_test),
+                                                         model.predict(X_test)) > 0.9
+    restored = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(restored.predict(X_test), model.predict(X_test))
+
+
+def test_sample_weight_scale_changes_nothing(diabetes):
+    X_train, X_test, y_train, _ = diabetes
+    w = np.random.default_rng(0).uniform(0.5, 2.0, len(y_train))
+    # A fitted teacher: a teacher's own fit may depend on the scale (Ridge's penalty).
+    teachers = [("ridge", FrozenEstimator(Ridge().fit(X_train, y_train)))]
+    # 1e-30 sank below the loss's guard (nothing was learnt); 1e300 overflowed float32.
+    predictions = [small(teachers=teachers, max_epochs=5)
+                   .fit(X_train, y_train, sample_weight=w * scale).predict(X_test)
+                   for scale in (1e-30, 1.0, 1e300)]
+    for p in predictions[::2]:
+        np.testing.assert_allclose(p, predictions[1], rtol=1e-5)
+
+
+def test_a_text_target_points_to_the_classifier(diabetes):
+    X_train, _, _, _ = diabetes
+    with pytest.raises(ValueError, match="needs a numeric target.*use DistilledClassifier"):
+        small().fit(X_train[:20], np.array(["a", "b"] * 10))
 
 
 def test_multi_output_target_is_rejected_clearly(diabetes):

@@ -22,6 +22,7 @@ from skdistill._student import (
     MLPStudent,
     Periodic,
     PiecewiseLinear,
+    Shift,
     Standardize,
     TableInput,
     build_student,
@@ -60,6 +61,7 @@ FACTORIES = {
     "table_input": _table_input,
     # Trained scales, not the initial signs: every member computes something else.
     "members": lambda: Members(scale=RNG.normal(size=(3, N_IN))),
+    "shift": lambda: Shift(shift=RNG.normal(size=N_IN)),
     # Three members of six outputs each: 300 input rows fold into 100.
     **{f"member_mean:{c}": (lambda c=c: MemberMean(3, c)) for c in ("probability", "value")},
     **{f"activation:{name}": (lambda name=name: Activation(name)) for name in ACTIVATIONS},
