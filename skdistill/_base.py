@@ -9,7 +9,6 @@ how the student's raw output becomes a prediction.
 import contextlib
 import copy
 import time
-import warnings
 from dataclasses import dataclass
 from numbers import Integral, Real
 
@@ -27,6 +26,7 @@ from ._compat import HasMethods, Interval, StrOptions, _check_sample_weight
 from ._student import (
     ACTIVATIONS,
     INPUT_ENCODINGS,
+    check_finite_input,
     check_student_finite,
     student_output,
 )
@@ -40,6 +40,7 @@ from ._teachers import (
     label_rows,
     resolve_folds,
 )
+from ._warnings import warn
 
 # Float inputs stay in their own precision; anything else becomes float64.
 _FLOAT_DTYPES = [np.float64, np.float32]
@@ -264,9 +265,9 @@ class _BaseDistiller(BaseEstimator):
                 _sparse.check_no_categorical(self._categorical_mask(X.shape[1]))
             X, y = validate_data(
                 self, X, y, reset=True, dtype=_FLOAT_DTYPES, y_numeric=regression,
-                # sklearn checks the stored values; absent entries are zeros. Any format:
-                # others become CSR here, CSC becomes CSR in as_csr.
-                accept_sparse=_sparse.ACCEPT_SPARSE)
+                # Any format: others become CSR here, CSC becomes CSR in as_csr.
+                accept_sparse=_sparse.ACCEPT_SPARSE, ensure_all_finite=False)
+            _sparse.check_no_missing(X)
             return _sparse.as_csr(X), y, None
         if not needs_schema(X, self.categorical_features):
             X, y = validate_data(self, X, y, reset=True, dtype=_FLOAT_DTYPES,
@@ -287,17 +288,22 @@ class _BaseDistiller(BaseEstimator):
         """Rows to label or predict, checked against the fit: floats (dense or CSR) or a
         table's codes."""
         if table is None:
+            # Finiteness checked below, with a message that knows what this model accepts.
             X = _sparse.as_csr(validate_data(self, X, reset=False, dtype=_FLOAT_DTYPES,
-                                             accept_sparse=_sparse.ACCEPT_SPARSE))
+                                             accept_sparse=_sparse.ACCEPT_SPARSE,
+                                             ensure_all_finite=False))
+            check_finite_input(X, accepts_missing=False, what=what)
         else:
             if not self._has_fitted_columns(X):
                 validate_data(self, X, reset=False, skip_check_array=True)
+            if _sparse.is_sparse(X):
+                # The codes are dense whatever comes in, so densifying costs no more.
+                X = X.toarray()
             X = table.encode(X)  # float64, one column per fitted column
             if X.shape[0] == 0:
                 raise ValueError(f"Found array with 0 sample(s) (shape={X.shape}) while a "
                                  f"minimum of 1 is required by {type(self).__name__}.")
-            if np.isinf(X).any():
-                raise ValueError(f"Input {what} contains infinity.")
+            check_finite_input(X, accepts_missing=True, what=what)
         _sparse.check_float32_range(X, what)
         return X
 
@@ -342,11 +348,9 @@ class _BaseDistiller(BaseEstimator):
             return None, np.zeros((data.X.shape[0], data.n_outputs)), 0.0, None
         memory = check_memory(self.memory)
         if memory.location is not None and self.random_state is None:
-            warnings.warn(
-                "memory is set but random_state=None: teacher seeds and folds are "
-                "redrawn on every fit, so cached teachers are never reused. Set "
-                "random_state to an int.", UserWarning, stacklevel=5,
-            )
+            warn("memory is set but random_state=None: teacher seeds and folds are "
+                 "redrawn on every fit, so cached teachers are never reused. Set "
+                 "random_state to an int.")
         key_args = dict(
             teachers=teachers, X=data.X, y=data.y_enc, sample_weight=data.sample_weight,
             n_outputs=data.n_outputs, task=self._task, method=self.soft_targets, cv=self.cv,
@@ -561,10 +565,8 @@ class _BaseDistiller(BaseEstimator):
                    if not isinstance(est, FrozenEstimator)
                    and _sample_weight_params(est, np.ones(1)) is None]
         if ignored:
-            warnings.warn(
-                f"Teachers {ignored} do not accept sample_weight in fit, so they are fitted "
-                "unweighted. The student's loss is still weighted.", UserWarning, stacklevel=4,
-            )
+            warn(f"Teachers {ignored} do not accept sample_weight in fit, so they are fitted "
+                 "unweighted. The student's loss is still weighted.")
 
     def _teacher_progress(self):
         """Progress reporter for ``verbose > 0``: tqdm bars, or plain lines when not a TTY."""

@@ -182,6 +182,23 @@ def standardized_columns(X, mean, scale, max_elements=None):
 
 
 # -- checks --------------------------------------------------------------------------------
+def check_no_missing(X):
+    """Refuse NaN or inf among a sparse fit's stored values (absent entries are zeros).
+
+    The student learns to fill missing values from a table's schema, which reads dense
+    columns; a sparse matrix has none.
+    """
+    from ._student import check_finite_input
+
+    check_finite_input(X, accepts_missing=True)
+    if np.isnan(X.data).any():
+        raise ValueError(
+            "X is a sparse matrix holding NaN: missing values are learned from dense "
+            "input only. Pass X.toarray() (or a DataFrame), or impute the NaN first, "
+            "for example with SimpleImputer in a Pipeline."
+        )
+
+
 def check_float32_range(X, what="X"):
     """``_student.check_float32_range`` for sparse or dense ``X``.
 

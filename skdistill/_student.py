@@ -1020,13 +1020,33 @@ def _encoding_statistics(X):
         from ._sparse import standardized_columns as sparse_columns
 
         mean, scale = column_statistics(X)
+        _warn_coarse_columns(mean, scale)
         scale[~(scale > 1e-12)] = 1.0
         return mean, scale, lambda: sparse_columns(X, mean, scale)
     X = np.asarray(X, dtype=np.float64)
     mean = X.mean(axis=0)
     scale = X.std(axis=0)
+    _warn_coarse_columns(mean, scale)
     scale[~(scale > 1e-12)] = 1.0
     return mean, scale, lambda: ((X - mean) / scale).T
+
+
+#: A column whose float32 rounding at its mean exceeds this share of its spread gets a
+#: warning: the student trains on float32 inputs, which cannot tell its values apart.
+COARSE_COLUMN = 0.01
+
+
+def _warn_coarse_columns(mean, std):
+    """Warn about columns that vary little against their size (1e9 plus or minus a few)."""
+    step = np.abs(mean) * np.finfo(np.float32).eps  # float32's spacing near the mean
+    coarse = np.flatnonzero((std > 1e-12) & (step > COARSE_COLUMN * std))
+    if coarse.size:
+        from ._warnings import warn  # sklearn-free at import: see the module docstring
+
+        warn(f"Columns {coarse[:10].tolist()} vary little against their size (for example "
+             f"mean {mean[coarse[0]]:.6g}, standard deviation {std[coarse[0]]:.3g}): "
+             "float32, in which the student trains, cannot tell their values apart. "
+             "Subtract a constant from them first (for example the column's median).")
 
 
 def check_float32_range(X, what="X"):
@@ -1041,6 +1061,42 @@ def check_float32_range(X, what="X"):
         )
 
 
+def check_finite_input(X, accepts_missing, what="X"):
+    """Refuse infinity always, and NaN unless the model imputes, naming columns and fix.
+
+    Examples
+    --------
+    >>> check_finite_input(np.array([[1.0, np.nan]]), accepts_missing=True)
+    >>> check_finite_input(np.array([[1.0, np.inf]]), accepts_missing=True)
+    ... # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: Input X contains infinity in columns [1]. Replace it with a finite value, ...
+    """
+    values = X.data if hasattr(X, "tocsr") else X  # sparse: absent entries are zeros
+    if values.dtype.kind != "f" or np.isfinite(values).all():
+        return
+    columns = _nonfinite_columns(X, np.isinf)
+    if columns:
+        fix = ", or with NaN where the value is missing" if accepts_missing else ""
+        raise ValueError(f"Input {what} contains infinity in columns {columns[:10]}. "
+                         f"Replace it with a finite value{fix}.")
+    if not accepts_missing:
+        raise ValueError(
+            f"Input {what} contains NaN (missing values) in columns "
+            f"{_nonfinite_columns(X, np.isnan)[:10]}. This model was fitted without missing "
+            "values, so it has nothing to fill them with: impute them first, or fit on "
+            "data with missing values (the student then learns to handle them)."
+        )
+
+
+def _nonfinite_columns(X, test):
+    if hasattr(X, "tocoo"):
+        coo = X.tocoo()
+        return np.unique(coo.col[test(coo.data)]).tolist()
+    return np.flatnonzero(test(X).any(axis=0)).tolist()
+
+
 def student_output(student, X):
     """``student.forward(X)``, refusing non-finite inputs and outputs.
 
@@ -1048,15 +1104,7 @@ def student_output(student, X):
     arithmetic of training and of the ONNX graph), or one that overflows inside the
     network raises a ValueError.
     """
-    if student.accepts_missing:
-        if np.isinf(X).any():
-            raise ValueError("Input X contains infinity.")
-    elif not np.isfinite(X).all():
-        raise ValueError(
-            "Input X contains NaN or infinity. This model was fitted without missing "
-            "values, so it has nothing to fill them with: impute them first, or fit on "
-            "data with missing values (the student then learns to handle them)."
-        )
+    check_finite_input(X, student.accepts_missing)
     check_float32_range(X, "X")
     with np.errstate(over="ignore", invalid="ignore"):
         out = student.forward(X)

@@ -18,9 +18,9 @@ LightGBM, XGBoost and HistGradientBoosting read natively; the other teachers get
 A table of numbers without missing values has no schema: it takes the plain float path.
 """
 
-import warnings
-
 import numpy as np
+
+from ._warnings import warn
 
 #: Categories per column that get a one-hot slot in the student and in
 #: :func:`default_encoder` (the most frequent ones at fit): rarer ones encode like unseen
@@ -171,10 +171,10 @@ class TableSchema:
 
         lookups = self.__dict__.get("_lookups")
         if lookups is None:
-            # Per column: None (numeric), or (category -> code, whether categories are text).
+            # Per column: None (numeric), or (category -> code, the categories' kind).
             lookups = [None if c["kind"] == _NUMERIC else
                        ({v: float(i) for i, v in enumerate(c["categories"])},
-                        bool(c["categories"]) and isinstance(c["categories"][0], str))
+                        _value_kind(c["categories"][0]) if c["categories"] else None)
                        for c in self.columns]
             self.__dict__["_lookups"] = lookups
         values = frame.to_numpy(dtype=object)
@@ -188,8 +188,10 @@ class TableSchema:
                         return None
                     out[i, j] = v
                 else:
+                    # The kind too: a dict finds True under 1 (True == 1), where the
+                    # column-wise path, like pandas, treats it as unseen.
                     code = lookup[0].get(v)
-                    if code is None or isinstance(v, str) != lookup[1]:
+                    if code is None or _value_kind(v) != lookup[1]:
                         return None
                     out[i, j] = code
         return out
@@ -391,23 +393,33 @@ def _categories(values, name):
         cats = values.cat.categories
     else:
         cats = pd.Index(pd.unique(values[~_missing(values)]))
-    kind = pd.api.types.infer_dtype(cats, skipna=True)
-    if kind in ("mixed", "mixed-integer"):
-        examples = [cats[0]] + [v for v in cats if type(v) is not type(cats[0])][:1]
+    plain = [_plain(v) for v in cats.tolist()]
+    odd = [v for v in plain if not isinstance(v, (str, bool, int, float))]
+    if odd:
         raise ValueError(
-            f"Column {name!r} mixes kinds of values (for example {examples[0]!r} and "
-            f"{examples[-1]!r}). Make it all text (df[{name!r}].astype(str)) or all numbers."
+            f"Column {name!r} holds {type(odd[0]).__name__} values such as {odd[0]!r}; "
+            "categories must be text, numbers or booleans. Convert the column: to numbers "
+            "where its values have an order (a date as a number of days, for example), "
+            "else to text with .astype(str)."
         )
-    plain = [v.item() if isinstance(v, np.generic) else v for v in cats.tolist()]
-    if not all(isinstance(v, (str, bool, int, float)) for v in plain):
+    if pd.api.types.infer_dtype(cats, skipna=True) in ("mixed", "mixed-integer"):
+        other = next(v for v in plain if type(v) is not type(plain[0]))
         raise ValueError(
-            f"Column {name!r} holds {type(plain[0]).__name__} values; categories must be "
-            "text, numbers or booleans. Convert the column, e.g. with .astype(str)."
+            f"Column {name!r} mixes kinds of values (for example {plain[0]!r} and "
+            f"{other!r}). Make it all text (df[{name!r}].astype(str)) or all numbers."
         )
     try:
         return sorted(plain)
     except TypeError:  # bools with numbers: keep the order of first appearance
         return plain
+
+
+def _value_kind(v):
+    """"text", "bool" or "number": values that compare equal across kinds (``True == 1``)
+    are still different categories."""
+    if isinstance(v, str):
+        return "text"
+    return "bool" if isinstance(v, (bool, np.bool_)) else "number"
 
 
 def _numbers(values, name):
@@ -421,7 +433,7 @@ def _numbers(values, name):
     if bad.any():
         raise ValueError(
             f"Column {name!r} held numbers at fit but holds "
-            f"{values[bad].iloc[0]!r} now. Pass numbers in that column, with NaN for a "
+            f"{_plain(values[bad].iloc[0])!r} now. Pass numbers in that column, with NaN for a "
             "missing value."
         )
     return parsed.to_numpy(dtype=np.float64, na_value=np.nan)
@@ -437,7 +449,8 @@ def _codes(values, column):
     if len(present) and cats and _is_text(pd.Series(cats)) != _is_text(present):
         raise ValueError(
             f"Column {column['name']!r} held {'text' if isinstance(cats[0], str) else 'numeric'}"
-            f" categories at fit (for example {cats[0]!r}) but holds {present.iloc[0]!r} now. "
+            f" categories at fit (for example {cats[0]!r}) but holds {_plain(present.iloc[0])!r}"
+            " now. "
             "Pass the same kind of values as at fit."
         )
     code = pd.Index(cats).get_indexer(np.asarray(values, dtype=object)).astype(np.float64)
@@ -456,10 +469,12 @@ def _is_text(values):
     return pd.api.types.infer_dtype(values, skipna=True) == "string"
 
 
+def _plain(value):
+    """A numpy scalar as the Python value it holds, for messages: 7, not np.int64(7)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _warn_unseen(unseen):
-    detail = "; ".join(f"{name!r}: {n} row(s), e.g. {example!r}"
+    detail = "; ".join(f"{name!r}: {n} row(s), e.g. {_plain(example)!r}"
                        for name, (n, example) in unseen.items())
-    warnings.warn(
-        f"Categories not seen at fit, encoded as unknown (no category): {detail}.",
-        UserWarning, stacklevel=4,
-    )
+    warn(f"Categories not seen at fit, encoded as unknown (no category): {detail}.")

@@ -6,6 +6,8 @@ and ``predict`` returned the first class. Every path here must either return fin
 numbers or raise, never return NaN or inf.
 """
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -82,6 +84,18 @@ def test_fit_refuses_columns_beyond_float32(huge):
     with pytest.raises(ValueError, match=r"X has values beyond float32's range"):
         model.fit(bad, Y)
     assert not hasattr(model, "student_")
+
+
+def test_a_column_float32_cannot_resolve_warns_at_fit():
+    shifted = X.copy()
+    shifted[:, 1] += 1.6e9  # float32's spacing there is 128; the column varies by 0.4
+    model = DistilledClassifier(teachers=[("lr", LogisticRegression())], cv=2, max_epochs=2,
+                                random_state=0)
+    with pytest.warns(UserWarning, match=r"Columns \[1\] vary little .* Subtract a constant"):
+        model.fit(shifted, Y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.fit(X * 1e3 + 1e6, Y)  # large, but resolved
 
 
 @pytest.mark.parametrize("scale", [1e300, 1e39])

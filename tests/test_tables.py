@@ -188,8 +188,17 @@ def test_a_model_fitted_without_missing_values_refuses_them():
     X = frame[["age", "income"]].fillna(1.0).to_numpy()
     model = _model(max_epochs=2).fit(X, y)
     assert model.table_ is None and not model.student_.accepts_missing
-    with pytest.raises(ValueError, match="NaN"):
-        model.predict(np.array([[np.nan, 1.0]]))
+    # Every path says which columns, and that this model could have learnt to fill them
+    # (not scikit-learn's generic advice to use another estimator).
+    message = r"Input X contains NaN \(missing values\) in columns \[0\].*fit on data with"
+    for rows in (np.array([[np.nan, 1.0]]), [[np.nan, 1.0]],
+                 pd.DataFrame({"a": [np.nan], "b": [1.0]}).astype("Float64")):
+        with pytest.raises(ValueError, match=message):
+            model.predict(rows)
+    with pytest.raises(ValueError, match=r"Input X contains infinity in columns \[1\]"):
+        model.predict([[1.0, np.inf]])
+    with pytest.raises(ValueError, match=r"Input X_unlabeled contains NaN .* columns \[1\]"):
+        _model(max_epochs=2).fit(X, y, X_unlabeled=np.array([[1.0, np.nan]]))
 
 
 def test_categorical_features_marks_array_columns_as_categories():
@@ -289,6 +298,24 @@ def test_a_tampered_schema_is_refused(fitted, tmp_path):
         {k: v for k, v in members.items() if k not in (persist._CHECKSUM,)}, None))
     with pytest.raises(ModelFormatError, match="table schema does not fit"):
         load(path)
+
+
+def test_a_boolean_in_a_column_of_integer_categories_is_unseen_at_any_batch_size():
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(size=200),
+                          "k": pd.Categorical(rng.integers(0, 3, 200))})
+    model = _model(max_epochs=2).fit(frame, (frame["x"] > 0).astype(int))
+    row = pd.DataFrame({"x": [0.5], "k": [True]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        unknown = model.predict_proba(row.assign(k=[7]))
+    # True == 1, but it is not the category 1: unseen, on the few-row path (up to 64
+    # rows) as on the column-wise one.
+    for n in (1, 65):
+        with pytest.warns(UserWarning, match="not seen at fit.*e.g. True") as caught:
+            proba = model.predict_proba(pd.concat([row] * n))
+        assert caught[0].filename == __file__  # the caller's line, not skdistill's
+        np.testing.assert_allclose(proba, np.repeat(unknown, n, axis=0), rtol=1e-12)
 
 
 def test_few_row_lookups_equal_the_column_path(fitted, split):
