@@ -131,8 +131,10 @@ class _BaseDistiller(BaseEstimator):
     _parameter_constraints = {
         **TRAINING_PARAMETER_CONSTRAINTS,
         "soft_targets": [StrOptions(set(SOFT_TARGET_METHODS))],
+        # "array-like": a list of (train, test) index pairs, as scikit-learn's own cv
+        # takes (a generator is not: it would be spent after one fit).
         "cv": [Interval(Integral, 2, None, closed="left"), HasMethods(["split", "get_n_splits"]),
-               StrOptions({"auto"})],
+               "array-like", StrOptions({"auto"})],
         "max_teacher_rows": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"}),
                              None],
         "augmentation": [StrOptions({"munge", "auto"}), None],
@@ -370,7 +372,11 @@ class _BaseDistiller(BaseEstimator):
 
     def _teacher_folds(self, n_rows):
         """The number of folds an integer or ``"auto"`` ``cv`` stands for on ``n_rows``
-        rows; None for a splitter, whose own ``split`` decides."""
+        rows; None for a splitter, whose own ``split`` decides, and for in-sample soft
+        targets, which use none. (With ``"oob"``, the teachers without an out-of-bag
+        estimate use them.)"""
+        if self.soft_targets == "in_sample":
+            return None
         folds = resolve_folds(self.cv, n_rows, self._max_teacher_rows())
         return int(folds) if isinstance(folds, Integral) else None
 

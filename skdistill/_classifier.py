@@ -45,7 +45,8 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
           Fastest; weaker targets for models that memorize (forests).
         - ``"oob"``: bagged forests use their out-of-bag estimate (one fit each);
           other teachers are cross-fitted as in ``"oof"``.
-    cv : int, cross-validation splitter or "auto", default="auto"
+    cv : int, cross-validation splitter, list of (train, test) index pairs or "auto", \
+            default="auto"
         Folds for ``"oof"`` soft targets. An int gives shuffled stratified folds.
         ``"auto"`` is 5 folds, or fewer (down to 2) on tables large enough that
         ``max_teacher_rows`` caps every fold's fit anyway: the fewest folds whose
@@ -265,7 +266,9 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
         Epochs run.
     fit_info_ : dict
         Timings of the teacher and student phases, the number of folds an integer or
-        ``"auto"`` ``cv`` stood for (``teacher_folds``; None for a splitter), row
+        ``"auto"`` ``cv`` stood for (``teacher_folds``; None for a splitter or
+        ``soft_targets="in_sample"``; with ``"oob"``, the folds of the teachers without
+        an out-of-bag estimate), row
         counts, the best epoch, what ended the student's training (``stopped_by``:
         ``"max_epochs"``, ``"early_stopping"`` or ``"time_limit"``) and the training
         device.

@@ -4,6 +4,7 @@ Everything here works on already validated numpy arrays and encoded labels. The
 estimators above this module own validation, label encoding and the student.
 """
 
+import numbers
 import warnings
 
 import numpy as np
@@ -491,6 +492,12 @@ def make_splits(n_rows, y, cv, random_state, classification):
     shuffled with ``random_state``: rows are often sorted (by time, by class), and
     unshuffled folds would then each miss part of the data's range.
     """
+    if isinstance(cv, numbers.Integral) and cv > n_rows:
+        raise ValueError(
+            f"Out-of-fold soft targets over {cv} folds (cv) need at least {cv} training "
+            f"rows; got {n_rows} sample(s). Pass more rows, a smaller cv (2 or more), or "
+            "soft_targets='in_sample', which needs no folds."
+        )
     splitter = check_cv(cv, y if classification else None, classifier=classification,
                         shuffle=True, random_state=random_state)
     y_split = y if classification else np.zeros(n_rows)

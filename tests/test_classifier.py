@@ -297,6 +297,9 @@ def test_other_soft_target_methods(cancer, method):
     model = small(teachers=[("rf", rf), ("lr", lr)],
                   soft_targets=method).fit(X_train, y_train)
     assert model.score(X_test, y_test) > 0.9
+    # In-sample targets use no folds; out-of-bag ones fold the teachers without an
+    # out-of-bag estimate (lr here).
+    assert model.fit_info_["teacher_folds"] == (None if method == "in_sample" else 3)
 
 
 def test_hard_label_baseline_fits_no_teacher(cancer):

@@ -16,6 +16,7 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.model_selection import (
+    KFold,
     RepeatedStratifiedKFold,
     ShuffleSplit,
     StratifiedKFold,
@@ -255,6 +256,29 @@ def test_numpy_integer_cv_fits(clf_data, reg_data):
     X, y = reg_data
     DistilledRegressor(teachers=[("ols", LinearRegression())],
                        **{**FAST, "cv": np.int64(3)}).fit(X, y)
+
+
+def test_cv_takes_a_list_of_splits_as_scikit_learn_does(clf_data):
+    X, y = clf_data
+    splitter = KFold(3, shuffle=True, random_state=0)
+    fit = [DistilledClassifier(teachers=[("lr", LogisticRegression())],
+                               **{**FAST, "cv": cv}).fit(X, y)
+           for cv in (splitter, list(splitter.split(X)))]
+    np.testing.assert_array_equal(fit[0].predict_proba(X), fit[1].predict_proba(X))
+    # A generator is spent after one fit: refused, with the kinds accepted.
+    with pytest.raises(ValueError, match="'cv' parameter .* an array-like"):
+        DistilledClassifier(cv=iter(splitter.split(X))).fit(X, y)
+
+
+def test_fewer_rows_than_folds_names_cv_and_the_way_out(clf_data):
+    X, y = clf_data
+    model = DistilledClassifier(teachers=[("lr", LogisticRegression())],
+                                **{**FAST, "cv": "auto"})
+    with pytest.raises(ValueError, match=r"5 folds \(cv\) need at least 5 training rows; "
+                                         r"got 4 sample\(s\).*soft_targets='in_sample'"):
+        model.fit(X[:4], [0, 1, 0, 1])
+    assert not hasattr(model, "n_features_in_")
+    model.set_params(soft_targets="in_sample").fit(X[:4], [0, 1, 0, 1])
 
 
 #: Teacher fits seen by FitRecorder (one process: n_jobs=None).
