@@ -80,6 +80,17 @@ class ContainerGraphBuilder(GraphBuilder):
         return output
 
 
+def _refuse_categorical_table(model):
+    table = getattr(model, "table_", None)
+    if table is not None and table.categorical_mask.any():
+        raise RuntimeError(
+            f"{type(model).__name__} was fitted on a table with categorical columns, whose "
+            "codes skl2onnx cannot produce. Export it with skdistill.to_onnx, which reads "
+            "the codes (model.table_.encode(X)), or encode the categories in the Pipeline "
+            "before the distiller."
+        )
+
+
 def _student_logits(scope, operator, container):
     """Emit the student on the operator's input (cast to float32); return (builder, name)."""
     from onnx import TensorProto
@@ -91,14 +102,7 @@ def _student_logits(scope, operator, container):
             f"{container.target_opset}."
         )
     model = operator.raw_operator
-    table = getattr(model, "table_", None)
-    if table is not None and table.categorical_mask.any():
-        raise RuntimeError(
-            f"{type(model).__name__} was fitted on a table with categorical columns, whose "
-            "codes skl2onnx cannot produce. Export it with skdistill.to_onnx, which reads "
-            "the codes (model.table_.encode(X)), or encode the categories in the Pipeline "
-            "before the distiller."
-        )
+    _refuse_categorical_table(model)
     g = ContainerGraphBuilder(scope, container)
     x = operator.inputs[0].full_name
     if not isinstance(operator.inputs[0].type, FloatTensorType):
@@ -227,15 +231,23 @@ def register_skl2onnx():
     from ._classifier import DistilledClassifier
     from ._regressor import DistilledRegressor
 
+    def checked(calculate_shapes):
+        # skl2onnx calculates shapes before it converts: refuse a categorical table here,
+        # or its own count of inputs (one per DataFrame column) speaks first.
+        def calculate(operator):
+            _refuse_categorical_table(operator.raw_operator)
+            calculate_shapes(operator)
+        return calculate
+
     # Declaring "zipmap" makes skl2onnx parse the model as a classifier: it then adds
     # the ZipMap (or not) itself, as for its own classifiers.
     skl2onnx.update_registered_converter(
         DistilledClassifier, _ALIASES["DistilledClassifier"],
-        calculate_linear_classifier_output_shapes, convert_distilled_classifier,
+        checked(calculate_linear_classifier_output_shapes), convert_distilled_classifier,
         options={"zipmap": [True, False, "columns"], "nocl": [False, True],
                  "output_class_labels": [False, True]},
     )
     skl2onnx.update_registered_converter(
         DistilledRegressor, _ALIASES["DistilledRegressor"],
-        calculate_linear_regressor_output_shapes, convert_distilled_regressor,
+        checked(calculate_linear_regressor_output_shapes), convert_distilled_regressor,
     )

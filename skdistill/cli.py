@@ -186,7 +186,9 @@ def _cmd_fit(args):
                "n_holdout_rows": 0 if X_test is None else int(len(X_test)),
                "teachers": [n for n, _ in teachers], "fit_seconds": fit_seconds}
     if X_test is not None:
-        summary.update(holdout_summary(model, X_test, y_test))
+        _warn_unseen_categories(model, X_test)
+        with _unseen_categories_counted():
+            summary.update(holdout_summary(model, X_test, y_test))
         if args.refit:
             summary["refit_rows"] = int(len(X))
         # Printed before a refit, which can take as long again.

@@ -632,6 +632,19 @@ def test_unseen_categories_are_counted_in_a_warning(model_path, files, tmp_path,
     assert len(out) == 12 and np.isfinite(out[["proba_no", "proba_yes"]].to_numpy()).all()
 
 
+def test_fit_counts_unseen_categories_of_the_held_out_rows_once(files, tmp_path, capsys):
+    df = _table(200).drop(columns="spend")
+    # An ID-like column: most held-out rows hold a value no training row has.
+    df["ticket"] = [f"T{i}" for i in range(len(df))]
+    df.to_csv(tmp_path / "ids.csv", index=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nor the model's own warning, per row timed
+        assert main(["fit", str(tmp_path / "ids.csv"), "--target", "churn",
+                     "-o", str(tmp_path / "ids.skd")] + FAST) == 0
+    lines = [line for line in capsys.readouterr().err.splitlines() if "not seen" in line]
+    assert len(lines) == 1 and "column 'ticket': 40 of 40 row(s)" in lines[0], lines
+
+
 def test_empty_cells_need_a_model_that_saw_some(files, tmp_path, capsys):
     path = tmp_path / "complete.skd"
     assert main(["fit", str(files / "complete.csv"), "--target", "churn", "-o", str(path)]

@@ -174,3 +174,17 @@ def test_student_size_is_what_ships_even_with_a_frozen_teacher():
     from skdistill._base import without_teachers
 
     assert len(pickle.dumps(without_teachers(model))) > sizes["student_bytes"] + 100_000
+
+
+def test_an_unseen_category_warns_once_per_side_not_once_per_timed_row():
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(size=300), "city": rng.choice(["a", "b"], 300)})
+    y = (frame["x"] > 0).astype(int).to_numpy()
+    model = DistilledClassifier(teachers=[("lr", LogisticRegression())], max_epochs=2,
+                                keep_teachers=True, random_state=0).fit(frame[:200], y[:200])
+    test = frame[200:].assign(city="Berlin")  # unseen on every row
+    with pytest.warns(UserWarning, match="not seen at fit") as caught:
+        model.report(test, y[200:])
+    # The student's and the teachers' predictions on the whole set: not 100 timed rows.
+    assert len(caught) <= 2

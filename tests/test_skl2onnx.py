@@ -156,3 +156,16 @@ def test_import_does_not_load_skl2onnx():
                             timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_raw_table_model_is_refused_with_the_way_out():
+    df, signal = _mixed(n=200)
+    # A raw table: the teacher gets skdistill's own encoding, the student a TableInput.
+    model = DistilledClassifier(teachers=[("lr", LogisticRegression())], cv=2,
+                                augmentation=None, max_epochs=2, random_state=0)
+    model.fit(df, signal > np.median(signal))
+    # Both with one input per column (a DataFrame sample: skl2onnx would first object to
+    # their number) and with one float tensor.
+    for sample in (df[:1], np.zeros((1, df.shape[1]), dtype=np.float32)):
+        with pytest.raises(RuntimeError, match="categorical columns.*skdistill.to_onnx"):
+            skl2onnx.to_onnx(model, sample)
