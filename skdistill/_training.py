@@ -193,8 +193,8 @@ def _divergence_error(what, value, epoch, learning_rate, weight_decay):
     causes = [f"the learning rate is too high (learning_rate={learning_rate:g}; try "
               f"{learning_rate / 10:g})"]
     if weight_decay * learning_rate >= 0.05 or weight_decay >= 1:
-        # First unless the step itself is far out of range (AdamW decays by lr * wd).
-        causes.insert(0 if learning_rate < 0.1 else 1,
+        # First unless only the step is far out of range (AdamW decays by lr * wd).
+        causes.insert(0 if weight_decay >= 1 or learning_rate < 0.1 else 1,
                       f"weight decay is too strong (weight_decay={weight_decay:g})")
     return FloatingPointError(
         f"The student's training diverged: {what} reached {value:.3g} at epoch {epoch}. "
