@@ -545,15 +545,18 @@ class _BaseDistiller(BaseEstimator):
             return all_rows, all_rows[:0]
         rng = np.random.RandomState(seed)
         if self._task == "classification":
-            # Stratify by hand: each class gives its share (at least one row where it has
-            # two or more), so no class is left out of training or validation.
-            valid = []
+            # Stratify by hand: each class gives its share, and a class too rare for one
+            # (two rows or more) a row, so that validation sees it; those rows only up to
+            # twice the fraction, lest many tiny classes halve the training rows.
+            valid, rare = [], []
             for k in np.unique(y_enc):
                 rows = rng.permutation(np.flatnonzero(y_enc == k))
-                take = int(round(self.validation_fraction * len(rows)))
-                take = min(max(take, 1 if len(rows) > 1 else 0), len(rows) - 1)
+                take = min(int(round(self.validation_fraction * len(rows))), len(rows) - 1)
                 valid.append(rows[:take])
-            valid_idx = np.sort(np.concatenate(valid))
+                if take == 0 and len(rows) > 1:
+                    rare.append(rows[:1])
+            room = max(2 * n_valid - sum(len(v) for v in valid), 0)
+            valid_idx = np.sort(np.concatenate(valid + rare[:room]))
         else:
             valid_idx = np.sort(rng.permutation(n)[:n_valid])
         if len(valid_idx) == 0:

@@ -133,6 +133,9 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
         without improvement, and restore the best weights. When False, training stops
         when the training loss stalls for ``n_iter_no_change`` epochs.
     validation_fraction : float, default=0.1
+        Share of each class held out for early stopping, and one row of a class too rare
+        for its share (two rows or more), as long as the held-out rows stay within twice
+        the fraction: many tiny classes do not take half the training rows.
     n_iter_no_change : int, default=30
         Epochs without improvement before training stops; the plateau schedule halves
         the step size after half as many. The held-out label loss stops improving long

@@ -281,6 +281,17 @@ def test_fewer_rows_than_folds_names_cv_and_the_way_out(clf_data):
     model.set_params(soft_targets="in_sample").fit(X[:4], [0, 1, 0, 1])
 
 
+def test_validation_rows_stay_near_the_fraction_with_many_tiny_classes():
+    model = DistilledClassifier(validation_fraction=0.1)
+    pairs = np.repeat(np.arange(100), 2)  # 100 classes of 2 rows: 100 used to be held out
+    train, valid = model._validation_split(pairs, 0)
+    assert len(valid) == 40 and len(train) == 160
+    # A single rare class still gets its validation row, and keeps training rows.
+    rare = np.r_[np.zeros(997, dtype=int), [1, 1, 1]]
+    train, valid = model._validation_split(rare, 0)
+    assert (rare[valid] == 1).sum() == 1 and (rare[train] == 1).sum() == 2
+
+
 #: Teacher fits seen by FitRecorder (one process: n_jobs=None).
 FITTED = []
 
