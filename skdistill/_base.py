@@ -72,7 +72,10 @@ class _FitData:
         """
         if self.sample_weight is None:
             return np.ones(self.X.shape[0])
-        return self.sample_weight / self.sample_weight.mean()
+        # By the largest first: a float32 sum of 1e37s, or a float64 one of 1e306s, is inf.
+        w = self.sample_weight.astype(np.float64)
+        w = w / w.max()
+        return w / w.mean()
 
 
 @dataclass
@@ -273,7 +276,8 @@ class _BaseDistiller(BaseEstimator):
             return _sparse.as_csr(X), y, None
         if not needs_schema(X, self.categorical_features):
             X, y = validate_data(self, X, y, reset=True, dtype=_FLOAT_DTYPES,
-                                 ensure_all_finite="allow-nan", y_numeric=regression)
+                                 ensure_all_finite=False, y_numeric=regression)
+            check_finite_input(X, accepts_missing=True)  # NaN makes a table, below
             if not np.isnan(X).any():
                 return X, y, None
             names = getattr(self, "feature_names_in_", None)
@@ -283,7 +287,8 @@ class _BaseDistiller(BaseEstimator):
         validate_data(self, X, reset=True, skip_check_array=True)
         table = TableSchema.fit(X, self.categorical_features)
         codes, y = check_X_y(table.encode(X, warn_unseen=False), y, dtype=np.float64,
-                             ensure_all_finite="allow-nan", y_numeric=regression)
+                             ensure_all_finite=False, y_numeric=regression)
+        check_finite_input(codes, accepts_missing=True)
         return codes, y, table
 
     def _validated_rows(self, X, table, what="X"):
@@ -373,8 +378,8 @@ class _BaseDistiller(BaseEstimator):
     def _teacher_folds(self, n_rows):
         """The number of folds an integer or ``"auto"`` ``cv`` stands for on ``n_rows``
         rows; None for a splitter, whose own ``split`` decides, and for in-sample soft
-        targets, which use none. (With ``"oob"``, the teachers without an out-of-bag
-        estimate use them.)"""
+        targets, which use none. (With ``"oob"``, only the teachers without an
+        out-of-bag estimate use them, if any.)"""
         if self.soft_targets == "in_sample":
             return None
         folds = resolve_folds(self.cv, n_rows, self._max_teacher_rows())

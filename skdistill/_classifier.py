@@ -270,8 +270,8 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
     fit_info_ : dict
         Timings of the teacher and student phases, the number of folds an integer or
         ``"auto"`` ``cv`` stood for (``teacher_folds``; None for a splitter or
-        ``soft_targets="in_sample"``; with ``"oob"``, the folds of the teachers without
-        an out-of-bag estimate), row
+        ``soft_targets="in_sample"``; with ``"oob"``, the folds that the teachers without
+        an out-of-bag estimate use, if there are any), row
         counts, the best epoch, what ended the student's training (``stopped_by``:
         ``"max_epochs"``, ``"early_stopping"`` or ``"time_limit"``) and the training
         device.

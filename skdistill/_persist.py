@@ -402,6 +402,9 @@ def _stored_params(model):
     for key, value in model.get_params(deep=False).items():
         if key == "teachers":
             continue  # arbitrary estimators: never stored, see save's docstring
+        if key == "cv" and isinstance(value, (list, tuple)):
+            dropped.append(key)  # fold indices: data, as large as the table, not a setting
+            continue
         try:
             params[key] = _to_json(value)
         except _NotJSONable:

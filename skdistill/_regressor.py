@@ -258,19 +258,14 @@ class DistilledRegressor(RegressorMixin, _BaseDistiller):
                 f"DistilledRegressor supports a single target; got y of shape {shape}. "
                 "Fit one model per target, e.g. with sklearn.multioutput.MultiOutputRegressor."
             )
+        _check_numeric_target(y)
         return self._fit(X, y, sample_weight, X_unlabeled)
 
     def _default_teachers(self, random_state, sparse=False):
         return default_regression_teachers(random_state=random_state, sparse=sparse)
 
     def _encode_target(self, y):
-        try:
-            y = np.asarray(y, dtype=np.float64)
-        except (TypeError, ValueError) as error:
-            raise ValueError(
-                f"DistilledRegressor needs a numeric target; y holds values that are not "
-                f"numbers ({error}). For class labels use DistilledClassifier."
-            ) from None
+        y = np.asarray(y, dtype=np.float64)
         check_float32_range(y.reshape(-1, 1), "y")
         self._y_mean = float(y.mean())
         std = float(y.std())
@@ -319,3 +314,22 @@ class DistilledRegressor(RegressorMixin, _BaseDistiller):
     def teacher_predict(self, X):
         """The kept teacher ensemble's averaged prediction (needs ``keep_teachers=True``)."""
         return self.teacher_predict_output(X)[:, 0]
+
+
+def _check_numeric_target(y):
+    """Refuse text in ``y`` before validation does, naming a value and the classifier.
+
+    Text that reads as a number (``"2.5"``) passes: validation converts it.
+    """
+    values = np.asarray(y)
+    if values.dtype.kind not in "OUS":
+        return
+    for v in values.ravel():
+        if isinstance(v, (str, bytes)):
+            try:
+                float(v)
+            except ValueError:
+                raise ValueError(
+                    f"DistilledRegressor needs a numeric target; y holds text such as "
+                    f"{str(v)!r}. For class labels use DistilledClassifier."
+                ) from None

@@ -190,13 +190,13 @@ def check_no_missing(X):
     """
     from ._student import check_finite_input
 
-    check_finite_input(X, accepts_missing=True)
     if np.isnan(X.data).any():
         raise ValueError(
             "X is a sparse matrix holding NaN: missing values are learned from dense "
             "input only. Pass X.toarray() (or a DataFrame), or impute the NaN first, "
             "for example with SimpleImputer in a Pipeline."
         )
+    check_finite_input(X, accepts_missing=False)  # infinity is left
 
 
 def check_float32_range(X, what="X"):

@@ -961,11 +961,13 @@ def build_student(X, n_outputs, hidden_layer_sizes, *, activation="relu",
     """
     rng = np.random.default_rng(random_state)
     layers = []
+    names = None
     if table is not None:
         first = TableInput.fit(np.asarray(X, dtype=np.float64), table)
         layers.append(first)
         X = first.forward(np.asarray(X, dtype=np.float64))
-    mean, scale, standardized_columns = _encoding_statistics(X)
+        names = [table.names[i] for i in first.numeric]  # its first outputs; flags after
+    mean, scale, standardized_columns = _encoding_statistics(X, names)
     layers.append(Standardize(mean=mean, inv_scale=1.0 / scale))
     d = len(mean)
     if input_encoding == "piecewise_linear":
@@ -1007,8 +1009,10 @@ def _distinct_edges(quantiles):
     return edges[np.concatenate([[True], wide_enough])]
 
 
-def _encoding_statistics(X):
+def _encoding_statistics(X, names=None):
     """``(mean, scale, standardized_columns)`` of the rows ``X`` the encoding is fitted on.
+
+    ``names`` names the first columns of ``X`` in warnings (else their positions).
 
     ``standardized_columns()`` yields each column of ``(X - mean) / scale``. A sparse
     ``X`` is read a few columns at a time (``_sparse.column_statistics``), with results
@@ -1020,13 +1024,13 @@ def _encoding_statistics(X):
         from ._sparse import standardized_columns as sparse_columns
 
         mean, scale = column_statistics(X)
-        _warn_coarse_columns(mean, scale)
+        _warn_coarse_columns(mean, scale, names)
         scale[~(scale > 1e-12)] = 1.0
         return mean, scale, lambda: sparse_columns(X, mean, scale)
     X = np.asarray(X, dtype=np.float64)
     mean = X.mean(axis=0)
     scale = X.std(axis=0)
-    _warn_coarse_columns(mean, scale)
+    _warn_coarse_columns(mean, scale, names)
     scale[~(scale > 1e-12)] = 1.0
     return mean, scale, lambda: ((X - mean) / scale).T
 
@@ -1036,14 +1040,16 @@ def _encoding_statistics(X):
 COARSE_COLUMN = 0.01
 
 
-def _warn_coarse_columns(mean, std):
+def _warn_coarse_columns(mean, std, names=None):
     """Warn about columns that vary little against their size (1e9 plus or minus a few)."""
     step = np.abs(mean) * np.finfo(np.float32).eps  # float32's spacing near the mean
     coarse = np.flatnonzero((std > 1e-12) & (step > COARSE_COLUMN * std))
     if coarse.size:
         from ._warnings import warn  # sklearn-free at import: see the module docstring
 
-        warn(f"Columns {coarse[:10].tolist()} vary little against their size (for example "
+        # A table's flags (0/1) come after its numeric columns: never coarse, never named.
+        labels = [names[j] for j in coarse] if names is not None else coarse.tolist()
+        warn(f"Columns {labels[:10]} vary little against their size (for example "
              f"mean {mean[coarse[0]]:.6g}, standard deviation {std[coarse[0]]:.3g}): "
              "float32, in which the student trains, cannot tell their values apart. "
              "Subtract a constant from them first (for example the column's median).")

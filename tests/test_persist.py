@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_diabetes, load_iris
 from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.model_selection import StratifiedKFold
 
 import skdistill
 from skdistill import DistilledClassifier, load, save
@@ -117,6 +118,16 @@ def test_non_json_params_fall_back_to_defaults(iris, tmp_path):
     assert loaded.random_state is None
     assert loaded.hidden_layer_sizes == (8,)
     np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+
+
+def test_a_list_of_splits_is_not_written(iris, tmp_path):
+    X, y = iris
+    splits = list(StratifiedKFold(3).split(X, y))  # fold indices: as large as the table
+    model = DistilledClassifier(teachers=[("lr", LogisticRegression(max_iter=500))],
+                                cv=splits, max_epochs=2, random_state=0).fit(X, y)
+    path = save(model, tmp_path / "m.skd")
+    assert read_header(path)["dropped_params"] == ["cv"]
+    assert load(path).cv == "auto"
 
 
 def test_regressor_round_trip(tmp_path):

@@ -96,6 +96,11 @@ def test_a_column_float32_cannot_resolve_warns_at_fit():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         model.fit(X * 1e3 + 1e6, Y)  # large, but resolved
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame({"kind": np.array(["a", "b", "c"])[Y], "x": X[:, 0],
+                          "ts": shifted[:, 1]})
+    with pytest.warns(UserWarning, match=r"Columns \['ts'\] vary little"):
+        model.fit(frame, Y)  # named, not its position among the student's inputs
 
 
 @pytest.mark.parametrize("scale", [1e300, 1e39])

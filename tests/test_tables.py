@@ -197,6 +197,8 @@ def test_a_model_fitted_without_missing_values_refuses_them():
             model.predict(rows)
     with pytest.raises(ValueError, match=r"Input X contains infinity in columns \[1\]"):
         model.predict([[1.0, np.inf]])
+    with pytest.raises(ValueError, match=r"Input X contains infinity in columns \[0\]"):
+        _model(max_epochs=2).fit(np.where(np.arange(X.size).reshape(X.shape) == 0, np.inf, X), y)
     with pytest.raises(ValueError, match=r"Input X_unlabeled contains NaN .* columns \[1\]"):
         _model(max_epochs=2).fit(X, y, X_unlabeled=np.array([[1.0, np.nan]]))
 

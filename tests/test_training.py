@@ -94,7 +94,7 @@ def _model(**params):
 @pytest.mark.parametrize("lr", [1e2, 1e4])
 def test_a_diverging_loop_is_caught_with_its_cause(cancer, lr):
     X, y = cancer
-    # The rate first: with the default weight decay, lr * weight_decay is large too.
+    # The rate first: at 1e4, lr * weight_decay (the default 1e-4) is large too.
     with pytest.raises(FloatingPointError, match="Likely cause: the learning rate is too"):
         _model(learning_rate=lr, input_encoding="standard").fit(X, y)
 
