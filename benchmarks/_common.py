@@ -134,6 +134,16 @@ def available_datasets(names, data_dir=None):
         yield (name, *data)
 
 
+def require_rows(rows, data_dir):
+    """Exit with a message, before any page is written, when no table was measured: an
+    empty page would replace the committed one in ``benchmarks/results``."""
+    if not rows:
+        from skdistill._datasets import default_data_dir
+
+        sys.exit(f"No dataset was found in {data_dir or default_data_dir()}: nothing "
+                 "measured and nothing written. Pass --data-dir (see ../shared/datasets).")
+
+
 def datasets_with_teacher_cache(names, data_dir=None, prefix="skdistill-bench-"):
     """:func:`available_datasets`, each with ``memory``: ``(name, X, y, memory)``.
 

@@ -49,6 +49,7 @@ from benchmarks._common import (  # noqa: E402
     log_loss,
     make_split,
     output_folder,
+    require_rows,
     v010_params,
     versions_text,
 )
@@ -440,9 +441,9 @@ def main(argv=None):
     with tempfile.TemporaryDirectory(prefix="skdistill-ablate-") as cache_dir:
         memory = joblib.Memory(cache_dir, verbose=0)
         for i, name in enumerate(args.datasets):
-            data = load_dataset(name, data_dir)
+            data = load_dataset(name, data_dir, allow_download=False)
             if data is None:
-                print(f"{name}: not in {data_dir} and not fetchable; skipped", flush=True)
+                print(f"{name}: not in {data_dir}; skipped", flush=True)
                 continue
             X, y = data
             n_seeds = args.seeds or (SEEDS_SMALL if len(y) < MANY_SEEDS_BELOW else 1)
@@ -456,6 +457,7 @@ def main(argv=None):
             env["wall_seconds"] = time.perf_counter() - start
             env["progress"] = f"{i + 1} of {len(args.datasets)} datasets"
             write_outputs(rows, env, out_dir, complete=i == len(args.datasets) - 1)
+    require_rows(rows, data_dir)
     print((out_dir / f"{TAG}.md").read_text(), flush=True)
 
 

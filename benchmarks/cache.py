@@ -101,6 +101,7 @@ def run_search(X, y, memory, args):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny smoke run")
+    parser.add_argument("--data-dir", default=None)
     parser.add_argument("--rows", type=int, default=20_000)
     parser.add_argument("--teacher-cv", type=int, default=5)
     parser.add_argument("--max-epochs", type=int, default=10)
@@ -117,9 +118,10 @@ def main(argv=None):
     # oversubscribed cores a tiny MLP trains 10-30x slower with 2 torch threads than 1.
     torch.set_num_threads(args.torch_threads)
 
-    data = load_dataset("magic")
+    data = load_dataset("magic", args.data_dir, allow_download=False)
     if data is None:
-        sys.exit("the magic dataset is not available (../shared/datasets or OpenML)")
+        sys.exit(f"the magic dataset is not in {args.data_dir or '../shared/datasets'}: "
+                 "pass --data-dir")
     X, y = data
     rows = 2_000 if args.quick else args.rows
     rng = np.random.RandomState(0)

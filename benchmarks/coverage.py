@@ -31,6 +31,8 @@ from benchmarks._common import (  # noqa: E402
     environment,
     limit_threads,
     make_split,
+    output_folder,
+    require_rows,
     script_command,
     versions_text,
 )
@@ -68,6 +70,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--datasets", nargs="+", default=["phoneme", "satimage", "magic"])
     parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--out-dir", default=str(RESULTS_DIR), type=output_folder)
     args = parser.parse_args(argv)
     env = environment(script_command("coverage", argv))
     limit_threads()
@@ -75,6 +78,7 @@ def main(argv=None):
     for name, X, y, memory in datasets_with_teacher_cache(args.datasets, args.data_dir,
                                                           "skdistill-coverage-"):
         rows += run(name, X, y, memory, log=lambda m: print(m, flush=True))
+    require_rows(rows, args.data_dir)
     lines = ["# Agreement with the teachers on seen, nearby and held-out rows", "",
              command_line(env),
              f"- Date: {env['date']}",
@@ -87,7 +91,7 @@ def main(argv=None):
     for r in rows:
         lines.append(f"| {r['dataset']} | {r['encoding']} | {r['training rows']:.4f} | "
                      f"{r['fresh MUNGE rows']:.4f} | {r['test rows']:.4f} |")
-    (RESULTS_DIR / "coverage.md").write_text("\n".join(lines) + "\n")
+    (Path(args.out_dir) / "coverage.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

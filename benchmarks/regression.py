@@ -34,6 +34,7 @@ from benchmarks._common import (
     environment,
     limit_threads,
     output_folder,
+    require_rows,
     v010_params,
     v041_params,
     versions_text,
@@ -210,14 +211,15 @@ def main(argv=None):
     rows, start = [], time.perf_counter()
     try:
         for name in args.datasets:
-            data = load_dataset(name, args.data_dir)
+            data = load_dataset(name, args.data_dir, allow_download=False)
             if data is None:
-                print(f"skipping {name}: not in the data folder and not downloadable")
+                print(f"{name}: not in {args.data_dir or 'the data folder'}; skipped")
                 continue
             for seed in args.seeds:
                 rows.extend(run_split(name, *data, seed, args.max_train))
     finally:
         restore()
+    require_rows(rows, args.data_dir)
     df = pd.DataFrame(rows)
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)

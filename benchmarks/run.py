@@ -61,6 +61,7 @@ from benchmarks._common import (  # noqa: E402
     log_loss,
     make_split,
     output_folder,
+    require_rows,
 )
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -438,6 +439,7 @@ def _run(args, cfg, datasets, data_dir, out_dir, tag, env):
         env["progress"] = f"{done} of {len(datasets) - len(skipped)} datasets"
         env["skipped"] = skipped
         summary = write_outputs(rows, env, skipped, out_dir, tag, plots=False)
+    require_rows(rows, data_dir)
     env["complete"] = True
     env["wall_seconds"] = time.perf_counter() - start
     summary = write_outputs(rows, env, skipped, out_dir, tag, plots=not args.no_plots)

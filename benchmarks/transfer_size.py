@@ -32,6 +32,7 @@ from benchmarks._common import (  # noqa: E402
     fidelity,
     limit_threads,
     make_split,
+    require_rows,
     script_command,
     versions_text,
 )
@@ -120,6 +121,7 @@ def main(argv=None):
                     log=lambda m: print(m, flush=True))
         env["wall_seconds"] = time.perf_counter() - start
         write(rows, env, Path(args.out))
+    require_rows(rows, args.data_dir)
     print(Path(args.out).with_suffix(".md").read_text())
 
 

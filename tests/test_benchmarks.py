@@ -773,3 +773,26 @@ def test_every_script_makes_a_missing_out_dir_before_it_runs(tmp_path):
     out = tmp_path / "new" / "folder"
     main(["--render", str(tmp_path / "runs.csv"), "--out-dir", str(out), "--tag", "page"])
     assert (out / "page.md").exists()
+
+
+@pytest.mark.parametrize("script, argv", [
+    ("run", ["--datasets", "diabetes", "--no-download"]),
+    ("ablate", ["--datasets", "diabetes"]),
+    ("regression", ["--datasets", "537_houses"]),
+    ("coverage", ["--datasets", "phoneme"]),
+])
+def test_a_missing_data_folder_writes_nothing(tmp_path, monkeypatch, script, argv):
+    # An empty page would replace the committed one in benchmarks/results; ablate and
+    # regression used to try OpenML first, and coverage could only write into the repo.
+    import importlib
+    import socket
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("a benchmark tried the network")
+
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    main = importlib.import_module(f"benchmarks.{script}").main
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit, match="No dataset was found in .*nothing written"):
+        main(argv + ["--data-dir", str(tmp_path / "missing"), "--out-dir", str(out)])
+    assert list(out.iterdir()) == []
