@@ -131,6 +131,13 @@ class DistillationPipeline(Pipeline):
         -------
         self : DistillationPipeline
         """
+        stray = [k for k in params if k.endswith("__X_unlabeled")]
+        if stray:
+            # A plain Pipeline's spelling: it would reach the last step untransformed.
+            raise TypeError(
+                f"Pass the unlabeled rows as fit(X, y, X_unlabeled=...), not as {stray[0]}: "
+                "DistillationPipeline then transforms them with the earlier steps, as X."
+            )
         if X_unlabeled is None:
             return super().fit(X, y, **params)
         if self.transform_input is not None:

@@ -258,9 +258,18 @@ def _sample_weight_params(estimator, sample_weight):
         return {}
     if isinstance(estimator, Pipeline):
         last_name, last = estimator.steps[-1]
-        if last is not None and last != "passthrough" and has_fit_parameter(last, "sample_weight"):
-            return {f"{last_name}__sample_weight": sample_weight}
-        return None
+        if last is None or last == "passthrough":
+            return None
+        inner = _sample_weight_params(last, sample_weight)
+        return None if inner is None else {f"{last_name}__{k}": v for k, v in inner.items()}
+    if isinstance(estimator, TransformedTargetRegressor):
+        # Its fit hands its keyword arguments to the regressor's (LinearRegression's when
+        # None): the default ensemble's MLP sits inside one.
+        from sklearn.linear_model import LinearRegression
+
+        regressor = estimator.regressor
+        return _sample_weight_params(LinearRegression() if regressor is None else regressor,
+                                     sample_weight)
     if has_fit_parameter(estimator, "sample_weight"):
         return {"sample_weight": sample_weight}
     return None

@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
 from sklearn.datasets import load_breast_cancer, make_classification
 from sklearn.ensemble import RandomForestClassifier
@@ -362,6 +363,9 @@ def test_distillation_pipeline_scales_unlabeled_rows_exactly_like_the_training_r
     plain = Pipeline([("scale", StandardScaler()), ("model", _tiny_model())])
     plain.fit(X, y, model__X_unlabeled=X_unlabeled)
     assert not np.array_equal(plain.predict_proba(X_unlabeled), pipe.predict_proba(X_unlabeled))
+    # That spelling on a DistillationPipeline would do the same: refused, with the right one.
+    with pytest.raises(TypeError, match=r"fit\(X, y, X_unlabeled=\.\.\.\), not as model__X_"):
+        clone(pipe).fit(X, y, model__X_unlabeled=X_unlabeled)
 
 
 def test_distillation_pipeline_with_a_column_transformer_on_a_dataframe(tmp_path):

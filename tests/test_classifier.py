@@ -1,6 +1,7 @@
 """DistilledClassifier: behaviour users rely on, beyond scikit-learn's common checks."""
 
 import pickle
+import warnings
 
 import joblib
 import numpy as np
@@ -215,6 +216,28 @@ def test_sample_weight_reaches_teachers_and_the_student():
     assert np.mean(model.predict(X) == 1) > 0.9
     unweighted = small(teachers=[("rec", _WeightRecorder())], cv=2).fit(X, y)
     assert np.mean(unweighted.predict(X) == 1) < 0.9
+
+
+def test_sample_weight_reaches_a_regressor_inside_a_target_transformer():
+    # The default regression ensemble's MLP is wrapped so; its fit passes the weights on.
+    from sklearn.compose import TransformedTargetRegressor
+    from sklearn.linear_model import Ridge
+
+    from skdistill import DistilledRegressor
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(300, 3)
+    y = 5 * X[:, 0] + rng.randn(300)
+    teacher = TransformedTargetRegressor(regressor=make_pipeline(StandardScaler(), Ridge()),
+                                        transformer=StandardScaler())
+    fits = []
+    for w in (None, np.where(X[:, 1] > 0, 20.0, 1.0)):
+        model = DistilledRegressor(teachers=[("ttr", teacher)], keep_teachers=True,
+                                   max_epochs=2, random_state=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # no "fitted unweighted" warning
+            fits.append(model.fit(X, y, sample_weight=w).teacher_predict(X))
+    assert np.abs(fits[0] - fits[1]).max() > 0.1
 
 
 def test_teacher_without_sample_weight_support_warns():
