@@ -357,6 +357,17 @@ class _BaseDaskDistiller(BaseEstimator):
         state["client"] = None
         return state
 
+    def __sklearn_clone__(self):
+        # A Client is a connection, not a setting: clone's deepcopy of the parameters
+        # cannot copy one, so the clone shares it (GridSearchCV, cross_validate).
+        client, self.client = self.client, None
+        try:
+            cloned = super().__sklearn_clone__()
+        finally:
+            self.client = client
+        cloned.client = client
+        return cloned
+
     # -- fit --------------------------------------------------------------------------------
     def _fit(self, X, y):
         with unchanged_on_failure(self):

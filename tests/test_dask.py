@@ -20,7 +20,7 @@ dd = pytest.importorskip("dask.dataframe")  # needs pyarrow
 import cloudpickle  # noqa: E402  (installed with distributed)
 import dask  # noqa: E402
 import joblib  # noqa: E402
-from sklearn.base import BaseEstimator, ClassifierMixin  # noqa: E402
+from sklearn.base import BaseEstimator, ClassifierMixin, clone  # noqa: E402
 from sklearn.datasets import make_classification, make_regression  # noqa: E402
 from sklearn.ensemble import RandomForestClassifier  # noqa: E402
 from sklearn.linear_model import LogisticRegression, Ridge  # noqa: E402
@@ -174,6 +174,13 @@ def test_the_student_time_limit_ends_training_on_a_cluster(client, data, caplog)
     local = model.to_local()
     assert local.student_time_limit == 1e-9
     np.testing.assert_allclose(local.predict_proba(X), model.predict_proba(Xd).compute())
+
+
+def test_clone_shares_an_explicit_client(client):
+    model = DaskDistilledClassifier(teachers=_rf(), client=client, max_epochs=3)
+    copy = clone(model)  # deepcopy of a Client failed: no GridSearchCV with client=
+    assert copy.client is client and copy is not model and model.client is client
+    assert copy.get_params()["max_epochs"] == 3
 
 
 def test_same_random_state_and_partitions_give_the_same_model(client, data):
