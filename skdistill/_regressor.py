@@ -324,7 +324,12 @@ def _check_numeric_target(y):
     values = np.asarray(y)
     if values.dtype.kind not in "OUS":
         return
-    for v in values.ravel():
+    try:
+        values.astype(np.float64)  # all numbers, or text that reads as numbers
+        return
+    except (TypeError, ValueError):
+        pass
+    for v in values.ravel():  # name the first text that does not
         if isinstance(v, (str, bytes)):
             try:
                 float(v)

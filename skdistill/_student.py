@@ -1048,7 +1048,8 @@ def _warn_coarse_columns(mean, std, names=None):
         from ._warnings import warn  # sklearn-free at import: see the module docstring
 
         # A table's flags (0/1) come after its numeric columns: never coarse, never named.
-        labels = [names[j] for j in coarse] if names is not None else coarse.tolist()
+        labels = [names[j] if names is not None and j < len(names) else int(j)
+                  for j in coarse]
         warn(f"Columns {labels[:10]} vary little against their size (for example "
              f"mean {mean[coarse[0]]:.6g}, standard deviation {std[coarse[0]]:.3g}): "
              "float32, in which the student trains, cannot tell their values apart. "

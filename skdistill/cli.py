@@ -497,7 +497,9 @@ def _warn_unseen_categories(model, X):
 
 def _first_values(values, n):
     """The first ``n`` distinct values of a Series, as plain Python values."""
-    return [v.item() if hasattr(v, "item") else v for v in values.unique()[:n]]
+    from ._table import _plain
+
+    return [_plain(v) for v in values.unique()[:n]]
 
 
 @contextlib.contextmanager
