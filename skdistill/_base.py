@@ -39,12 +39,21 @@ from ._teachers import (
     fit_teachers,
     label_rows,
     resolve_folds,
+    uses_folds,
 )
 from ._warnings import warn
 
 # Float inputs stay in their own precision; anything else becomes float64.
 _FLOAT_DTYPES = [np.float64, np.float32]
 _FAST_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
+
+
+def warn_idle_validation_target(alpha, validation_target):
+    """Warn that ``validation_target="teachers"`` does nothing with ``alpha=0``."""
+    if alpha == 0 and validation_target == "teachers":
+        warn("validation_target='teachers' has no effect with alpha=0: early stopping "
+             "watches the true labels, as nothing is learned from the teachers. Set "
+             "alpha > 0, or validation_target='labels'.")
 
 
 @dataclass
@@ -228,11 +237,14 @@ class _BaseDistiller(BaseEstimator):
         teachers = self._resolve_teachers(seeds["teachers"], data)
         fitted, soft, teacher_time, teachers_key = self._soft_targets(teachers, data,
                                                                       seeds["splits"])
+        teacher_info = {"teacher_fit_seconds": teacher_time, "teacher_folds":
+                        self._teacher_folds(data.X.shape[0], teachers
+                                            if self._fits_teachers(data) else [])}
         train_idx, valid_idx = self._validation_split(data.y_enc, seeds["validation"])
         transfer = self._transfer_set(data, fitted, soft, train_idx, seeds["augment"],
                                       teachers_key)
         result, student_time = self._train(data, transfer, valid_idx, seeds["student"])
-        self._store(data, fitted, result, transfer, valid_idx, teacher_time, student_time)
+        self._store(data, fitted, result, transfer, valid_idx, teacher_info, student_time)
         return self
 
     def _check_inputs(self, X, y, sample_weight, X_unlabeled):
@@ -250,6 +262,7 @@ class _BaseDistiller(BaseEstimator):
         X_extra = None
         if X_unlabeled is not None:
             X_extra = self._validated_rows(X_unlabeled, table, "X_unlabeled")
+        X_extra = self._drop_unused_teacher_inputs(X_extra)
         return _FitData(X=X, y=y, y_enc=y_enc, n_outputs=n_outputs,
                         sample_weight=sample_weight, X_unlabeled=X_extra,
                         hidden=check_hidden_layer_sizes(self.hidden_layer_sizes),
@@ -257,6 +270,18 @@ class _BaseDistiller(BaseEstimator):
                         categorical=(self._categorical_mask(X.shape[1]) if table is None
                                      else table.categorical_mask),
                         table=table)
+
+    def _drop_unused_teacher_inputs(self, X_unlabeled):
+        """With ``alpha=0`` the student trains on the labels alone: say which settings
+        that leaves without effect, and drop the unlabeled rows (only teachers label them)."""
+        if self.alpha > 0:
+            return X_unlabeled
+        if X_unlabeled is not None:
+            warn("X_unlabeled is ignored with alpha=0: its rows carry only the teachers' "
+                 "targets, which alpha=0 does not train on. Set alpha > 0 to use them.")
+            X_unlabeled = None
+        warn_idle_validation_target(self.alpha, self.validation_target)
+        return X_unlabeled
 
     def _check_table(self, X, y):
         """(X as floats, y, schema): a table with categories or missing values becomes
@@ -342,6 +367,11 @@ class _BaseDistiller(BaseEstimator):
         return (self.keep_teachers or data.X_unlabeled is not None
                 or self._augmentation_enabled())
 
+    def _fits_teachers(self, data):
+        """Whether this fit fits teachers: not for the hard-label baseline (``alpha=0``),
+        which uses no teacher output, unless they are kept."""
+        return self.alpha > 0 or self._needs_teachers(data)
+
     def _soft_targets(self, teachers, data, split_seed):
         """Fit the teachers and label the training rows (cached on disk when memory is set).
 
@@ -350,8 +380,7 @@ class _BaseDistiller(BaseEstimator):
         """
         start = time.perf_counter()
         needs_teachers = self._needs_teachers(data)
-        if self.alpha == 0 and not needs_teachers:
-            # alpha=0 is the hard-label baseline: no teacher output is used, so none is fitted.
+        if not self._fits_teachers(data):
             return None, np.zeros((data.X.shape[0], data.n_outputs)), 0.0, None
         memory = check_memory(self.memory)
         if memory.location is not None and self.random_state is None:
@@ -375,11 +404,14 @@ class _BaseDistiller(BaseEstimator):
     def _max_teacher_rows(self):
         return AUTO_MAX_TEACHER_ROWS if self.max_teacher_rows == "auto" else self.max_teacher_rows
 
-    def _teacher_folds(self, n_rows):
+    def _teacher_folds(self, n_rows, teachers=None):
         """The number of folds an integer or ``"auto"`` ``cv`` stands for on ``n_rows``
-        rows; None for a splitter, whose own ``split`` decides, and for in-sample soft
-        targets, which use none. (With ``"oob"``, only the teachers without an
-        out-of-bag estimate use them, if any.)"""
+        rows; None for a splitter, whose own ``split`` decides, and where no teacher
+        uses folds: in-sample soft targets, frozen teachers, ``"oob"`` with only bagged
+        forests, no teacher fitted at all (``teachers=[]``). ``teachers=None``: the
+        folds the settings alone imply."""
+        if teachers is not None and not uses_folds(teachers, self.soft_targets):
+            return None
         if self.soft_targets == "in_sample":
             return None
         folds = resolve_folds(self.cv, n_rows, self._max_teacher_rows())
@@ -480,7 +512,7 @@ class _BaseDistiller(BaseEstimator):
         )
         return result, time.perf_counter() - start
 
-    def _store(self, data, fitted, result, transfer, valid_idx, teacher_time, student_time):
+    def _store(self, data, fitted, result, transfer, valid_idx, teacher_info, student_time):
         """Set the fitted attributes, once the student is known to compute finite outputs."""
         student = self._finish_student(result["student"])
         check_student_finite(student, next(_sparse.dense_row_blocks(data.X[:1000])))
@@ -494,9 +526,8 @@ class _BaseDistiller(BaseEstimator):
         self.history_ = result["history"]
         self.n_iter_ = result["n_iter"]
         self.fit_info_ = {
-            "teacher_fit_seconds": teacher_time,
+            **teacher_info,
             "student_fit_seconds": student_time,
-            "teacher_folds": self._teacher_folds(data.X.shape[0]),
             "n_real_rows": transfer.n_real,
             "n_validation_rows": len(valid_idx),
             "n_transfer_rows": transfer.n_extra,

@@ -435,7 +435,8 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
         X_unlabeled : {array-like, sparse matrix} of shape (n_unlabeled, n_features), \
                 default=None
             Extra rows without labels. The fitted teachers label them and the student
-            learns from those soft targets too.
+            learns from those soft targets too. Ignored, with a warning, when
+            ``alpha=0``.
 
         Returns
         -------

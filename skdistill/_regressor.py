@@ -246,7 +246,8 @@ class DistilledRegressor(RegressorMixin, _BaseDistiller):
         sample_weight : array-like of shape (n_samples,), default=None
         X_unlabeled : {array-like, sparse matrix} of shape (n_unlabeled, n_features), \
                 default=None
-            Extra rows without targets, labelled by the fitted teachers.
+            Extra rows without targets, labelled by the fitted teachers. Ignored, with
+            a warning, when ``alpha=0``.
 
         Returns
         -------

@@ -493,6 +493,24 @@ def supports_oob(estimator):
     return "oob_score" in params and params.get("bootstrap", False) is True
 
 
+def _fit_kind(estimator, method):
+    """How a teacher gives its soft targets: "frozen" (used as it is: no fit, so nothing
+    to cross-fit), "full" (in-sample), "oob" (a bagged forest's out-of-bag estimate) or
+    "fold" (cross-fitted)."""
+    if isinstance(estimator, FrozenEstimator):
+        return "frozen"
+    if method == "in_sample":
+        return "full"
+    if method == "oob" and supports_oob(estimator):
+        return "oob"
+    return "fold"
+
+
+def uses_folds(teachers, method):
+    """Whether any of ``(name, estimator)`` ``teachers`` is cross-fitted with ``method``."""
+    return any(_fit_kind(est, method) == "fold" for _, est in teachers)
+
+
 def make_splits(n_rows, y, cv, random_state, classification):
     """Shuffled (stratified) K-fold splits, or the user's own splitter's.
 
@@ -588,12 +606,12 @@ def fit_teachers(teachers, X, y, sample_weight, *, n_outputs, task, method, cv, 
     splits = None
     jobs = []  # (teacher index, train rows, test rows, kind)
     for i, (_, est) in enumerate(teachers):
-        if isinstance(est, FrozenEstimator):
-            # A frozen teacher is used as it is: no fit, so nothing to cross-fit.
+        kind = _fit_kind(est, method)
+        if kind == "frozen":
             jobs.append((i, None, None, "full"))
-        elif method == "in_sample":
+        elif kind == "full":
             jobs.append((i, all_rows, None, "full"))
-        elif method == "oob" and supports_oob(est):
+        elif kind == "oob":
             jobs.append((i, None, None, "oob"))
         else:
             if splits is None:

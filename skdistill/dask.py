@@ -46,6 +46,7 @@ from ._base import (
     check_teacher_weights,
     check_weight_count,
     unchanged_on_failure,
+    warn_idle_validation_target,
 )
 from ._compat import HasMethods, Interval, _fit_context
 from ._student import TASK_COMBINE, build_student, check_student_finite
@@ -382,6 +383,7 @@ class _BaseDaskDistiller(BaseEstimator):
             resolve_device(self.device)  # refuse a missing GPU before the teachers
         hidden = check_hidden_layer_sizes(self.hidden_layer_sizes)
         weights = check_teacher_weights(self.teacher_weights)
+        warn_idle_validation_target(self.alpha, self.validation_target)
         data = self._check_inputs(X, y, client, da)
         names = ("teachers", "folds", "samples", "validation", "encoding", "student")
         seeds = dict(zip(names, _seeds(self.random_state, len(names))))

@@ -323,13 +323,28 @@ def test_other_soft_target_methods(cancer, method):
     # In-sample targets use no folds; out-of-bag ones fold the teachers without an
     # out-of-bag estimate (lr here).
     assert model.fit_info_["teacher_folds"] == (None if method == "in_sample" else 3)
+    if method == "oob":  # with only forests, no teacher is folded
+        forest_only = small(teachers=[("rf", rf)], soft_targets=method, max_epochs=5)
+        assert forest_only.fit(X_train, y_train).fit_info_["teacher_folds"] is None
 
 
 def test_hard_label_baseline_fits_no_teacher(cancer):
     X_train, X_test, y_train, y_test = cancer
     model = small(alpha=0.0).fit(X_train, y_train)
     assert model.fit_info_["teacher_fit_seconds"] < 0.01
+    assert model.fit_info_["teacher_folds"] is None
     assert model.score(X_test, y_test) > 0.9
+
+
+def test_hard_label_baseline_says_which_teacher_settings_it_ignores(cancer):
+    X_train, X_test, y_train, y_test = cancer
+    with pytest.warns(UserWarning, match="X_unlabeled is ignored with alpha=0"):
+        model = small(alpha=0.0, max_epochs=5).fit(X_train, y_train, X_unlabeled=X_test)
+    # No teacher is fitted only to label rows nothing trains on.
+    assert model.fit_info_["teacher_fit_seconds"] < 0.01
+    assert model.fit_info_["n_transfer_rows"] == 0
+    with pytest.warns(UserWarning, match="validation_target='teachers' has no effect"):
+        small(alpha=0.0, max_epochs=5, validation_target="teachers").fit(X_train, y_train)
 
 
 def test_default_teachers_are_the_documented_ensemble():

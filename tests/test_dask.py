@@ -176,6 +176,15 @@ def test_the_student_time_limit_ends_training_on_a_cluster(client, data, caplog)
     np.testing.assert_allclose(local.predict_proba(X), model.predict_proba(Xd).compute())
 
 
+def test_validation_target_teachers_without_teachers_warns(client, data):
+    X, y = data
+    Xd, yd = da.from_array(X, chunks=PART), da.from_array(y, chunks=PART)
+    model = DaskDistilledClassifier(teachers=_rf(), alpha=0.0, validation_target="teachers",
+                                    student_time_limit=1e-9, **SMALL)
+    with pytest.warns(UserWarning, match="validation_target='teachers' has no effect"):
+        model.fit(Xd, yd)
+
+
 def test_clone_shares_an_explicit_client(client):
     model = DaskDistilledClassifier(teachers=_rf(), client=client, max_epochs=3)
     copy = clone(model)  # deepcopy of a Client failed: no GridSearchCV with client=
