@@ -135,34 +135,17 @@ TRAINING_PARAMETER_CONSTRAINTS = {
 }
 
 
-class _BaseDistiller(BaseEstimator):
-    """Shared fit and predict machinery. Not part of the public API."""
+class NamedTeachersMixin:
+    """``teachers__<name>`` and ``teachers__<name>__<param>`` in ``get_params`` and
+    ``set_params``, for a ``teachers`` list of ``(name, estimator)`` pairs.
 
-    _task = None  # "classification" or "regression", set by subclasses
+    VotingClassifier exposes members as ``<name>__<param>``; here they live under the
+    ``teachers__`` prefix so that they can never clash with the distiller's own parameters.
+    """
 
-    _parameter_constraints = {
-        **TRAINING_PARAMETER_CONSTRAINTS,
-        "soft_targets": [StrOptions(set(SOFT_TARGET_METHODS))],
-        # "array-like": a list of (train, test) index pairs, as scikit-learn's own cv
-        # takes (a generator is not: it would be spent after one fit).
-        "cv": [Interval(Integral, 2, None, closed="left"), HasMethods(["split", "get_n_splits"]),
-               "array-like", StrOptions({"auto"})],
-        "max_teacher_rows": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"}),
-                             None],
-        "augmentation": [StrOptions({"munge", "auto"}), None],
-        "augment_factor": [Interval(Real, 0, None, closed="left")],
-        "munge_p": [Interval(Real, 0, 1, closed="both")],
-        "munge_s": [Interval(Real, 0, None, closed="neither")],
-        "max_augment_rows": [Interval(Integral, 0, None, closed="left")],
-        "categorical_features": ["array-like", None],
-        "memory": [None, str, HasMethods(["cache"])],
-        "keep_teachers": ["boolean"],
-        "n_jobs": [Integral, None],
-    }
+    #: Named in the error for a teacher name that ``teachers=None`` leaves undefined.
+    _default_teachers_function = "default_teachers"
 
-    # -- nested parameters: teachers__<name> and teachers__<name>__<param> ----------------
-    # VotingClassifier exposes members as <name>__<param>; here they live under the
-    # teachers__ prefix so that they can never clash with the distiller's own parameters.
     def get_params(self, deep=True):
         out = super().get_params(deep=False)
         if deep and isinstance(self.teachers, (list, tuple)):
@@ -191,7 +174,8 @@ class _BaseDistiller(BaseEstimator):
                 if name not in names:
                     raise ValueError(
                         f"No teacher named {name!r}; the teachers are {names}. With "
-                        "teachers=None, pass teachers=default_teachers() to tune its members."
+                        f"teachers=None, pass teachers={self._default_teachers_function}() "
+                        "to tune its members."
                     )
                 i = names.index(name)
                 if "" in sub_params:  # teachers__<name>=estimator replaces the member
@@ -202,6 +186,32 @@ class _BaseDistiller(BaseEstimator):
         if params:
             super().set_params(**params)
         return self
+
+
+class _BaseDistiller(NamedTeachersMixin, BaseEstimator):
+    """Shared fit and predict machinery. Not part of the public API."""
+
+    _task = None  # "classification" or "regression", set by subclasses
+
+    _parameter_constraints = {
+        **TRAINING_PARAMETER_CONSTRAINTS,
+        "soft_targets": [StrOptions(set(SOFT_TARGET_METHODS))],
+        # "array-like": a list of (train, test) index pairs, as scikit-learn's own cv
+        # takes (a generator is not: it would be spent after one fit).
+        "cv": [Interval(Integral, 2, None, closed="left"), HasMethods(["split", "get_n_splits"]),
+               "array-like", StrOptions({"auto"})],
+        "max_teacher_rows": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"}),
+                             None],
+        "augmentation": [StrOptions({"munge", "auto"}), None],
+        "augment_factor": [Interval(Real, 0, None, closed="left")],
+        "munge_p": [Interval(Real, 0, 1, closed="both")],
+        "munge_s": [Interval(Real, 0, None, closed="neither")],
+        "max_augment_rows": [Interval(Integral, 0, None, closed="left")],
+        "categorical_features": ["array-like", None],
+        "memory": [None, str, HasMethods(["cache"])],
+        "keep_teachers": ["boolean"],
+        "n_jobs": [Integral, None],
+    }
 
     # -- hooks the subclasses fill in ---------------------------------------------------
     def _default_teachers(self, random_state, sparse=False):

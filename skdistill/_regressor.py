@@ -152,6 +152,7 @@ class DistilledRegressor(RegressorMixin, _BaseDistiller):
     """
 
     _task = "regression"
+    _default_teachers_function = "default_regression_teachers"
 
     def __init__(
         self,

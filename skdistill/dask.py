@@ -42,6 +42,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._base import (
     TRAINING_PARAMETER_CONSTRAINTS,
+    NamedTeachersMixin,
     check_hidden_layer_sizes,
     check_teacher_weights,
     check_weight_count,
@@ -327,7 +328,7 @@ class _PartitionStream:
 
 
 # -- the shared estimator -------------------------------------------------------------------
-class _BaseDaskDistiller(BaseEstimator):
+class _BaseDaskDistiller(NamedTeachersMixin, BaseEstimator):
     """Fit on dask collections, predict with map_blocks, hand back the local model."""
 
     _task = None
@@ -1003,6 +1004,7 @@ class DaskDistilledClassifier(ClassifierMixin, _BaseDaskDistiller):
     """
 
     _task = "classification"
+    _default_teachers_function = "default_dask_teachers"
 
     _parameter_constraints = {
         **_BaseDaskDistiller._parameter_constraints,
@@ -1223,6 +1225,7 @@ class DaskDistilledRegressor(RegressorMixin, _BaseDaskDistiller):
     """
 
     _task = "regression"
+    _default_teachers_function = "default_dask_regression_teachers"
 
     def __init__(self, *, teachers=None, teacher_weights=None, cv=2,
                  teacher_sample_rows=100_000, alpha=0.9, hidden_layer_sizes=(128, 64),

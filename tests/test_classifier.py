@@ -124,6 +124,10 @@ def test_nested_teacher_parameters_and_teachers_never_mutated(cancer):
     model = small(teachers=[("rf", rf)])
     model.set_params(teachers__rf__n_estimators=7)
     assert model.get_params()["teachers__rf__n_estimators"] == 7
+    with pytest.raises(ValueError, match=r"No teacher named 'xgb'; the teachers are \['rf'\]"):
+        model.set_params(teachers__xgb__max_depth=3)
+    with pytest.raises(ValueError, match=r"teachers=default_teachers\(\)"):
+        small(teachers=None).set_params(teachers__rf__n_estimators=3)
     model.fit(X_train, y_train)
     assert not hasattr(rf, "estimators_")  # the user's object was cloned, not fitted
 

@@ -185,6 +185,18 @@ def test_validation_target_teachers_without_teachers_warns(client, data):
         model.fit(Xd, yd)
 
 
+def test_grid_search_over_a_teacher_parameter(client, data):
+    X, y = data
+    Xd, yd = da.from_array(X, chunks=PART), da.from_array(y, chunks=PART)
+    model = DaskDistilledClassifier(teachers=_rf(), client=client, **SMALL)
+    model.set_params(teachers__rf__n_estimators=4)
+    assert model.get_params()["teachers__rf__n_estimators"] == 4
+    fitted = clone(model).fit(Xd, yd)
+    assert fitted.teachers[0][1].n_estimators == 4 and fitted.predict(Xd).compute().shape == y.shape
+    with pytest.raises(ValueError, match=r"teachers=default_dask_regression_teachers\(\)"):
+        DaskDistilledRegressor().set_params(teachers__lgbm__max_depth=3)
+
+
 def test_clone_shares_an_explicit_client(client):
     model = DaskDistilledClassifier(teachers=_rf(), client=client, max_epochs=3)
     copy = clone(model)  # deepcopy of a Client failed: no GridSearchCV with client=
