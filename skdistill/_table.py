@@ -91,8 +91,10 @@ class TableSchema:
                     "fitting; it carries no information."
                 )
             if marked[j] or not _is_numeric(values):
+                # The dtype too: the user's own teachers may select columns by it.
                 columns.append({"name": name, "kind": _CATEGORICAL,
-                                "categories": _categories(values, name)})
+                                "categories": _categories(values, name),
+                                "dtype": str(values.dtype)})
             else:
                 columns.append({"name": name, "kind": _NUMERIC})
         return cls(columns)
@@ -231,7 +233,7 @@ class TableSchema:
         return out
 
     # -- back to a table, for the teachers --------------------------------------------
-    def to_frame(self, codes, positional_names=False):
+    def to_frame(self, codes, positional_names=False, user_dtypes=False):
         """The codes as a pandas DataFrame: numeric columns as float, categorical ones as
         ``category`` (missing and unseen values as NaN).
 
@@ -241,6 +243,10 @@ class TableSchema:
         positional_names : bool, default=False
             Name the columns ``x0, x1, ...`` instead of the fitted names: boosters refuse
             some characters (``[``, ``<``, ``"``) in feature names.
+        user_dtypes : bool, default=False
+            Give each categorical column its dtype at fit instead (numbers as float), so
+            that the user's own teachers, whose ColumnTransformers may select columns by
+            dtype (``make_column_selector(dtype_include=object)``), find them.
         """
         import pandas as pd
 
@@ -251,9 +257,12 @@ class TableSchema:
             values = codes[:, j]
             if col["kind"] == _NUMERIC:
                 data[name] = values
-            else:
-                known = np.where(np.isnan(values) | (values < 0), -1, values).astype(np.int64)
-                data[name] = pd.Categorical.from_codes(known, categories=col["categories"])
+                continue
+            known = np.where(np.isnan(values) | (values < 0), -1, values).astype(np.int64)
+            column = pd.Categorical.from_codes(known, categories=col["categories"])
+            dtype = col.get("dtype", "category")  # schemas saved before 0.9.1 have none
+            data[name] = column if not user_dtypes or dtype == "category" else \
+                _as_dtype(column, dtype)
         return pd.DataFrame(data, copy=False)
 
     # -- the student's one-hot slots --------------------------------------------------
@@ -412,6 +421,23 @@ def _categories(values, name):
         return sorted(plain)
     except TypeError:  # bools with numbers: keep the order of first appearance
         return plain
+
+
+def _as_dtype(column, dtype):
+    """A Categorical's values in the column's dtype at fit: numbers as float64 (NaN
+    where missing), text in its own string dtype where pandas can rebuild it, else as
+    ``object``."""
+    import pandas as pd
+
+    values = column.to_numpy(dtype=object, na_value=np.nan)
+    if len(column.categories) and _value_kind(column.categories[0]) == "number":
+        return values.astype(np.float64)
+    if dtype == "object":
+        return values
+    try:
+        return pd.array(values, dtype=dtype)
+    except (TypeError, ValueError, ImportError):
+        return values
 
 
 def _value_kind(v):

@@ -214,7 +214,9 @@ def adapt_teachers(teachers, table):
     table natively (:func:`handles_tables`) follow it directly; XGBoost gets
     ``enable_categorical=True``. The others get :func:`~skdistill._table.default_encoder`
     (median imputation with missing-value indicators, capped one-hot) first. A prefit
-    teacher stays frozen, behind the same first step. Without a table the teachers are
+    teacher stays frozen, behind the same first step. The user's own tables (a prefit
+    teacher, a Pipeline that starts with a ColumnTransformer) get the fitted column names
+    and each column's kind at fit (text as ``object``). Without a table the teachers are
     returned unchanged.
     """
     if table is None:
@@ -227,13 +229,13 @@ def _adapt(name, est, table):
 
     from ._table import default_encoder
 
-    # The user's own prefit teachers and ColumnTransformers select columns by name;
-    # boosters refuse some characters in names, so the others see x0, x1, ...
+    # The user's own prefit teachers and ColumnTransformers select columns by name (or
+    # dtype); boosters refuse some characters in names, so the others see x0, x1, ...
     user_table = isinstance(est, FrozenEstimator) or (isinstance(est, Pipeline)
                                                       and handles_tables(est))
     positional = not user_table
-    to_frame = ("table", FunctionTransformer(table.to_frame,
-                                             kw_args={"positional_names": positional}))
+    to_frame = ("table", FunctionTransformer(table.to_frame, kw_args={
+        "positional_names": positional, "user_dtypes": user_table}))
     if isinstance(est, FrozenEstimator):
         return FrozenEstimator(Pipeline([to_frame, (name, est.estimator)]))
     steps = [to_frame]

@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 import pytest
 from lightgbm import LGBMClassifier, LGBMRegressor
+from sklearn.base import clone
 from sklearn.ensemble import (
     HistGradientBoostingClassifier,
     RandomForestClassifier,
@@ -128,6 +129,32 @@ def test_a_prefit_teacher_gets_the_original_column_names(split):
     model = _model(teachers=[("own", FrozenEstimator(own))], max_epochs=3,
                    keep_teachers=True).fit(X_train, y_train)
     np.testing.assert_allclose(model.teacher_predict_proba(X_test), own.predict_proba(X_test))
+
+
+def test_a_teacher_that_selects_columns_by_dtype_finds_them(split):
+    from sklearn.compose import make_column_selector, make_column_transformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import OneHotEncoder
+
+    X_train, X_test, y_train, _ = split
+    X_train, X_test = (X.assign(city=X["city"].fillna(np.nan)) for X in (X_train, X_test))
+    text = make_pipeline(SimpleImputer(strategy="constant", fill_value="none"),
+                         OneHotEncoder(handle_unknown="ignore"))
+    own = make_pipeline(make_column_transformer(
+        (text, make_column_selector(dtype_include=object)),
+        (OneHotEncoder(), make_column_selector(dtype_include="category")),
+        (SimpleImputer(), make_column_selector(dtype_include="number"))),
+        LogisticRegression(max_iter=1000))
+    model = _model(teachers=[("own", own)], max_epochs=3, keep_teachers=True)
+    model.fit(X_train, y_train)
+    # The teacher saw the user's kinds: text as object, the category column as category.
+    kept = model.named_teachers_["own"].named_steps["columntransformer"]
+    assert [list(cols) for _, _, cols in kept.transformers_] == [
+        ["city"], ["plan"], ["age", "income"]]
+    alone = clone(own).fit(X_train, y_train)
+    np.testing.assert_allclose(model.teacher_predict_proba(X_test),
+                               alone.predict_proba(X_test), atol=1e-8)
 
 
 def test_a_regressor_fits_a_raw_table(split):
