@@ -277,6 +277,51 @@ def _sample_weight_params(estimator, sample_weight):
     return None
 
 
+def _routed_sample_weight(est, fit_params):
+    """``fit_params`` as a fresh clone ``est`` takes them under scikit-learn's metadata
+    routing (``enable_metadata_routing=True``).
+
+    There, a Pipeline or TransformedTargetRegressor takes ``sample_weight`` by its own
+    name (not ``step__sample_weight``) and hands it to the estimators inside that
+    requested it. As without routing, the last step (the regressor) gets the weights:
+    the clone's is asked to, unless the user said no (``set_fit_request(sample_weight=
+    False)``: then no weights are passed), and the other steps that could take them and
+    were not told are told not to.
+    """
+    if not fit_params or not _routing_enabled() or \
+            not isinstance(est, (Pipeline, TransformedTargetRegressor)):
+        return fit_params
+    consumer = est
+    while isinstance(consumer, (Pipeline, TransformedTargetRegressor)):
+        consumer = (consumer.steps[-1][1] if isinstance(consumer, Pipeline)
+                    else consumer.regressor)
+    if _weight_request(consumer) is False or not hasattr(consumer, "set_fit_request"):
+        return {}  # or a regressor the TransformedTargetRegressor builds itself at fit
+    if _weight_request(consumer) is None:
+        consumer.set_fit_request(sample_weight=True)
+    below = {id(sub) for sub in consumer.get_params(deep=True).values()}
+    for sub in est.get_params(deep=True).values():
+        if sub is not consumer and id(sub) not in below and _weight_request(sub) is None \
+                and hasattr(sub, "set_fit_request"):
+            sub.set_fit_request(sample_weight=False)
+    return {"sample_weight": next(iter(fit_params.values()))}
+
+
+def _weight_request(estimator):
+    """An estimator's routing request for ``sample_weight`` in fit: True, False, None
+    (not told) or "absent" (it takes none, or it routes rather than consumes)."""
+    routing = getattr(estimator, "get_metadata_routing", None)
+    fit = getattr(routing(), "fit", None) if routing is not None else None
+    requests = getattr(fit, "requests", {})
+    return requests.get("sample_weight", "absent")
+
+
+def _routing_enabled():
+    import sklearn
+
+    return bool(sklearn.get_config().get("enable_metadata_routing", False))
+
+
 # A probability may stray this far outside [0, 1] (float32 rounding in boosters) before
 # the output counts as broken; within it, values are clipped.
 _PROBA_RANGE_TOL = 1e-6
@@ -421,7 +466,7 @@ def _fit_one(name, estimator, X, y, sample_weight, classification, classes=None)
         columns = frozen_columns(name, estimator, classes) if classification else None
         return FittedTeacher(name, estimator, columns)
     est = clone(estimator)
-    fit_params = _sample_weight_params(est, sample_weight) or {}
+    fit_params = _routed_sample_weight(est, _sample_weight_params(est, sample_weight) or {})
     if classification:
         # Re-encode to the classes present in these rows: XGBoost and others insist on
         # contiguous labels 0..k-1, and a fold can miss a rare class.

@@ -244,6 +244,40 @@ def test_sample_weight_reaches_a_regressor_inside_a_target_transformer():
     assert np.abs(fits[0] - fits[1]).max() > 0.1
 
 
+def test_sample_weight_reaches_wrapped_teachers_under_metadata_routing():
+    # With routing on, Pipeline and TransformedTargetRegressor take sample_weight by its
+    # own name and route it; the default ensembles hold both.
+    import sklearn
+    from sklearn.compose import TransformedTargetRegressor
+    from sklearn.linear_model import Ridge
+
+    from skdistill import DistilledRegressor
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(300, 3)
+    y_reg = 5 * X[:, 0] + rng.randn(300)
+    w = np.where(X[:, 1] > 0, 20.0, 1.0)
+    clf = small(teachers=[("lr", make_pipeline(StandardScaler(), LogisticRegression()))],
+                keep_teachers=True, max_epochs=2)
+    ttr = TransformedTargetRegressor(regressor=make_pipeline(StandardScaler(), Ridge()),
+                                     transformer=StandardScaler())
+    reg = DistilledRegressor(teachers=[("ttr", ttr)], keep_teachers=True, max_epochs=2,
+                             random_state=0)
+    y_clf = (X[:, 0] > 0).astype(int)
+    outputs = {}
+    for routing in (False, True):
+        with sklearn.config_context(enable_metadata_routing=routing):
+            outputs[routing] = (
+                clone(clf).fit(X, y_clf, sample_weight=w).teacher_predict_proba(X),
+                clone(reg).fit(X, y_reg, sample_weight=w).teacher_predict(X),
+                # class_weight makes weights too, with the default (wrapped) teachers.
+                small(teachers=None, class_weight="balanced", max_epochs=2, cv=2)
+                .fit(X[:100], y_clf[:100]).predict_proba(X),
+            )
+    for off, on in zip(outputs[False], outputs[True]):
+        np.testing.assert_allclose(on, off)
+
+
 def test_teacher_without_sample_weight_support_warns():
     class NoWeights(LogisticRegression):
         def fit(self, X, y):
