@@ -56,6 +56,12 @@ def warn_idle_validation_target(alpha, validation_target):
              "alpha > 0, or validation_target='labels'.")
 
 
+def _check_some_weight(sample_weight):
+    if not sample_weight.any():
+        raise ValueError("The rows' weights are 0 for every row (sample_weight, times "
+                         "class_weight's): at least one row needs a positive weight.")
+
+
 @dataclass
 class _FitData:
     """The validated inputs of one fit (``X`` and ``X_unlabeled`` dense or CSR)."""
@@ -217,9 +223,13 @@ class _BaseDistiller(NamedTeachersMixin, BaseEstimator):
     def _default_teachers(self, random_state, sparse=False):
         raise NotImplementedError
 
-    def _encode_target(self, y):
+    def _encode_target(self, y, sample_weight=None):
         """Return (encoded y for teachers, n_outputs) and set target attributes."""
         raise NotImplementedError
+
+    def _weigh_rows(self, y, sample_weight):
+        """The rows' weights from ``sample_weight`` and the estimator's own settings."""
+        return sample_weight
 
     def _student_targets(self, soft_targets, y_enc):
         """Arrays the training loop consumes: (teacher targets, true targets)."""
@@ -250,7 +260,7 @@ class _BaseDistiller(NamedTeachersMixin, BaseEstimator):
         teacher_info = {"teacher_fit_seconds": teacher_time, "teacher_folds":
                         self._teacher_folds(data.X.shape[0], teachers
                                             if self._fits_teachers(data) else [])}
-        train_idx, valid_idx = self._validation_split(data.y_enc, seeds["validation"])
+        train_idx, valid_idx = self._student_rows(data, seeds["validation"])
         transfer = self._transfer_set(data, fitted, soft, train_idx, seeds["augment"],
                                       teachers_key)
         result, student_time = self._train(data, transfer, valid_idx, seeds["student"])
@@ -261,9 +271,13 @@ class _BaseDistiller(NamedTeachersMixin, BaseEstimator):
         """Validate everything a fit reads before any teacher is fitted."""
         X, y, table = self._check_table(X, y)
         _sparse.check_float32_range(X, "X")
-        y_enc, n_outputs = self._encode_target(y)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X, ensure_non_negative=True)
+            _check_some_weight(sample_weight)
+        y_enc, n_outputs = self._encode_target(y, sample_weight)
+        sample_weight = self._weigh_rows(y, sample_weight)
+        if sample_weight is not None:
+            _check_some_weight(sample_weight)  # class_weight may have zeroed the rest
         if self.device == "cuda":
             # Refuse a missing GPU before the (long) teacher fits, not after them.
             from ._training import resolve_device
@@ -582,6 +596,17 @@ class _BaseDistiller(NamedTeachersMixin, BaseEstimator):
             return X[:0]
         return munge(X, n_samples=n_samples, p=self.munge_p, s=self.munge_s,
                      categorical_features=categorical, random_state=seed)
+
+    def _student_rows(self, data, seed):
+        """The real rows the student trains and validates on: those with a positive
+        weight. As in scikit-learn, a weight of 0 leaves a row out: of the student's
+        input encoding, MUNGE's neighbours and the early-stopping score (the teachers
+        get every row and its weight)."""
+        if data.sample_weight is None or data.sample_weight.all():
+            return self._validation_split(data.y_enc, seed)
+        rows = np.flatnonzero(data.sample_weight > 0)
+        train, valid = self._validation_split(data.y_enc[rows], seed)
+        return rows[train], rows[valid]
 
     def _validation_split(self, y_enc, seed):
         n = y_enc.shape[0]

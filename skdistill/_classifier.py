@@ -442,44 +442,33 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
         -------
         self : DistilledClassifier
         """
-        if self.class_weight is not None:
-            sample_weight = self._class_sample_weight(y, sample_weight)
         return self._fit(X, y, sample_weight, X_unlabeled)
 
-    def _class_sample_weight(self, y, sample_weight):
-        """``sample_weight`` times the per-row weights of ``class_weight``."""
+    def _weigh_rows(self, y, sample_weight):
+        """``sample_weight`` (validated, or None) times the per-row weights of
+        ``class_weight``, for validated labels ``y``. As in scikit-learn, a dict may
+        name labels that this ``y`` lacks (a cross-validation fold without a rare class)."""
         from sklearn.utils.class_weight import compute_sample_weight
 
-        labels = np.asarray(y)
-        if labels.ndim == 2 and labels.shape[1] == 1:
-            labels = labels.ravel()  # validate_data warns about the column vector later
-        if labels.ndim != 1:
-            return sample_weight  # not a class-label vector: _fit's checks explain why
+        if self.class_weight is None:
+            return sample_weight
         if isinstance(self.class_weight, dict):
-            present = set(np.unique(labels).tolist())
-            unknown = [k for k in self.class_weight if k not in present]
-            if unknown:
-                raise ValueError(
-                    f"class_weight has label(s) {unknown} that are not in y; the labels "
-                    f"of y are {sorted(present, key=str)}."
-                )
             bad = {k: v for k, v in self.class_weight.items()
                    if not isinstance(v, Real) or isinstance(v, bool) or not v >= 0}
             if bad:
                 raise ValueError(f"class_weight values must be non-negative numbers; got "
                                  f"{bad}.")
-        weights = compute_sample_weight(self.class_weight, labels)
-        if sample_weight is None:
-            return weights
-        given = np.asarray(sample_weight, dtype=np.float64)
-        if given.ndim == 0 or given.shape == weights.shape:
-            return given * weights
-        return sample_weight  # a wrong length: _check_sample_weight reports it
+        weights = compute_sample_weight(self.class_weight, y)
+        return weights if sample_weight is None else sample_weight * weights
 
     def _default_teachers(self, random_state, sparse=False):
         return default_teachers(random_state=random_state, sparse=sparse)
 
-    def _encode_target(self, y):
+    def _encode_target(self, y, sample_weight=None):
+        if y.dtype == object and any(v is None for v in y):
+            # Sorting the labels would fail on None with an unrelated TypeError.
+            raise ValueError("Input y contains None (missing labels). Drop those rows, "
+                             "or give them a label.")
         check_classification_targets(y)
         kind = type_of_target(y, input_name="y")
         if kind not in ("binary", "multiclass"):

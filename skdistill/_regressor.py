@@ -266,11 +266,12 @@ class DistilledRegressor(RegressorMixin, _BaseDistiller):
     def _default_teachers(self, random_state, sparse=False):
         return default_regression_teachers(random_state=random_state, sparse=sparse)
 
-    def _encode_target(self, y):
+    def _encode_target(self, y, sample_weight=None):
         y = np.asarray(y, dtype=np.float64)
         check_float32_range(y.reshape(-1, 1), "y")
-        self._y_mean = float(y.mean())
-        std = float(y.std())
+        # Weighted, so that rows the weights leave out (0) cannot set the scale.
+        self._y_mean = float(np.average(y, weights=sample_weight))
+        std = float(np.sqrt(np.average((y - self._y_mean) ** 2, weights=sample_weight)))
         self._y_scale = std if std > 1e-12 else 1.0
         return y, 1
 

@@ -69,10 +69,38 @@ def test_class_weight_changes_the_student_loss(imbalanced):
     assert weighted[:, 1].mean() > plain[:, 1].mean()  # classes_ = ["common", "rare"]
 
 
+def test_dict_weights_may_name_labels_a_fold_lacks(imbalanced):
+    # As in scikit-learn: cross-validation folds can miss a rare class the dict names.
+    X, y = imbalanced
+    WeightRecorder.seen.clear()
+    _small(class_weight={"common": 1.0, "rare": 2.0, "absent": 5.0}).fit(X, y)
+    np.testing.assert_allclose(WeightRecorder.seen[0], np.where(y == "rare", 2.0, 1.0))
+
+
+def test_rows_weighed_zero_leave_the_student_but_their_class_stays(imbalanced):
+    X, y = imbalanced
+    model = _small(class_weight={"rare": 0.0}, soft_targets="oof", cv=2).fit(X, y)
+    # The student saw the common rows alone (and their validation share).
+    n_common = (y == "common").sum()
+    assert model.fit_info_["n_real_rows"] + model.fit_info_["n_validation_rows"] == n_common
+    assert list(model.classes_) == ["common", "rare"]
+    assert model.predict_proba(X).shape == (len(y), 2)
+    with pytest.raises(ValueError, match="at least one row needs a positive weight"):
+        _small(class_weight={"rare": 0.0, "common": 0.0}).fit(X, y)
+
+
+@pytest.mark.parametrize("y_missing", [np.nan, None])
+def test_a_missing_label_is_named_with_class_weight_too(imbalanced, y_missing):
+    X, y = imbalanced
+    y = y.astype(object)
+    y[3] = y_missing
+    with pytest.raises(ValueError, match="Input (y )?contains (NaN|None)"):
+        _small(class_weight="balanced").fit(X, y)
+
+
 @pytest.mark.parametrize("class_weight, match", [
     ("balance", "class_weight"),
     (["rare"], "class_weight"),
-    ({"nope": 2.0}, r"label\(s\) \['nope'\] that are not in y"),
     ({"rare": -1.0}, "non-negative"),
     ({"rare": "high"}, "non-negative"),
 ])

@@ -98,6 +98,20 @@ def test_a_target_far_from_zero_keeps_its_units(diabetes, offset):
     np.testing.assert_array_equal(restored.predict(X_test), model.predict(X_test))
 
 
+def test_rows_weighed_zero_leave_the_student(diabetes):
+    # As in scikit-learn, weight 0 leaves a row out: here rows with absurd targets and
+    # inputs, which would otherwise set the student's target scale and input encoding.
+    X_train, X_test, y_train, y_test = diabetes
+    rng = np.random.default_rng(0)
+    X = np.vstack([X_train, rng.normal(size=(5, X_train.shape[1])) * 1e6])
+    y = np.r_[y_train, np.full(5, 1e7)]
+    w = np.r_[np.ones(len(y_train)), np.zeros(5)]
+    model = small(teachers=[("ridge", Ridge())]).fit(X, y, sample_weight=w)
+    dropped = small(teachers=[("ridge", Ridge())]).fit(X_train, y_train)
+    assert model.fit_info_["n_real_rows"] == dropped.fit_info_["n_real_rows"]
+    assert abs(model.score(X_test, y_test) - dropped.score(X_test, y_test)) < 0.05
+
+
 def test_sample_weight_scale_changes_nothing(diabetes):
     X_train, X_test, y_train, _ = diabetes
     w = np.random.default_rng(0).uniform(0.5, 2.0, len(y_train))
