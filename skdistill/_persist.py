@@ -374,7 +374,8 @@ def save(model, path, *, metadata=None, key=None):
     members = {_HEADER: json.dumps(header, indent=1).encode("utf-8")}
     for array_name, value in arrays.items():
         members[f"{_ARRAY_DIR}{array_name}.npy"] = _npy_bytes(value)
-    return _write_atomic(Path(path), _seal(members, signing_key))
+    return _write_atomic(Path(path), _seal(members, signing_key),
+                         check=lambda written: load(written, key=key))
 
 
 def _check_savable(model):
@@ -451,12 +452,14 @@ def _umask():
     return mask
 
 
-def _write_atomic(path, members):
+def _write_atomic(path, members, check=None):
     """Write a zip to a unique temporary file next to ``path``, then rename it over.
 
     Readers see the old file or the new one, never half of one: ``os.replace`` is
     atomic on one filesystem, which a temporary file in the same folder guarantees, and
     a unique name lets concurrent savers of one path not write into each other's file.
+    ``check(temporary path)`` reads the file back first: a file that :func:`load` would
+    refuse (a model beyond the reader's limits) is never written under ``path``.
     """
     if path.is_dir():
         raise IsADirectoryError(
@@ -473,6 +476,8 @@ def _write_atomic(path, members):
             # On disk before the rename, so a crash cannot leave an empty file under
             # the real name on filesystems that reorder metadata and data writes.
             os.fsync(f.fileno())
+        if check is not None:
+            _check_written(check, tmp, path)
         # mkstemp creates the file private (0600); give it the mode open() would have.
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
@@ -492,6 +497,23 @@ _READ_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError,
                 RuntimeError, RecursionError, OverflowError, ValueError, KeyError,
                 IndexError, TypeError, AttributeError, struct.error, zlib.error,
                 EOFError, OSError)
+
+
+def _check_written(check, tmp, path):
+    try:
+        check(tmp)
+    except ModelFormatError as exc:
+        reason = str(exc)
+        for named in (f"{str(tmp)!r} is not a readable skdistill model file: ",
+                      f"{str(tmp)!r}: "):
+            reason = reason.removeprefix(named)
+        raise ValueError(
+            f"save() did not write {str(path)!r}, as load() would refuse the file: "
+            f"{reason.rstrip('.')}. "
+            "The reader's limits keep a hostile file harmless; a model this large is "
+            "better shipped with pickle or joblib, or made smaller (fewer or narrower "
+            "hidden layers, shorter class labels)."
+        ) from None
 
 
 @contextlib.contextmanager

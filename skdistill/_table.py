@@ -29,6 +29,11 @@ MAX_CATEGORIES = 50
 
 _NUMERIC, _CATEGORICAL = "numeric", "categorical"
 
+#: Categories a column keeps at fit (its most frequent ones); rarer ones read as unseen
+#: ones, for the teachers too. HistGradientBoosting reads at most this many natively, and
+#: the saved file's header, which lists them, stays small.
+MAX_KEPT_CATEGORIES = 255
+
 #: Frames of at most this many rows are encoded by dictionary lookups (serving requests).
 _FEW_ROWS = 64
 _REAL = (int, float, np.integer, np.floating, bool, np.bool_)
@@ -93,10 +98,11 @@ class TableSchema:
             if marked[j] or not _is_numeric(values):
                 # The dtype too: the user's own teachers may select columns by it.
                 columns.append({"name": name, "kind": _CATEGORICAL,
-                                "categories": _categories(values, name),
+                                **_kept_categories(values, _categories(values, name)),
                                 "dtype": str(values.dtype)})
             else:
                 columns.append({"name": name, "kind": _NUMERIC})
+        _warn_rare(columns)
         return cls(columns)
 
     # -- views ------------------------------------------------------------------------
@@ -157,7 +163,7 @@ class TableSchema:
                 if count:
                     unseen[col["name"]] = (count, example)
         if unseen and warn_unseen:
-            _warn_unseen(unseen)
+            _warn_unseen(unseen, self.columns)
         return out
 
     def _encode_few(self, frame):
@@ -229,7 +235,7 @@ class TableSchema:
             if bad.any():
                 unseen[col["name"]] = (int(bad.sum()), values[bad][0].item())
         if unseen and warn_unseen:
-            _warn_unseen(unseen)
+            _warn_unseen(unseen, self.columns)
         return out
 
     # -- back to a table, for the teachers --------------------------------------------
@@ -423,6 +429,32 @@ def _categories(values, name):
         return plain
 
 
+def _kept_categories(values, categories):
+    """``{"categories": ...}``: at most :data:`MAX_KEPT_CATEGORIES`, the most frequent
+    ones (ties to the earlier), in their sorted order; ``"n_rare"`` counts the others."""
+    if len(categories) <= MAX_KEPT_CATEGORIES:
+        return {"categories": categories}
+    import pandas as pd
+
+    present = values[~_missing(values)]
+    codes = pd.Index(categories).get_indexer(np.asarray(present, dtype=object))
+    counts = np.bincount(codes[codes >= 0], minlength=len(categories))
+    order = np.lexsort((np.arange(len(categories)), -counts))
+    kept = np.sort(order[:MAX_KEPT_CATEGORIES])
+    return {"categories": [categories[i] for i in kept],
+            "n_rare": len(categories) - MAX_KEPT_CATEGORIES}
+
+
+def _warn_rare(columns):
+    rare = {c["name"]: c["n_rare"] + len(c["categories"]) for c in columns if "n_rare" in c}
+    if rare:
+        detail = ", ".join(f"{name!r} ({n})" for name, n in rare.items())
+        warn(f"Columns with more than {MAX_KEPT_CATEGORIES} distinct values: {detail}. "
+             f"Each keeps its {MAX_KEPT_CATEGORIES} most frequent as categories; the rarer "
+             "ones read as unknown, for the teachers and the student alike. An ID or "
+             "free-text column seldom helps a model: consider dropping it.")
+
+
 def _as_dtype(column, dtype):
     """A Categorical's values in the column's dtype at fit: numbers as float64 (NaN
     where missing), text in its own string dtype where pandas can rebuild it, else as
@@ -500,7 +532,10 @@ def _plain(value):
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _warn_unseen(unseen):
+def _warn_unseen(unseen, columns):
     detail = "; ".join(f"{name!r}: {n} row(s), e.g. {_plain(example)!r}"
                        for name, (n, example) in unseen.items())
-    warn(f"Categories not seen at fit, encoded as unknown (no category): {detail}.")
+    capped = [c["name"] for c in columns if c["name"] in unseen and "n_rare" in c]
+    rare = (f" (or too rare to be kept: {capped} kept their {MAX_KEPT_CATEGORIES} most "
+            "frequent)" if capped else "")
+    warn(f"Categories not seen at fit{rare}, encoded as unknown (no category): {detail}.")

@@ -312,6 +312,20 @@ def test_save_leaves_no_temporary_file(clf, tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.skd", "dir.skd"]
 
 
+def test_save_refuses_a_model_that_load_would_refuse(iris, tmp_path):
+    # Labels longer than the reader's string limit: the file is never written.
+    X, y = iris
+    long = np.array(["a" * 2000, "b", "c"])[np.unique(y, return_inverse=True)[1]]
+    model = DistilledClassifier(teachers=[("lr", LogisticRegression(max_iter=500))], cv=2,
+                                max_epochs=1, random_state=0).fit(X, long)
+    (tmp_path / "m.skd").write_bytes(b"the previous file")
+    with pytest.raises(ValueError, match=r"did not write .*m.skd', as load\(\) would refuse "
+                                         r"the file: string dtype '<U2000'"):
+        save(model, tmp_path / "m.skd")
+    assert [p.name for p in tmp_path.iterdir()] == ["m.skd"]
+    assert (tmp_path / "m.skd").read_bytes() == b"the previous file"
+
+
 def test_saved_file_has_the_usual_permissions(clf, tmp_path):
     import os
     import stat

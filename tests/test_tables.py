@@ -157,6 +157,28 @@ def test_a_teacher_that_selects_columns_by_dtype_finds_them(split):
                                alone.predict_proba(X_test), atol=1e-8)
 
 
+def test_a_column_of_many_values_keeps_its_most_frequent(split, tmp_path):
+    from skdistill._table import MAX_KEPT_CATEGORIES
+
+    X_train, X_test, y_train, _ = split
+    # An ID-like column: one value twice as common as the others, and many singletons.
+    ids = [f"id-{i:05d}" for i in range(len(X_train))]
+    ids[:40] = ["id-common"] * 40
+    X_ids = X_train.assign(ref=ids)
+    # HistGradientBoosting reads at most 255 categories natively.
+    model = _model(teachers=[("hgb", HistGradientBoostingClassifier(max_iter=20))],
+                   max_epochs=3)
+    with pytest.warns(UserWarning, match=r"'ref' \(\d+\)\. Each keeps its 255 most frequent"):
+        model.fit(X_ids, y_train)
+    ref = model.table_.columns[-1]
+    assert len(ref["categories"]) == MAX_KEPT_CATEGORIES and "id-common" in ref["categories"]
+    assert ref["n_rare"] == len(set(ids)) - MAX_KEPT_CATEGORIES
+    loaded = load(save(model, tmp_path / "ids.skd"))
+    test = X_test.assign(ref="id-00300")  # seen once at fit, not kept
+    with pytest.warns(UserWarning, match=r"or too rare to be kept: \['ref'\]"):
+        np.testing.assert_array_equal(loaded.predict_proba(test), model.predict_proba(test))
+
+
 def test_a_regressor_fits_a_raw_table(split):
     X_train, X_test, _, _ = split
     target = X_train["age"].fillna(40).to_numpy() * 2 + (X_train["city"] == "Rome") * 10
