@@ -211,7 +211,8 @@ def _check_progress(record, start_loss, learning_rate, weight_decay):
 
 
 def _check_validation(history, start_valid, learning_rate, weight_decay):
-    """Raise when no epoch came near the untrained net's validation loss."""
+    """Raise when no epoch came near the untrained net's validation loss on the labels
+    (``start_valid``)."""
     best = min(r["valid_loss"] for r in history)
     if best > 10.0 * max(start_valid, 1e-3):
         raise _divergence_error("the best validation loss", best, len(history),
@@ -620,7 +621,11 @@ def _fit_network(student, epoch_batches, start_batch, valid, *, task, dropout, l
     net.eval()
     with torch.no_grad():  # the untrained net's losses: the yardstick for divergence
         start_loss = float(batch_loss(start_batch))
-        start_valid = validation({}) if validation else None
+        start_record = {}
+        if validation:
+            validation(start_record)
+        # The label loss, whatever early stopping watches: _check_validation compares it.
+        start_valid = start_record.get("valid_loss")
     epoch = 0
     while epoch < last_epoch:
         epoch += 1

@@ -113,6 +113,23 @@ def test_failed_fit_from_divergence_leaves_no_fitted_state(cancer):
     assert not hasattr(model, "student_")
 
 
+def test_watching_teachers_that_see_no_signal_is_not_divergence():
+    # The untrained net already agrees with teachers near the prior: its loss against
+    # them is tiny, and must not be the yardstick for the (larger) loss on the labels.
+    from sklearn.linear_model import Ridge
+
+    from skdistill import DistilledRegressor
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(300, 6)
+    params = dict(hidden_layer_sizes=(16,), max_epochs=10, augmentation=None, cv=2,
+                  validation_target="teachers", random_state=0)
+    DistilledClassifier(teachers=[("lr", LogisticRegression())], **params).fit(
+        X, rng.randint(0, 2, 300))
+    DistilledRegressor(teachers=[("ridge", Ridge())], **params).fit(
+        X, 0.2 * X[:, 0] + rng.randn(300))
+
+
 @pytest.mark.parametrize("schedule", ["plateau", "cosine"])
 @pytest.mark.parametrize("target", ["labels", "teachers"])
 def test_schedules_and_stopping_targets_train(cancer, schedule, target):
