@@ -145,7 +145,17 @@ def _model_props(model, student, task, n_features):
     meta = {"task": task, "estimator": type(model).__name__, "activation": student.activation,
             "input_encoding": student.encoding, "n_features": str(n_features)}
     if task == "classification":
-        meta["classes"] = json.dumps(np.asarray(model.classes_).tolist())
+        classes = np.asarray(model.classes_)
+        if classes.dtype.kind in "Mm":
+            # Dates as ISO text ("2021-01-01"), durations as counts of their unit, and the
+            # dtype alongside ("<M8[D]"): np.array(json.loads(meta["classes"]),
+            # dtype=meta["classes_dtype"]) rebuilds them.
+            values = ([str(c) for c in classes] if classes.dtype.kind == "M"
+                      else classes.view(np.int64).tolist())
+            meta["classes"] = json.dumps(values)
+            meta["classes_dtype"] = classes.dtype.str
+        else:
+            meta["classes"] = json.dumps(classes.tolist())
     names = getattr(model, "feature_names_in_", None)
     if names is not None:
         meta["feature_names"] = json.dumps([str(n) for n in names])

@@ -353,21 +353,22 @@ class Periodic(Layer):
             raise _width_error(self, self.frequency.shape[:1], n_in)
         return 2 * self.frequency.size
 
+    # Reshapes name the width: -1 cannot be inferred from a batch of zero rows.
     def forward(self, h):
         z = (2.0 * np.pi * h[:, :, None]) * self.f64["frequency"]
-        n = h.shape[0]
-        return np.concatenate([np.cos(z).reshape(n, -1), np.sin(z).reshape(n, -1)], axis=1)
+        shape = (h.shape[0], self.frequency.size)
+        return np.concatenate([np.cos(z).reshape(shape), np.sin(z).reshape(shape)], axis=1)
 
     def torch_forward(self, torch, p, h):
         z = (2.0 * np.pi * h[:, :, None]) * p["frequency"]
-        n = h.shape[0]
-        return torch.cat([torch.cos(z).reshape(n, -1), torch.sin(z).reshape(n, -1)], dim=1)
+        shape = (h.shape[0], self.frequency.size)
+        return torch.cat([torch.cos(z).reshape(shape), torch.sin(z).reshape(shape)], dim=1)
 
     def onnx(self, g, h):
         z = g.node("Unsqueeze", [h, g.const("axes", np.array([2], dtype=np.int64))])
         z = g.node("Mul", [g.node("Mul", [z, g.const("two_pi", _TWO_PI)]),
                            g.const("frequency", self.frequency)])
-        shape = g.const("flat", np.array([0, -1], dtype=np.int64))
+        shape = g.const("flat", np.array([-1, self.frequency.size], dtype=np.int64))
         cos = g.node("Reshape", [g.node("Cos", [z]), shape])
         sin = g.node("Reshape", [g.node("Sin", [z]), shape])
         return g.node("Concat", [cos, sin], axis=1)
@@ -431,13 +432,13 @@ class FeatureLinear(Layer):
         padded = np.concatenate([h, np.zeros((n, 1))], axis=1)[:, self.index]
         out = np.matmul(padded.transpose(1, 0, 2), a["weight"])  # (features, n, d)
         out += a["bias"][:, None, :]
-        return out.transpose(1, 0, 2).reshape(n, -1)
+        return out.transpose(1, 0, 2).reshape(n, self.bias.size)  # a width for 0 rows
 
     def torch_forward(self, torch, p, h):
         n = h.shape[0]
         padded = torch.cat([h, h.new_zeros((n, 1))], dim=1)[:, p["index"]]
         out = torch.matmul(padded.transpose(0, 1), p["weight"]) + p["bias"][:, None, :]
-        return out.transpose(0, 1).reshape(n, -1)
+        return out.transpose(0, 1).reshape(n, self.bias.size)
 
     def onnx(self, g, h):
         pads = g.const("pads", np.array([0, 0, 0, 1], dtype=np.int64))
@@ -446,7 +447,8 @@ class FeatureLinear(Layer):
                               g.const("weight", self.weight)])
         h = g.node("Add", [h, g.const("bias", self.bias[:, None, :])])
         h = g.node("Transpose", [h], perm=[1, 0, 2])
-        return g.node("Reshape", [h, g.const("flat", np.array([0, -1], dtype=np.int64))])
+        return g.node("Reshape", [h, g.const("flat", np.array([-1, self.bias.size],
+                                                              dtype=np.int64))])
 
 
 #: Up to this many rows, :class:`Linear` multiplies row by row (see its ``forward``).

@@ -79,6 +79,22 @@ def test_regressor_graph_matches_predict(tmp_path):
     assert np.abs(pred - model.predict(X)).max() <= 1e-5 * np.abs(y).max()
 
 
+@pytest.mark.parametrize("dtype", ["datetime64[D]", "datetime64[ms]", "timedelta64[h]"])
+def test_date_and_duration_labels_are_stored_so_they_rebuild(dtype):
+    import json
+
+    X, y = load_breast_cancer(return_X_y=True)
+    labels = np.array([3, 40], dtype=np.int64).astype(dtype)
+    if labels.dtype.kind == "M":
+        labels = np.array(["2020-01-01", "2021-06-01T12:00"], dtype=dtype)
+    model = DistilledClassifier(teachers=[("lr", LogisticRegression(max_iter=200))],
+                                max_epochs=2, random_state=0).fit(X, labels[y])
+    meta = {p.key: p.value for p in to_onnx(model).metadata_props}
+    rebuilt = np.array(json.loads(meta["classes"]), dtype=meta["classes_dtype"])
+    assert rebuilt.dtype == model.classes_.dtype
+    np.testing.assert_array_equal(rebuilt, model.classes_)
+
+
 def test_unfitted_and_foreign_models_are_refused():
     from sklearn.exceptions import NotFittedError
 

@@ -106,6 +106,18 @@ def test_numpy_torch_onnx_agree(key):
     assert np.abs(got_onnx - expected).max() <= 1e-5 * scale
 
 
+@pytest.mark.parametrize("key", sorted(FACTORIES))
+def test_every_layer_takes_a_batch_of_zero_rows(key):
+    # A serving endpoint may forward an empty batch; a width of -1 cannot be inferred.
+    layer = FACTORIES[key]()
+    width = layer.forward(np.asarray(X[:3], dtype=np.float64) / 10).shape[1]
+    empty = np.zeros((0, N_IN), dtype=np.float32)
+    assert layer.forward(empty.astype(np.float64)).shape == (0, width)
+    with torch.no_grad():
+        assert tuple(TorchLayer(layer)(torch.from_numpy(empty)).shape) == (0, width)
+    assert _onnx_run(layer, empty).shape == (0, width)
+
+
 def test_table_input_agrees_on_missing_values_and_codes():
     """The generic inputs hold no NaN and no codes; these do, in every role."""
     layer = _table_input()
