@@ -41,6 +41,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ._serving import SERVING_FLAG
+
 FORMAT_NAME = "skdistill"
 #: Bumped on any change a reader of the previous version could not read correctly.
 #: Version 2 stores the student as a list of layers (kinds, configs, named arrays).
@@ -55,8 +57,10 @@ _ARRAY_DIR = "arrays/"
 
 #: Fitted state that is never stored: the student is stored as arrays; the teachers
 #: are arbitrary code; ``_sklearn_version`` is written afresh on load.
+# SERVING_FLAG too: a loaded model has no teachers (teachers=None) whichever copy was
+# saved, and setting them again makes it fittable.
 _NOT_STORED = {"student_", "teachers_", "named_teachers_", "_teacher_columns",
-               "_teacher_input_sparse", "_sklearn_version"}
+               "_teacher_input_sparse", "_sklearn_version", SERVING_FLAG}
 
 # -- limits of the reader -------------------------------------------------------------
 # A model file is a header, a checksum, maybe a signature and two arrays per layer plus
@@ -866,7 +870,8 @@ def load(path, *, return_metadata=False, key=None):
             # Only data attributes: a crafted header must not shadow a method or a dunder.
             if not key.isidentifier() or key.startswith("__") or hasattr(cls, key):
                 raise ModelFormatError(f"{str(path)!r}: invalid fitted attribute {key!r}.")
-            setattr(model, key, _from_json(value))
+            if key not in _NOT_STORED:  # files of 0.9.0 and earlier hold SERVING_FLAG
+                setattr(model, key, _from_json(value))
 
         student = _build_student(header, arrays, path)
         model.student_ = student
@@ -908,7 +913,7 @@ def _build_student(header, arrays, path):
     something consistent; a crafted file with a recomputed checksum must fail here
     rather than at predict time.
     """
-    from ._student import MLPStudent
+    from ._student import MLPStudent, nonfinite_arrays
 
     def bad(reason):
         raise ModelFormatError(
@@ -928,4 +933,9 @@ def _build_student(header, arrays, path):
         classes = _from_json(header["fitted"]["classes_"])
         if not isinstance(classes, np.ndarray) or classes.shape != (n_out,):
             bad(f"{len(classes)} classes for {n_out} outputs")
+    elif n_out != 1:
+        bad(f"a regressor's student has {n_out} outputs, not 1")
+    nonfinite = nonfinite_arrays(student)
+    if nonfinite:
+        bad(f"non-finite values in {nonfinite}")
     return student

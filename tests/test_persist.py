@@ -196,6 +196,26 @@ def test_crafted_header_cannot_name_a_class_or_method(saved, tmp_path):
         load(_rewrite(saved, tmp_path / "b.skd", edit_header=shadow_method))
 
 
+def test_crafted_arrays_that_cannot_predict_are_refused(saved, tmp_path):
+    import io
+
+    def nan_weights(members):
+        name = sorted(k for k in members if k.endswith(".weight.npy"))[0]
+        weights = np.load(io.BytesIO(members[name]))
+        buffer = io.BytesIO()
+        np.save(buffer, np.full_like(weights, np.nan))
+        members[name] = buffer.getvalue()
+
+    with pytest.raises(ModelFormatError, match=r"non-finite values in \['linear.weight'\]"):
+        load(_rewrite(saved, tmp_path / "a.skd", edit_members=nan_weights))
+
+    def as_regressor(header):  # three outputs read as one prediction
+        header.update(estimator="DistilledRegressor", task="regression")
+
+    with pytest.raises(ModelFormatError, match="student has 3 outputs, not 1"):
+        load(_rewrite(saved, tmp_path / "b.skd", edit_header=as_regressor))
+
+
 def test_missing_file_and_wrong_objects(tmp_path, clf):
     with pytest.raises(FileNotFoundError):
         load(tmp_path / "nothing.skd")

@@ -185,7 +185,10 @@ def test_regressor_and_dataframe_inputs(tmp_path):
     # The safe format stores a serving copy as it stores the original.
     path = tmp_path / "slim.skd"
     skdistill.save(slim, path)
-    np.testing.assert_array_equal(skdistill.load(path).predict(X), model.predict(X))
+    loaded = skdistill.load(path)
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+    # ...and loads as the original's file does: no teachers, fittable once they are set.
+    loaded.set_params(teachers=[("lr", LinearRegression())]).fit(X, y)
 
 
 def test_fit_is_refused_with_a_clear_error(cancer):
