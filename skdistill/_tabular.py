@@ -29,7 +29,7 @@ class ColumnError(ValueError):
 _OTHER_SEPARATORS = (";", "\t", "|", ",")
 
 
-def read_csv(path, sep=","):
+def read_csv(path, sep=",", encoding="utf-8"):
     r"""Read a CSV file with every column as text (missing cells as NaN).
 
     A file whose header parses as one column holding another common separator (a
@@ -52,7 +52,18 @@ def read_csv(path, sep=","):
 
     try:
         frame = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=True,
-                            skipinitialspace=True)
+                            skipinitialspace=True, encoding=encoding)
+    except UnicodeDecodeError as exc:
+        byte = exc.object[exc.start:exc.start + 1].hex()
+        raise ValueError(
+            f"{str(path)!r} is not {encoding} text (it holds the byte 0x{byte}, which "
+            f"{encoding} cannot decode). "
+            "Pass its encoding, for example --encoding latin-1 (or cp1252, common in files "
+            "from Excel), or re-save it as UTF-8."
+        ) from None
+    except LookupError:
+        raise ValueError(f"Unknown text encoding {encoding!r}; try utf-8 or latin-1.") \
+            from None
     except FileNotFoundError:
         raise FileNotFoundError(f"No such CSV file: {str(path)!r}.") from None
     except pd.errors.EmptyDataError:

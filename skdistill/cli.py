@@ -233,7 +233,7 @@ def _read_training_table(args):
     """The training CSV as ``(features, target, id_columns)``, the ID columns dropped."""
     from ._tabular import read_csv
 
-    frame = read_csv(args.train, sep=_separator(args.sep))
+    frame = read_csv(args.train, sep=_separator(args.sep), encoding=args.encoding)
     _check_has_rows(frame, args.train)
     if args.target not in frame.columns:
         raise CLIError(f"target column {args.target!r} is not in {args.train!r}; its columns "
@@ -408,7 +408,7 @@ def _cmd_predict(args):
     if args.output:
         _check_output_path(args.output)
     model, metadata = _load_model(args.model)
-    frame = read_csv(args.data, sep=_separator(args.sep))
+    frame = read_csv(args.data, sep=_separator(args.sep), encoding=args.encoding)
     _check_has_rows(frame, args.data)
     frame.columns = [str(c) for c in frame.columns]
     target = metadata.get("target")
@@ -651,6 +651,8 @@ def build_parser():
     fit.add_argument("--sep", default=",", metavar="SEP",
                      help="field separator of the CSV file, e.g. ';' or '\\t' "
                           "(default: %(default)s)")
+    fit.add_argument("--encoding", default="utf-8", metavar="ENC",
+                     help="text encoding of the CSV file, e.g. latin-1 (default: %(default)s)")
     fit.add_argument("--id", action="append", metavar="COL",
                      help="a column that identifies rows and is not a feature; repeatable. "
                           "predict copies it to the output when the data has it")
@@ -712,6 +714,8 @@ def build_parser():
                          help="also write one probability column per class")
     predict.add_argument("--sep", default=",", metavar="SEP",
                          help="field separator of DATA.csv (default: %(default)s)")
+    predict.add_argument("--encoding", default="utf-8", metavar="ENC",
+                         help="text encoding of DATA.csv (default: %(default)s)")
     predict.add_argument("--id", action="append", metavar="COL",
                          help="copy this column to the output, first; repeatable (default: "
                               "the --id columns given to fit, when present)")

@@ -506,6 +506,23 @@ def test_semicolon_csv_hints_at_sep(files, tmp_path, capsys):
     assert len(pd.read_csv(io.StringIO(capsys.readouterr().out))) == 12
 
 
+def test_a_csv_in_another_encoding_is_named_and_read_with_encoding(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"x": rng.normal(size=200), "city": rng.choice(["Köln", "Zürich"], 200)})
+    df["y"] = (df["x"] > 0).astype(int)
+    df.to_csv(tmp_path / "latin.csv", index=False, encoding="latin-1")
+    args = ["fit", str(tmp_path / "latin.csv"), "--target", "y", "-o",
+            str(tmp_path / "m.skd")] + FAST
+    line = _error(capsys, args)
+    assert "latin.csv' is not utf-8 text" in line and "--encoding latin-1" in line
+    assert main(args + ["--encoding", "latin-1"]) == 0
+    assert sorted(load(tmp_path / "m.skd").table_.columns[1]["categories"]) == ["Köln", "Zürich"]
+    capsys.readouterr()
+    assert main(["predict", str(tmp_path / "m.skd"), str(tmp_path / "latin.csv"),
+                 "--encoding", "latin-1"]) == 0
+    assert len(pd.read_csv(io.StringIO(capsys.readouterr().out))) == 200
+
+
 def test_id_columns_and_ignore_extra(model_path, files, tmp_path, capsys):
     df = read_csv(files / "new.csv")
     df.insert(0, "customer", [f"c{i}" for i in range(len(df))])
