@@ -79,8 +79,9 @@ class Layer:
     @property
     def f64(self):
         """The arrays in float64 (integers as they are), cached: numpy predicts in float64,
-        so that a row's output does not depend on the other rows of its batch (float32
-        matrix products round differently with the BLAS block a row falls in)."""
+        so that a row's output depends on the other rows of its batch only at float64's
+        rounding (about 1e-16 relative: matrix products round differently with the BLAS
+        block a row falls in), not at float32's (1e-7)."""
         cache = self.__dict__.get("_f64")
         if cache is None:
             cache = {k: (v.astype(np.float64) if v.dtype.kind == "f" else v)
@@ -451,6 +452,12 @@ class FeatureLinear(Layer):
                                                               dtype=np.int64))])
 
 
+#: :meth:`MLPStudent.forward` takes a batch in blocks of rows holding at most this many
+#: values of the widest layer's activations (32 MiB of float64), and never fewer than
+#: ``MIN_FORWARD_BLOCK_ROWS`` rows: serving-sized batches go through in one piece.
+FORWARD_BLOCK_VALUES = 2**22
+MIN_FORWARD_BLOCK_ROWS = 1024
+
 #: Up to this many rows, :class:`Linear` multiplies row by row (see its ``forward``).
 FEW_ROWS = 8
 
@@ -765,12 +772,36 @@ class MLPStudent:
     def forward(self, X):
         """Raw network output (float64) for a 2-D float array ``X``.
 
-        The stored arrays are float32, as trained; the arithmetic is float64.
+        The stored arrays are float32, as trained; the arithmetic is float64. A large
+        batch goes through in blocks of rows, so that memory holds one block's
+        activations (:data:`FORWARD_BLOCK_VALUES` values of the widest layer), not the
+        whole batch's.
         """
         h = np.array(X, dtype=np.float64)  # a copy: layers may work in place
+        if h.shape[0] <= MIN_FORWARD_BLOCK_ROWS:
+            return self._forward(h)
+        step = max(MIN_FORWARD_BLOCK_ROWS, FORWARD_BLOCK_VALUES // self._widest(h.shape[1]))
+        return np.concatenate([self._forward(h[i:i + step])
+                               for i in range(0, h.shape[0], step)])
+
+    def _forward(self, h):
         for layer in self.layers:
             h = layer.forward(h)
         return h
+
+    def _widest(self, n_features):
+        """The most values an input row has between layers, for ``n_features`` inputs
+        (a packed ensemble's members are rows of their own)."""
+        width = widest = n_features
+        rows = 1
+        for layer in self.layers:
+            width = layer.check(width)
+            if isinstance(layer, Members):
+                rows = layer.n_members
+            elif isinstance(layer, MemberMean):
+                rows = 1
+            widest = max(widest, width * rows)
+        return widest
 
     # -- views used by reports, the CLI and benchmarks ------------------------------
     @property

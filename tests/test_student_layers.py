@@ -299,6 +299,34 @@ def _packed(n_members=3, combine="probability", n_outputs=4):
                          n_members=n_members, combine=combine, random_state=0)
 
 
+@pytest.mark.parametrize("n_members", [1, 3])
+def test_a_large_batch_goes_through_in_blocks_of_bounded_memory(n_members, monkeypatch):
+    import tracemalloc
+
+    from skdistill import _student
+
+    student = build_student(X, 4, (256, 128), input_encoding="piecewise_linear", n_bins=16,
+                            n_members=n_members, combine="probability", random_state=0)
+    rows = np.random.default_rng(1).normal(size=(20_000, N_IN))
+    whole = student._forward(rows.copy())  # in one piece
+    widest = student._widest(N_IN)
+    assert widest == 256 * n_members
+    monkeypatch.setattr(_student, "FORWARD_BLOCK_VALUES", 2**18)  # 2 MiB activations
+    tracemalloc.start()
+    blocked = student.forward(rows)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    np.testing.assert_allclose(blocked, whole, rtol=1e-12, atol=1e-12)
+    # The input's copy, the output and a few of one block's activations: far less than
+    # the 41 MB (123 MB packed) of one piece's widest activation alone.
+    assert peak < 2 * rows.nbytes + 8 * 8 * 2**18
+    assert peak < 8 * len(rows) * widest / 4
+    # Blocks of a few rows give the same outputs.
+    monkeypatch.setattr(_student, "MIN_FORWARD_BLOCK_ROWS", 4)
+    monkeypatch.setattr(_student, "FORWARD_BLOCK_VALUES", 64)
+    np.testing.assert_allclose(student.forward(rows[:37]), whole[:37], rtol=1e-12, atol=1e-12)
+
+
 def test_packed_ensemble_is_the_mean_of_its_members():
     """Each member is the shared network on the input scaled by its own row of signs;
     the student's probabilities are the mean of the members' probabilities."""
