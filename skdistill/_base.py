@@ -314,7 +314,7 @@ class _BaseDistiller(NamedTeachersMixin, BaseEstimator):
         from ._table import TableSchema, needs_schema
 
         regression = self._task == "regression"
-        if _sparse.is_sparse(X):
+        if _sparse.is_sparse(X) or _sparse.is_sparse_frame(X):
             if self.categorical_features is not None:
                 _sparse.check_no_categorical(self._categorical_mask(X.shape[1]))
             X, y = validate_data(
@@ -350,6 +350,12 @@ class _BaseDistiller(NamedTeachersMixin, BaseEstimator):
                                              ensure_all_finite=False))
             check_finite_input(X, accepts_missing=False, what=what)
         else:
+            if getattr(X, "ndim", 2) != 2:
+                # skip_check_array below would call a row "no features".
+                raise ValueError(
+                    f"Expected a 2-dimensional table but got {type(X).__name__} of "
+                    f"{getattr(X, 'ndim', '?')} dimension(s). Pass a DataFrame with one "
+                    "row per sample (for one row, df.iloc[[i]] rather than df.iloc[i]).")
             if not self._has_fitted_columns(X):
                 validate_data(self, X, reset=False, skip_check_array=True)
             if _sparse.is_sparse(X):

@@ -32,6 +32,12 @@ def is_sparse(X):
     return sp.issparse(X)
 
 
+def is_sparse_frame(X):
+    """Whether ``X`` is a DataFrame of sparse columns only (``pd.get_dummies(...,
+    sparse=True)``), which scikit-learn's validation turns into a sparse matrix."""
+    return getattr(X, "ndim", 0) == 2 and hasattr(X, "sparse")
+
+
 def as_csr(X):
     """``X`` unchanged when dense or CSR, else converted once to CSR (CSC, after validation).
 

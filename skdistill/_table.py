@@ -18,6 +18,8 @@ LightGBM, XGBoost and HistGradientBoosting read natively; the other teachers get
 A table of numbers without missing values has no schema: it takes the plain float path.
 """
 
+from collections.abc import Hashable
+
 import numpy as np
 
 from ._warnings import warn
@@ -198,7 +200,7 @@ class TableSchema:
                 else:
                     # The kind too: a dict finds True under 1 (True == 1), where the
                     # column-wise path, like pandas, treats it as unseen.
-                    code = lookup[0].get(v)
+                    code = lookup[0].get(v) if isinstance(v, Hashable) else None
                     if code is None or _value_kind(v) != lookup[1]:
                         return None
                     out[i, j] = code
@@ -407,7 +409,15 @@ def _categories(values, name):
     if isinstance(values.dtype, pd.CategoricalDtype):
         cats = values.cat.categories
     else:
-        cats = pd.Index(pd.unique(values[~_missing(values)]))
+        try:
+            cats = pd.Index(pd.unique(values[~_missing(values)]))
+        except TypeError:  # lists, dicts or sets (a JSON source) cannot be categories
+            odd = next(v for v in values if not isinstance(v, Hashable))
+            raise ValueError(
+                f"Column {name!r} holds {type(odd).__name__} values such as {odd!r}; "
+                "categories must be text, numbers or booleans. Turn each into one value "
+                "(text with .astype(str), or a column per item) before fitting."
+            ) from None
     plain = [_plain(v) for v in cats.tolist()]
     odd = [v for v in plain if not isinstance(v, (str, bool, int, float))]
     if odd:
@@ -524,6 +534,9 @@ def _is_text(values):
 
     if isinstance(values.dtype, pd.CategoricalDtype):
         values = values.cat.categories
+    elif isinstance(values.dtype, pd.ArrowDtype):
+        # Arrow's dictionary type (a Parquet category column) infers as "unknown-array".
+        values = values.astype(object)
     return pd.api.types.infer_dtype(values, skipna=True) == "string"
 
 

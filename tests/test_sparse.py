@@ -80,6 +80,17 @@ def test_classifier_fits_and_predicts_sparse(container):
     assert model.score(container(X), y) > 0.75
 
 
+def test_a_dataframe_of_sparse_columns_fits_as_its_sparse_matrix():
+    pd = pytest.importorskip("pandas")
+    X, y = _one_hot()
+    names = [f"c{j}" for j in range(X.shape[1])]
+    frame = pd.DataFrame.sparse.from_spmatrix(X, columns=names)  # as get_dummies(sparse=True)
+    model = DistilledClassifier(teachers=[("rf", _rf())], **_SMALL).fit(frame, y)
+    assert list(model.feature_names_in_) == names
+    same = DistilledClassifier(teachers=[("rf", _rf())], **_SMALL).fit(X, y)
+    np.testing.assert_array_equal(model.predict_proba(frame), same.predict_proba(X))
+
+
 @pytest.mark.parametrize("container", [sp.csr_matrix, sp.csc_matrix])
 def test_regressor_fits_and_predicts_sparse(container):
     X, y = _one_hot()

@@ -179,6 +179,23 @@ def test_a_column_of_many_values_keeps_its_most_frequent(split, tmp_path):
         np.testing.assert_array_equal(loaded.predict_proba(test), model.predict_proba(test))
 
 
+def test_parquet_category_columns_read_back_with_arrow_types(fitted, split, tmp_path):
+    # pd.read_parquet(dtype_backend="pyarrow") gives a category column Arrow's dictionary
+    # type; it is the same text column, at any batch size (few-row lookups or not).
+    pytest.importorskip("pyarrow")
+    X_train, X_test, y_train, _ = split
+    path = tmp_path / "t.parquet"
+    X_test.to_parquet(path)
+    arrow = pd.read_parquet(path, dtype_backend="pyarrow")
+    assert "dictionary" in str(arrow["plan"].dtype)
+    for rows in (5, len(arrow)):
+        np.testing.assert_array_equal(fitted.predict_proba(arrow.head(rows)),
+                                      fitted.predict_proba(X_test.head(rows)))
+    X_train.to_parquet(path)
+    model = _model(max_epochs=2).fit(pd.read_parquet(path, dtype_backend="pyarrow"), y_train)
+    assert model.table_.columns[3]["categories"] == ["basic", "pro"]
+
+
 def test_a_regressor_fits_a_raw_table(split):
     X_train, X_test, _, _ = split
     target = X_train["age"].fillna(40).to_numpy() * 2 + (X_train["city"] == "Rome") * 10
@@ -277,11 +294,13 @@ def test_an_unseen_category_warns_with_its_count(fitted, split):
 @pytest.mark.parametrize("column, value, message", [
     ("age", "old", "Column 'age' held numbers at fit but holds 'old'"),
     ("city", 3.0, "Column 'city' held text categories at fit"),
+    ("city", ["Oslo"], r"Column 'city' held text categories at fit .* holds \['Oslo'\]"),
 ])
-def test_a_column_of_the_wrong_kind_is_named(fitted, split, column, value, message):
+@pytest.mark.parametrize("n_rows", [3, 100])  # few-row lookups, and the column path
+def test_a_column_of_the_wrong_kind_is_named(fitted, split, column, value, message, n_rows):
     _, X_test, _, _ = split
-    bad = X_test.iloc[:3].copy().astype({column: object})
-    bad[column] = value
+    bad = X_test.iloc[:n_rows].copy().astype({column: object})
+    bad[column] = pd.Series([value] * n_rows, index=bad.index, dtype=object)
     with pytest.raises(ValueError, match=message):
         fitted.predict(bad)
 
@@ -289,6 +308,8 @@ def test_a_column_of_the_wrong_kind_is_named(fitted, split, column, value, messa
 @pytest.mark.parametrize("change, message", [
     (lambda f: f.assign(age=np.nan), "Column 'age' has no value: every cell is missing"),
     (lambda f: f.assign(city=["a", 1] * (len(f) // 2)), "Column 'city' mixes kinds"),
+    (lambda f: f.assign(city=pd.Series([["a"]] * len(f), index=f.index, dtype=object)),
+     r"Column 'city' holds list values such as \['a'\]"),
 ])
 def test_bad_tables_are_refused_at_fit(split, change, message):
     X_train, _, y_train, _ = split
@@ -296,6 +317,12 @@ def test_bad_tables_are_refused_at_fit(split, change, message):
     with pytest.raises(ValueError, match=message):
         model.fit(change(X_train.iloc[:len(X_train) // 2 * 2]), y_train[:len(X_train) // 2 * 2])
     assert not hasattr(model, "student_") and not hasattr(model, "n_features_in_")
+
+
+def test_a_row_passed_as_a_series_is_refused_with_the_fix(fitted, split):
+    _, X_test, _, _ = split
+    with pytest.raises(ValueError, match=r"Expected a 2-dimensional table.*df\.iloc\[\[i\]\]"):
+        fitted.predict(X_test.iloc[0])
 
 
 def test_wrong_columns_at_predict_are_named(fitted, split):
