@@ -8,6 +8,8 @@ scorer runs the pipeline's earlier steps, then asks the distiller for the studen
 the teachers' outputs on the same transformed rows.
 """
 
+import copy
+
 import numpy as np
 
 from ._measure import ECE_BINS
@@ -210,18 +212,28 @@ def final_distiller(estimator, X):
 
     ``estimator`` is a fitted distiller, or a fitted Pipeline (possibly nested) whose
     last step is one: the earlier steps transform ``X``, exactly as they do in
-    ``predict``. Shared by the scorers, the report and the frontier.
+    ``predict``; or a fitted search (GridSearchCV and the like, in nested
+    cross-validation), whose ``best_estimator_`` predicts. Shared by the scorers, the
+    report and the frontier.
     """
+    from sklearn.model_selection._search import BaseSearchCV
     from sklearn.pipeline import Pipeline
 
-    while isinstance(estimator, Pipeline):
+    while isinstance(estimator, (Pipeline, BaseSearchCV)):
+        if isinstance(estimator, BaseSearchCV):
+            if not hasattr(estimator, "best_estimator_"):
+                raise TypeError(f"{type(estimator).__name__} holds no best_estimator_ to "
+                                "score: fit it with refit=True.")
+            estimator = estimator.best_estimator_
+            continue
         if len(estimator.steps) > 1:
             X = estimator[:-1].transform(X)
         estimator = estimator.steps[-1][1]
     if not hasattr(estimator, "teacher_predict_output"):
         raise TypeError(
             f"{type(estimator).__name__} is not a distiller. Teacher-student scorers need a "
-            "DistilledClassifier or DistilledRegressor, or a Pipeline that ends with one."
+            "DistilledClassifier or DistilledRegressor, a Pipeline that ends with one, or "
+            "a fitted search over either."
         )
     return estimator, X
 
@@ -282,6 +294,34 @@ class TeacherStudentScorer:
 
     def __repr__(self):
         return f"{self.kind}_scorer"
+
+    def set_score_request(self, *, sample_weight=None):
+        """A copy of this scorer that requests ``sample_weight`` under scikit-learn's
+        metadata routing, as its own scorers do; the shared instances stay unweighted.
+
+        Parameters
+        ----------
+        sample_weight : bool, str or None
+            True to take the weights routed to scoring (in ``cross_validate(...,
+            params={"sample_weight": w})`` or a search's ``fit(..., sample_weight=w)``),
+            False to ignore them, a string to take them under another name.
+
+        Returns
+        -------
+        scorer : TeacherStudentScorer
+        """
+        out = copy.copy(self)
+        out._sample_weight_request = sample_weight
+        return out
+
+    def get_metadata_routing(self):
+        """The scorer's metadata request (see :meth:`set_score_request`)."""
+        from sklearn.utils.metadata_routing import MetadataRequest
+
+        request = MetadataRequest(owner=repr(self))
+        request.score.add_request(param="sample_weight",
+                                  alias=getattr(self, "_sample_weight_request", None))
+        return request
 
     def __call__(self, estimator, X, y=None, sample_weight=None):
         distiller, Xt = final_distiller(estimator, X)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.datasets import make_classification, make_regression
 from sklearn.linear_model import LinearRegression, LogisticRegression
-from sklearn.model_selection import GridSearchCV, cross_validate
+from sklearn.model_selection import GridSearchCV, KFold, cross_val_score, cross_validate
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -118,6 +118,41 @@ def test_scorers_in_grid_search_and_pipeline(data):
     assert np.all(search.cv_results_["mean_test_kl"] <= 0)
     scores = cross_validate(pipe, X, y, cv=2, scoring=fidelity_scorer)
     assert scores["test_score"].shape == (2,)
+
+
+def test_scorers_score_a_fitted_search_in_nested_cross_validation(data):
+    X, y = data
+    search = GridSearchCV(DistilledClassifier(keep_teachers=True, **TINY),
+                          {"alpha": [0.5, 0.9]}, cv=2)
+    scores = cross_val_score(search, X, y, cv=2, scoring=fidelity_scorer,
+                             error_score="raise")
+    assert np.all((scores > 0.5) & (scores <= 1))
+    fitted = search.fit(X, y)
+    assert fidelity_scorer(fitted, X, y) == fidelity_scorer(fitted.best_estimator_, X, y)
+
+
+def test_scorers_take_routed_sample_weight_once_requested(data):
+    import sklearn
+
+    X, y = data
+    w = np.where(y == 0, 1.0, 0.01)
+    model = DistilledClassifier(keep_teachers=True, **TINY)
+    folds = KFold(2)
+    with sklearn.config_context(enable_metadata_routing=True):
+        model.set_fit_request(sample_weight=False)
+        weighted = neg_ece_scorer.set_score_request(sample_weight=True)
+        assert neg_ece_scorer.get_metadata_routing().score.requests["sample_weight"] is None
+        result = cross_validate(model, X, y, cv=folds, params={"sample_weight": w},
+                                scoring={"ece": weighted}, return_estimator=True)
+        for (_, test), est, score in zip(folds.split(X), result["estimator"],
+                                         result["test_ece"]):
+            expected = expected_calibration_error(y[test], est.predict_proba(X[test]),
+                                                  sample_weight=w[test])
+            assert score == pytest.approx(-expected)
+        # Unrequested, routed weights are refused, as by scikit-learn's own scorers.
+        with pytest.raises(Exception, match="set_score_request"):
+            cross_validate(model, X, y, cv=folds, params={"sample_weight": w},
+                           scoring={"ece": neg_ece_scorer})
 
 
 def test_scorers_reject_non_distillers(data):
