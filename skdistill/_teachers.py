@@ -579,7 +579,33 @@ def make_splits(n_rows, y, cv, random_state, classification):
         # A class rarer than cv makes StratifiedKFold warn; the per-fold re-encoding
         # above already keeps the probability columns aligned in that case.
         warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
-        return list(splitter.split(np.zeros((n_rows, 1)), y_split))
+        try:
+            return list(splitter.split(np.zeros((n_rows, 1)), y_split))
+        except ValueError as exc:
+            if "groups" not in str(exc):
+                raise
+            name = type(splitter).__name__
+            raise ValueError(
+                f"cv={name}(...) splits by groups, which fit does not take. Pass its "
+                f"splits instead: cv=list({name}(...).split(X, y, groups)), computed on "
+                "the rows you fit on (inside a Pipeline, the same rows)."
+            ) from None
+
+
+def _check_fold_weights(splits, sample_weight):
+    """Refuse, before any fit, a fold whose training rows all weigh 0: its teachers would
+    fail with a message that contradicts the (partly positive) weights."""
+    if sample_weight is None:
+        return
+    for k, (train, _) in enumerate(splits):
+        if not sample_weight[train].any():
+            raise ValueError(
+                f"The training rows of fold {k + 1} of {len(splits)} (cv) all have weight "
+                f"0: only {int(np.count_nonzero(sample_weight))} row(s) weigh anything, "
+                "and none falls outside that fold. Give more rows a positive weight, "
+                "or use soft_targets='in_sample' (no folds) or other folds (cv, "
+                "random_state)."
+            )
 
 
 def fold_coverage(splits, n_rows):
@@ -667,6 +693,7 @@ def fit_teachers(teachers, X, y, sample_weight, *, n_outputs, task, method, cv, 
                           for train, test in make_splits(n, y, folds, random_state,
                                                          classification)]
                 coverage = fold_coverage(splits, n)  # raises before any teacher is fitted
+                _check_fold_weights(splits, sample_weight)
             jobs.extend((i, train, test, "fold") for train, test in splits)
             if refit:
                 jobs.append((i, all_rows, None, "refit"))

@@ -270,6 +270,31 @@ def test_cv_takes_a_list_of_splits_as_scikit_learn_does(clf_data):
         DistilledClassifier(cv=iter(splitter.split(X))).fit(X, y)
 
 
+def test_a_group_splitter_is_answered_with_its_splits_as_the_way(clf_data):
+    from sklearn.model_selection import GroupKFold
+
+    X, y = clf_data
+    groups = np.arange(len(y)) % 7
+    model = DistilledClassifier(teachers=[("lr", LogisticRegression())],
+                                **{**FAST, "cv": GroupKFold(3)})
+    with pytest.raises(ValueError, match=r"splits by groups.*cv=list\(GroupKFold"):
+        model.fit(X, y)
+    model.set_params(cv=list(GroupKFold(3).split(X, y, groups))).fit(X, y)
+    assert model.fit_info_["teacher_folds"] is None  # the splits decide
+
+
+def test_a_fold_whose_training_rows_all_weigh_zero_is_named(clf_data):
+    X, y = clf_data
+    w = np.zeros(len(y))
+    w[:2] = 1.0  # both in one test fold of these splits
+    splits = [(np.arange(2, len(y)), np.arange(2)), (np.arange(2), np.arange(2, len(y)))]
+    model = DistilledClassifier(teachers=[("lr", LogisticRegression())],
+                                **{**FAST, "cv": splits})
+    with pytest.raises(ValueError, match=r"training rows of fold 1 of 2 \(cv\) all have "
+                                         r"weight 0: only 2 row\(s\)"):
+        model.fit(X, y, sample_weight=w)
+
+
 def test_fewer_rows_than_folds_names_cv_and_the_way_out(clf_data):
     X, y = clf_data
     model = DistilledClassifier(teachers=[("lr", LogisticRegression())],
