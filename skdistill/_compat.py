@@ -24,6 +24,7 @@ import sklearn
 from sklearn.base import _fit_context  # noqa: F401  (re-exported)
 from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.model_selection import check_cv as _sklearn_check_cv
+from sklearn.model_selection._search import BaseSearchCV  # noqa: F401  (re-exported)
 from sklearn.utils._param_validation import (  # noqa: F401  (re-exported)
     HasMethods,
     Interval,
@@ -35,6 +36,7 @@ from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import _check_sample_weight as _sklearn_check_sample_weight
 
 __all__ = [
+    "BaseSearchCV",
     "HasMethods",
     "Interval",
     "StrOptions",

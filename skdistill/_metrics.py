@@ -216,8 +216,9 @@ def final_distiller(estimator, X):
     cross-validation), whose ``best_estimator_`` predicts. Shared by the scorers, the
     report and the frontier.
     """
-    from sklearn.model_selection._search import BaseSearchCV
     from sklearn.pipeline import Pipeline
+
+    from ._compat import BaseSearchCV
 
     while isinstance(estimator, (Pipeline, BaseSearchCV)):
         if isinstance(estimator, BaseSearchCV):

@@ -269,9 +269,11 @@ class DistilledRegressor(RegressorMixin, _BaseDistiller):
     def _encode_target(self, y, sample_weight=None):
         y = np.asarray(y, dtype=np.float64)
         check_float32_range(y.reshape(-1, 1), "y")
-        # Weighted, so that rows the weights leave out (0) cannot set the scale.
-        self._y_mean = float(np.average(y, weights=sample_weight))
-        std = float(np.sqrt(np.average((y - self._y_mean) ** 2, weights=sample_weight)))
+        if sample_weight is None:
+            self._y_mean, std = float(y.mean()), float(y.std())
+        else:  # weighted, so that rows the weights leave out (0) cannot set the scale
+            self._y_mean = float(np.average(y, weights=sample_weight))
+            std = float(np.sqrt(np.average((y - self._y_mean) ** 2, weights=sample_weight)))
         self._y_scale = std if std > 1e-12 else 1.0
         return y, 1
 
