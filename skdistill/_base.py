@@ -46,6 +46,9 @@ from ._warnings import warn
 # Float inputs stay in their own precision; anything else becomes float64.
 _FLOAT_DTYPES = [np.float64, np.float32]
 _FAST_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
+#: Up to this many rows a DataFrame takes the fast path without asking whether its
+#: columns are sparse (which costs more than a single row's prediction).
+_FEW_FAST_ROWS = 1024
 
 
 def warn_idle_validation_target(alpha, validation_target):
@@ -698,6 +701,8 @@ class _BaseDistiller(NamedTeachersMixin, BaseEstimator):
             return None
         if len(columns) != len(names) or not (columns.to_numpy() == names).all():
             return None
+        if X.shape[0] > _FEW_FAST_ROWS and _sparse.is_sparse_frame(X):
+            return None  # to_numpy would densify it whole; the validated path goes by blocks
         # One block for the whole frame: a numeric kind only if every column is numeric
         # (strings, categories or mixed kinds give object); cheaper than X.dtypes.
         values = X.to_numpy()

@@ -442,6 +442,7 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
         -------
         self : DistilledClassifier
         """
+        _refuse_missing_labels(y)
         return self._fit(X, y, sample_weight, X_unlabeled)
 
     def _weigh_rows(self, y, sample_weight):
@@ -452,23 +453,24 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
 
         if self.class_weight is None:
             return sample_weight
-        if isinstance(self.class_weight, dict):
-            bad = {k: v for k, v in self.class_weight.items()
+        class_weight = self.class_weight
+        if isinstance(class_weight, dict):
+            bad = {k: v for k, v in class_weight.items()
                    if not isinstance(v, Real) or isinstance(v, bool) or not v >= 0}
             if bad:
                 raise ValueError(f"class_weight values must be non-negative numbers; got "
                                  f"{bad}.")
-        weights = compute_sample_weight(self.class_weight, y)
+            # Labels these rows lack are left out: scikit-learn would refuse a dict that
+            # names one unless it also names every label the rows hold.
+            present = set(np.unique(y).tolist())
+            class_weight = {k: v for k, v in class_weight.items() if k in present}
+        weights = compute_sample_weight(class_weight, y)
         return weights if sample_weight is None else sample_weight * weights
 
     def _default_teachers(self, random_state, sparse=False):
         return default_teachers(random_state=random_state, sparse=sparse)
 
     def _encode_target(self, y, sample_weight=None):
-        if y.dtype == object and any(v is None for v in y):
-            # Sorting the labels would fail on None with an unrelated TypeError.
-            raise ValueError("Input y contains None (missing labels). Drop those rows, "
-                             "or give them a label.")
         check_classification_targets(y)
         kind = type_of_target(y, input_name="y")
         if kind not in ("binary", "multiclass"):
@@ -544,3 +546,13 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_class = True
         return tags
+
+
+def _refuse_missing_labels(y):
+    """Refuse None and pd.NA among text labels: scikit-learn's own checks fail on them
+    with an unrelated TypeError (NaN they name themselves)."""
+    labels = np.asarray(y)
+    if labels.dtype == object and any(v is None or type(v).__name__ == "NAType"
+                                      for v in labels.ravel()):
+        raise ValueError("Input y contains None or pd.NA (missing labels). Drop those "
+                         "rows, or give them a label.")

@@ -461,8 +461,9 @@ def _warn_rare(columns):
         detail = ", ".join(f"{name!r} ({n})" for name, n in rare.items())
         warn(f"Columns with more than {MAX_KEPT_CATEGORIES} distinct values: {detail}. "
              f"Each keeps its {MAX_KEPT_CATEGORIES} most frequent as categories; the rarer "
-             "ones read as unknown, for the teachers and the student alike. An ID or "
-             "free-text column seldom helps a model: consider dropping it.")
+             "ones read as unknown, for the teachers and the student alike (your own "
+             "Pipeline or prefit teachers get NaN there). An ID or free-text column "
+             "seldom helps a model: consider dropping it.")
 
 
 def _as_dtype(column, dtype):
@@ -474,7 +475,12 @@ def _as_dtype(column, dtype):
     values = column.to_numpy(dtype=object, na_value=np.nan)
     if len(column.categories) and _value_kind(column.categories[0]) == "number":
         return values.astype(np.float64)
-    if dtype == "object":
+    try:
+        # Only a string dtype: bool (or object) would not keep NaN apart (NaN -> True).
+        text = pd.api.types.is_string_dtype(pd.api.types.pandas_dtype(dtype))
+    except (TypeError, ValueError, ImportError):
+        text = False
+    if dtype == "object" or not text:
         return values
     try:
         return pd.array(values, dtype=dtype)

@@ -277,49 +277,19 @@ def _sample_weight_params(estimator, sample_weight):
     return None
 
 
-def _routed_sample_weight(est, fit_params):
-    """``fit_params`` as a fresh clone ``est`` takes them under scikit-learn's metadata
-    routing (``enable_metadata_routing=True``).
+def _fit_unrouted(est, X, y, fit_params):
+    """``est.fit(X, y, **fit_params)`` with scikit-learn's metadata routing off.
 
-    There, a Pipeline or TransformedTargetRegressor takes ``sample_weight`` by its own
-    name (not ``step__sample_weight``) and hands it to the estimators inside that
-    requested it. As without routing, the last step (the regressor) gets the weights:
-    the clone's is asked to, unless the user said no (``set_fit_request(sample_weight=
-    False)``: then no weights are passed), and the other steps that could take them and
-    were not told are told not to.
+    ``fit_params`` name the weights' consumer (``step__sample_weight``), as without
+    routing; with routing on, a Pipeline, a TransformedTargetRegressor or any
+    meta-estimator would refuse that spelling, or want requests set on its inner
+    estimators. The teacher copies are skdistill's own, so they fit as without routing,
+    whatever the user's global setting.
     """
-    if not fit_params or not _routing_enabled() or \
-            not isinstance(est, (Pipeline, TransformedTargetRegressor)):
-        return fit_params
-    consumer = est
-    while isinstance(consumer, (Pipeline, TransformedTargetRegressor)):
-        consumer = (consumer.steps[-1][1] if isinstance(consumer, Pipeline)
-                    else consumer.regressor)
-    if _weight_request(consumer) is False or not hasattr(consumer, "set_fit_request"):
-        return {}  # or a regressor the TransformedTargetRegressor builds itself at fit
-    if _weight_request(consumer) is None:
-        consumer.set_fit_request(sample_weight=True)
-    below = {id(sub) for sub in consumer.get_params(deep=True).values()}
-    for sub in est.get_params(deep=True).values():
-        if sub is not consumer and id(sub) not in below and _weight_request(sub) is None \
-                and hasattr(sub, "set_fit_request"):
-            sub.set_fit_request(sample_weight=False)
-    return {"sample_weight": next(iter(fit_params.values()))}
-
-
-def _weight_request(estimator):
-    """An estimator's routing request for ``sample_weight`` in fit: True, False, None
-    (not told) or "absent" (it takes none, or it routes rather than consumes)."""
-    routing = getattr(estimator, "get_metadata_routing", None)
-    fit = getattr(routing(), "fit", None) if routing is not None else None
-    requests = getattr(fit, "requests", {})
-    return requests.get("sample_weight", "absent")
-
-
-def _routing_enabled():
     import sklearn
 
-    return bool(sklearn.get_config().get("enable_metadata_routing", False))
+    with sklearn.config_context(enable_metadata_routing=False):
+        return est.fit(X, y, **fit_params)
 
 
 # A probability may stray this far outside [0, 1] (float32 rounding in boosters) before
@@ -466,15 +436,15 @@ def _fit_one(name, estimator, X, y, sample_weight, classification, classes=None)
         columns = frozen_columns(name, estimator, classes) if classification else None
         return FittedTeacher(name, estimator, columns)
     est = clone(estimator)
-    fit_params = _routed_sample_weight(est, _sample_weight_params(est, sample_weight) or {})
+    fit_params = _sample_weight_params(est, sample_weight) or {}
     if classification:
         # Re-encode to the classes present in these rows: XGBoost and others insist on
         # contiguous labels 0..k-1, and a fold can miss a rare class.
         present = np.unique(y)
-        est.fit(X, np.searchsorted(present, y), **fit_params)
+        _fit_unrouted(est, X, np.searchsorted(present, y), fit_params)
         columns = present[np.asarray(est.classes_, dtype=np.intp)]
         return FittedTeacher(name, est, columns)
-    est.fit(X, y, **fit_params)
+    _fit_unrouted(est, X, y, fit_params)
     return FittedTeacher(name, est, None)
 
 
@@ -693,10 +663,12 @@ def fit_teachers(teachers, X, y, sample_weight, *, n_outputs, task, method, cv, 
                           for train, test in make_splits(n, y, folds, random_state,
                                                          classification)]
                 coverage = fold_coverage(splits, n)  # raises before any teacher is fitted
-                _check_fold_weights(splits, sample_weight)
             jobs.extend((i, train, test, "fold") for train, test in splits)
             if refit:
                 jobs.append((i, all_rows, None, "refit"))
+    if any(kind == "fold" and _sample_weight_params(teachers[i][1], sample_weight)
+           for i, _, _, kind in jobs):  # a cross-fitted teacher that takes the weights
+        _check_fold_weights(splits, sample_weight)
 
     inputs = _teacher_inputs(teachers, X)
     tasks = (

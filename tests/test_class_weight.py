@@ -1,6 +1,7 @@
 """class_weight on DistilledClassifier: per-row weights that reach teachers and student."""
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.datasets import make_classification
@@ -75,6 +76,13 @@ def test_dict_weights_may_name_labels_a_fold_lacks(imbalanced):
     WeightRecorder.seen.clear()
     _small(class_weight={"common": 1.0, "rare": 2.0, "absent": 5.0}).fit(X, y)
     np.testing.assert_allclose(WeightRecorder.seen[0], np.where(y == "rare", 2.0, 1.0))
+    # Even one that does not name every label the rows hold (scikit-learn refuses it).
+    WeightRecorder.seen.clear()
+    common = y == "common"
+    _small(class_weight={"rare": 10.0}).fit(X[common][:60].tolist() + X[~common][:1].tolist(),
+                                           ["common"] * 60 + ["rare"])
+    _small(class_weight={"absent": 10.0, "rare": 3.0}).fit(X, y)
+    np.testing.assert_allclose(WeightRecorder.seen[-1], np.where(y == "rare", 3.0, 1.0))
 
 
 def test_rows_weighed_zero_leave_the_student_but_their_class_stays(imbalanced):
@@ -89,12 +97,12 @@ def test_rows_weighed_zero_leave_the_student_but_their_class_stays(imbalanced):
         _small(class_weight={"rare": 0.0, "common": 0.0}).fit(X, y)
 
 
-@pytest.mark.parametrize("y_missing", [np.nan, None])
+@pytest.mark.parametrize("y_missing", [np.nan, None, pd.NA])
 def test_a_missing_label_is_named_with_class_weight_too(imbalanced, y_missing):
     X, y = imbalanced
     y = y.astype(object)
     y[3] = y_missing
-    with pytest.raises(ValueError, match="Input (y )?contains (NaN|None)"):
+    with pytest.raises(ValueError, match="Input (y )?contains (NaN|None|pd.NA)"):
         _small(class_weight="balanced").fit(X, y)
 
 

@@ -248,6 +248,7 @@ def test_sample_weight_reaches_wrapped_teachers_under_metadata_routing():
     # With routing on, Pipeline and TransformedTargetRegressor take sample_weight by its
     # own name and route it; the default ensembles hold both.
     import sklearn
+    from sklearn.calibration import CalibratedClassifierCV
     from sklearn.compose import TransformedTargetRegressor
     from sklearn.linear_model import Ridge
 
@@ -273,6 +274,14 @@ def test_sample_weight_reaches_wrapped_teachers_under_metadata_routing():
                 # class_weight makes weights too, with the default (wrapped) teachers.
                 small(teachers=None, class_weight="balanced", max_epochs=2, cv=2)
                 .fit(X[:100], y_clf[:100]).predict_proba(X),
+                # A meta-estimator that routes to its own estimator, and a regressor that
+                # a TransformedTargetRegressor builds itself.
+                small(teachers=[("cal", CalibratedClassifierCV(LogisticRegression(), cv=2))],
+                      keep_teachers=True, max_epochs=2)
+                .fit(X, y_clf, sample_weight=w).teacher_predict_proba(X),
+                DistilledRegressor(teachers=[("ttr", TransformedTargetRegressor())],
+                                   keep_teachers=True, max_epochs=2, random_state=0)
+                .fit(X, y_reg, sample_weight=w).teacher_predict(X),
             )
     for off, on in zip(outputs[False], outputs[True]):
         np.testing.assert_allclose(on, off)

@@ -80,7 +80,7 @@ def test_classifier_fits_and_predicts_sparse(container):
     assert model.score(container(X), y) > 0.75
 
 
-def test_a_dataframe_of_sparse_columns_fits_as_its_sparse_matrix():
+def test_a_dataframe_of_sparse_columns_fits_as_its_sparse_matrix(monkeypatch):
     pd = pytest.importorskip("pandas")
     X, y = _one_hot()
     names = [f"c{j}" for j in range(X.shape[1])]
@@ -88,6 +88,12 @@ def test_a_dataframe_of_sparse_columns_fits_as_its_sparse_matrix():
     model = DistilledClassifier(teachers=[("rf", _rf())], **_SMALL).fit(frame, y)
     assert list(model.feature_names_in_) == names
     same = DistilledClassifier(teachers=[("rf", _rf())], **_SMALL).fit(X, y)
+    np.testing.assert_array_equal(model.predict_proba(frame), same.predict_proba(X))
+    # A large one predicts by sparse blocks, not through one dense copy.
+    from skdistill import _base
+
+    monkeypatch.setattr(_base, "_FEW_FAST_ROWS", 10)
+    assert model._fast_array(frame) is None
     np.testing.assert_array_equal(model.predict_proba(frame), same.predict_proba(X))
 
 

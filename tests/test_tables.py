@@ -157,6 +157,17 @@ def test_a_teacher_that_selects_columns_by_dtype_finds_them(split):
                                alone.predict_proba(X_test), atol=1e-8)
 
 
+def test_user_dtypes_keep_missing_values_missing():
+    # A bool column marked categorical: NaN must not become True on its way back.
+    frame = pd.DataFrame({"flag": [True, False, True], "city": ["a", "b", None]})
+    schema = TableSchema.fit(frame, categorical_features=["flag"])
+    query = pd.DataFrame({"flag": [True, None, False], "city": [None, "b", "zz"]})
+    with pytest.warns(UserWarning, match="not seen at fit"):
+        back = schema.to_frame(schema.encode(query), user_dtypes=True)
+    assert back["flag"].tolist()[0] is True and pd.isna(back["flag"][1])
+    assert pd.isna(back["city"][0]) and back["city"][1] == "b" and pd.isna(back["city"][2])
+
+
 def test_a_column_of_many_values_keeps_its_most_frequent(split, tmp_path):
     from skdistill._table import MAX_KEPT_CATEGORIES
 
