@@ -175,22 +175,32 @@ def expected_calibration_error(y_true, proba, *, n_bins=ECE_BINS, labels=None, s
     >>> round(expected_calibration_error([0, 1, 1, 0], proba), 4)
     0.25
     """
+    from sklearn.utils.validation import column_or_1d
+
+    from ._compat import _check_sample_weight
+
     proba = _as_two_columns(proba, "proba")
-    y_true = np.asarray(y_true)
+    y_true = column_or_1d(y_true, warn=True)
     if y_true.shape[0] != proba.shape[0]:
         raise ValueError(f"y_true has {y_true.shape[0]} rows but proba has {proba.shape[0]}.")
     if int(n_bins) < 1:
         raise ValueError(f"n_bins must be a positive integer; got {n_bins!r}.")
+    if not (np.all(proba >= -1e-6) and np.all(proba <= 1 + 1e-6)):
+        raise ValueError("proba holds values outside [0, 1]: pass probabilities (not "
+                         "percentages or scores).")
     labels = np.unique(y_true) if labels is None else np.asarray(labels)
     if labels.shape[0] != proba.shape[1]:
         raise ValueError(
             f"proba has {proba.shape[1]} columns but there are {labels.shape[0]} labels "
             f"{labels.tolist()}. Pass labels=model.classes_ when the test set misses a class."
         )
+    unknown = np.setdiff1d(np.unique(y_true), labels)
+    if unknown.size:
+        raise ValueError(f"y_true holds labels {unknown.tolist()[:5]} that are not among "
+                         f"labels {labels.tolist()}.")
     confidence = proba.max(axis=1)
     correct = (labels[proba.argmax(axis=1)] == y_true).astype(np.float64)
-    w = (np.ones(len(y_true)) if sample_weight is None
-         else np.asarray(sample_weight, dtype=np.float64).ravel())
+    w = _check_sample_weight(sample_weight, proba, ensure_non_negative=True)
     bins = confidence_bins(confidence, n_bins)
     total = w.sum()
     ece = 0.0

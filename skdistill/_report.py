@@ -225,8 +225,13 @@ def build_report(model, X, y, *, n_disagreements=10, n_latency_calls=200,
 
     distiller, Xt = final_distiller(model, X)
     check_is_fitted(distiller)
-    index = getattr(X, "index", None)
-    y = np.asarray(y)
+    from sklearn.utils.validation import column_or_1d
+
+    if y is None:
+        raise ValueError("The report compares predictions with the true targets: pass y.")
+    # A DataFrame's or Series' row labels; not list.index.
+    index = X.index if hasattr(X, "iloc") else None
+    y = column_or_1d(y, warn=True)  # a one-column DataFrame too, as scikit-learn takes it
     n = y.shape[0]
     if hasattr(X, "shape") and X.shape[0] != n:
         raise ValueError(f"X has {X.shape[0]} rows but y has {n}.")
@@ -254,7 +259,7 @@ def _row_key(i, index):
     entry = {"row": int(i)}
     if index is not None:
         label = index[i]
-        entry["index"] = label.item() if isinstance(label, np.generic) else label
+        entry["index"] = _plain(label)
     return entry
 
 
@@ -293,7 +298,7 @@ def _classification_report(model, X, y, kept, index, n_top, n_bins, common):
         mask = teacher_pred == c
         support = int(mask.sum())
         per_class.append({
-            "class": c.item() if isinstance(c, np.generic) else c,
+            "class": _plain(c),
             "teacher_support": support,
             "fidelity": float(np.mean(student_pred[mask] == c)) if support else None,
         })
@@ -350,9 +355,18 @@ def _regression_report(model, X, y, kept, index, n_top, common):
 
 
 def _plain(value):
-    """A numpy scalar or small array as a plain Python value (JSON-friendly)."""
-    value = np.asarray(value)
-    return value.item() if value.ndim == 0 else value.tolist()
+    """A label, index entry or small array as a plain Python value (JSON-friendly):
+    numbers and text as they are, dates and durations as ISO text, tuples as lists."""
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    array = np.asarray(value)
+    if array.dtype.kind in "Mm":  # .item() gives nanoseconds as an int, or a date object
+        return str(array) if array.ndim == 0 else [str(v) for v in array.ravel()]
+    if array.dtype.kind == "O" and array.ndim == 0:
+        return str(value)  # a Timestamp, a Decimal, ...
+    return array.item() if array.ndim == 0 else array.tolist()
 
 
 # -- text form ----------------------------------------------------------------------------

@@ -55,6 +55,7 @@ def test_teachers_fitted_once_for_all_sizes_and_temperatures(split):
     # Bigger students are bigger pickles; the teachers are measured too.
     assert students[0]["size_bytes"] < students[2]["size_bytes"]
     assert rows[0]["size_bytes"] > 0 and rows[0]["latency_seconds"] > 0
+    assert rows[0]["fit_seconds"] > 0  # the teachers' fit, once
     # The template is untouched.
     assert template.memory is None and template.keep_teachers is False
 
@@ -70,6 +71,13 @@ def test_returned_estimators_match_the_measures(split):
     # Shipped as the template asked: no teachers, no pointer to the deleted cache.
     assert not hasattr(model, "teachers_") and model.memory is None
     assert model.random_state == 3
+    # The size is the report's: the temporary cache was never part of the model.
+    from skdistill._report import build_report
+
+    report = build_report(model, X_test, y_test, n_latency_calls=3)
+    assert rows[0]["size_bytes"] == report.sizes["student_bytes"]
+    # A student's fit time leaves out the teachers' fit.
+    assert 0 < rows[0]["fit_seconds"] < model.fit_info_["student_fit_seconds"] + 1.0
 
 
 def test_pipeline_and_dataframe_friendly(split):

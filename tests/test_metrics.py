@@ -71,6 +71,21 @@ def test_ece_known_values():
         expected_calibration_error(["b", "b"], [[0.0, 1.0, 0.0]] * 2)
 
 
+def test_ece_refuses_inputs_it_cannot_score():
+    proba = np.array([[0.9, 0.1], [0.2, 0.8]])
+    with pytest.raises(ValueError, match="outside \\[0, 1\\]"):
+        expected_calibration_error([0, 1], proba * 100)
+    with pytest.raises(ValueError, match="not among labels"):
+        expected_calibration_error([0, 2], proba, labels=[0, 1])
+    with pytest.raises(ValueError):
+        expected_calibration_error([0, 1], proba, sample_weight=[1.0, 1.0, 1.0])
+    with pytest.raises(ValueError, match="non-zero"):
+        expected_calibration_error([0, 1], proba, sample_weight=[0.0, 0.0])
+    with pytest.warns(Warning, match="column-vector y"):
+        assert expected_calibration_error(np.array([[0], [1]]), proba) == \
+            expected_calibration_error([0, 1], proba)
+
+
 def test_ece_equals_bin_definition():
     rng = np.random.RandomState(1)
     proba = rng.dirichlet(np.ones(3), size=400)

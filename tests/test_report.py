@@ -99,6 +99,38 @@ def test_dataframe_index_is_reported(report, split):
     assert all(d["index"] == 1000 + d["row"] for d in r.disagreements)
 
 
+def test_lists_column_vectors_and_odd_indexes_make_a_json_report(report, split):
+    pd = pytest.importorskip("pandas")
+    model, expected = report
+    X_test, y_test = split[2], split[3]
+    args = dict(n_latency_calls=3, n_teacher_latency_calls=3)
+    from_lists = build_report(model, X_test.tolist(), list(y_test), **args)
+    assert from_lists.fidelity == expected.fidelity
+    assert all("index" not in d for d in from_lists.disagreements)
+    with pytest.warns(Warning, match="column-vector y"):
+        column = build_report(model, X_test, pd.DataFrame({"y": y_test}), **args)
+    assert column.metrics == expected.metrics
+    for index in (pd.date_range("2024-01-01", periods=len(y_test), freq="h"),
+                  pd.MultiIndex.from_arrays([np.arange(len(y_test)), ["a"] * len(y_test)])):
+        r = build_report(model, pd.DataFrame(X_test, index=index), y_test, **args)
+        json.dumps(r.to_dict())
+    with pytest.raises(ValueError, match="pass y"):
+        build_report(model, X_test, None)
+
+
+def test_date_labels_read_as_dates(split):
+    X, y, X_test, y_test = split
+    dates = {"ant": "2024-01-01", "bee": "2024-02-01", "cat": "2024-03-01"}
+    as_dates = np.vectorize(dates.get)
+    model = DistilledClassifier(teachers=[("lr", LogisticRegression())], max_epochs=2,
+                                keep_teachers=True, random_state=0).fit(
+        X, as_dates(y).astype("datetime64[ns]"))
+    r = build_report(model, X_test, as_dates(y_test).astype("datetime64[ns]"),
+                     n_latency_calls=3, n_teacher_latency_calls=3)
+    assert [c["class"][:10] for c in r.per_class_fidelity] == sorted(dates.values())
+    json.dumps(r.to_dict())
+
+
 def test_unknown_labels_and_bad_lengths_are_clear_errors(report, split):
     model, _ = report
     with pytest.raises(ValueError, match="never saw"):
