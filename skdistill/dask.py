@@ -327,6 +327,23 @@ class _PartitionStream:
             yield carry
 
 
+def _missing(labels):
+    """Where a block of object labels holds None, NaN or pd.NA."""
+    import pandas as pd
+
+    return np.asarray(pd.isna(np.asarray(labels, dtype=object)), dtype=bool)
+
+
+def _without_empty_chunks(X_arr, y_arr):
+    """The arrays without their empty row chunks (a filtered DataFrame's partitions):
+    dask's reductions, and the per-partition steps after them, expect rows in each."""
+    chunks = X_arr.chunks[0]
+    kept = tuple(c for c in chunks if c)
+    if len(kept) == len(chunks) or not kept:
+        return X_arr, y_arr
+    return X_arr.rechunk({0: kept}), y_arr.rechunk({0: kept})
+
+
 # -- the shared estimator -------------------------------------------------------------------
 class _BaseDaskDistiller(NamedTeachersMixin, BaseEstimator):
     """Fit on dask collections, predict with map_blocks, hand back the local model."""
@@ -411,6 +428,8 @@ class _BaseDaskDistiller(NamedTeachersMixin, BaseEstimator):
         self.n_features_in_ = data.n_features
         if data.feature_names is not None:
             self.feature_names_in_ = data.feature_names
+        else:  # a refit on unnamed columns: the last fit's names no longer apply
+            self.__dict__.pop("feature_names_in_", None)
         self.teacher_weights_ = weights
         self.history_ = result["history"]
         self.n_iter_ = result["n_iter"]
@@ -454,11 +473,16 @@ class _BaseDaskDistiller(NamedTeachersMixin, BaseEstimator):
 
         classification = self._task == "classification"
         X_arr, y_arr, feature_names = _aligned_arrays(X, y, client, da, classification)
+        X_arr, y_arr = _without_empty_chunks(X_arr, y_arr)
         n_rows = int(sum(X_arr.chunks[0]))
         if n_rows < 2:
             raise ValueError(f"X has {n_rows} row(s); at least 2 are needed to fit.")
         stats = [(~da.isfinite(X_arr)).sum(), abs(X_arr).max()]
         if classification:
+            if y_arr.dtype == object and y_arr.map_blocks(_missing, dtype=bool).any().compute():
+                # da.unique would fail on them with an unrelated TypeError.
+                raise ValueError("Input y contains None or pd.NA (missing labels). Drop "
+                                 "those rows, or give them a label.")
             stats.append(da.unique(y_arr))
         else:
             stats += [(~da.isfinite(y_arr)).sum(), y_arr.mean(), y_arr.std()]
@@ -780,6 +804,17 @@ def _aligned_arrays(X, y, client, da, classification):
     return X_arr, y_arr, feature_names
 
 
+def _paired(pred, y):
+    """Predictions and targets in the same chunks, for ``score``: a DataFrame's
+    predictions, or a Series' values, come with unknown chunk sizes."""
+    for arr in (pred, y):
+        if any(np.isnan(c) for c in arr.chunks[0]):
+            arr.compute_chunk_sizes()
+    if sum(pred.chunks[0]) != sum(y.chunks[0]):
+        raise ValueError(f"X has {sum(pred.chunks[0])} rows but y has {sum(y.chunks[0])}.")
+    return pred, y.rechunk({0: pred.chunks[0]})
+
+
 def _check_finite_X(nonfinite, max_abs):
     """Refuse inputs with NaN or infinite values, or values beyond float32's range."""
     from ._student import FLOAT32_MAX
@@ -814,6 +849,11 @@ def _as_dask_matrix(X, da):
         columns = list(X.columns)
         if columns and all(isinstance(c, str) for c in columns):
             feature_names = np.asarray(columns, dtype=object)
+        kinds = set(X.dtypes)
+        if not (len(kinds) == 1 and kinds <= {np.dtype(np.float32), np.dtype(np.float64)}):
+            # Mixed kinds, or nullable and Arrow ones (Int64, Float64, double[pyarrow]),
+            # would make an object array: floats, with NaN where a value is missing.
+            X = X.astype(np.float64)
         X = X.to_dask_array()
     if not isinstance(X, da.Array):
         raise TypeError(
@@ -839,6 +879,10 @@ def _as_dask_vector(y, da, numeric):
             if len(y.columns) != 1:
                 raise ValueError(f"y must be a single column; got {len(y.columns)}.")
             y = y[y.columns[0]]
+        from pandas.api.types import is_numeric_dtype
+
+        if is_numeric_dtype(y.dtype) and not isinstance(y.dtype, np.dtype):
+            y = y.astype(np.float64)  # Int64, boolean, double[pyarrow]: not an object array
         with warnings.catch_warnings():
             # String labels become an object array, which the label encoding handles.
             warnings.filterwarnings("ignore", message=".*extension dtypes to arrays",
@@ -1118,8 +1162,8 @@ class DaskDistilledClassifier(ClassifierMixin, _BaseDaskDistiller):
             return super().score(X, y, sample_weight=sample_weight)
         if sample_weight is not None:
             raise ValueError("score on dask collections takes no sample_weight.")
-        y = _as_dask_vector(y, da, numeric=False)
-        return float((self.predict(X) == y).mean().compute())
+        pred, y = _paired(self.predict(X), _as_dask_vector(y, da, numeric=False))
+        return float((pred == y).mean().compute())
 
 
 class DaskDistilledRegressor(RegressorMixin, _BaseDaskDistiller):
@@ -1318,7 +1362,7 @@ class DaskDistilledRegressor(RegressorMixin, _BaseDaskDistiller):
             return super().score(X, y, sample_weight=sample_weight)
         if sample_weight is not None:
             raise ValueError("score on dask collections takes no sample_weight.")
-        y = _as_dask_vector(y, da, numeric=True)
-        residual, total = dask.compute(((y - self.predict(X)) ** 2).sum(),
+        pred, y = _paired(self.predict(X), _as_dask_vector(y, da, numeric=True))
+        residual, total = dask.compute(((y - pred) ** 2).sum(),
                                        ((y - y.mean()) ** 2).sum())
         return float(1.0 - residual / total) if total > 0 else 0.0

@@ -176,6 +176,44 @@ def test_the_student_time_limit_ends_training_on_a_cluster(client, data, caplog)
     np.testing.assert_allclose(local.predict_proba(X), model.predict_proba(Xd).compute())
 
 
+def test_empty_partitions_names_and_missing_labels(client, data):
+    pd = pytest.importorskip("pandas")
+    X, y = data
+    # A filtered DataFrame keeps its emptied partitions; they carry no rows, no error.
+    names = [f"f{i}" for i in range(X.shape[1])]
+    frame = pd.DataFrame(X, columns=names).assign(y=y, day=np.repeat(range(4), len(y) // 4))
+    ddf = dd.from_pandas(frame, npartitions=4)
+    kept = ddf[ddf.day < 3]
+    assert 0 in kept.map_partitions(len).compute().tolist()
+    model = DaskDistilledClassifier(teachers=_rf(), **SMALL)
+    model.fit(kept[names], kept["y"])
+    assert list(model.feature_names_in_) == names
+    # A refit on unnamed columns drops the last fit's names.
+    model.fit(da.from_array(X[:, :4], chunks=PART), da.from_array(y, chunks=PART))
+    assert model.n_features_in_ == 4 and not hasattr(model, "feature_names_in_")
+    labels = np.where(y == 1, "yes", "no").astype(object)
+    labels[3] = None
+    with pytest.raises(ValueError, match="y contains None or pd.NA"):
+        DaskDistilledClassifier(teachers=_rf(), **SMALL).fit(
+            da.from_array(X, chunks=PART), da.from_array(labels, chunks=PART))
+
+
+def test_nullable_columns_and_mixed_collections_in_fit_and_score(client, data):
+    pd = pytest.importorskip("pandas")
+    X, y = data
+    frame = pd.DataFrame(X[:, :3], columns=list("abc")).assign(
+        flag=X[:, 3] > 0, n=pd.array(np.round(X[:, 4] * 10).astype(int), dtype="Int64"))
+    ddf = dd.from_pandas(frame, npartitions=4)
+    labels = dd.from_pandas(pd.Series(y, dtype="Int64"), npartitions=4)
+    model = DaskDistilledClassifier(teachers=_rf(), **SMALL).fit(ddf, labels)
+    local = frame.astype(np.float64).to_numpy()
+    np.testing.assert_array_equal(model.predict(ddf).compute(), model.predict(local))
+    # X and y of different kinds, as fit takes them: score pairs their rows.
+    expected = float(np.mean(model.predict(local) == y))
+    assert model.score(ddf, da.from_array(y, chunks=PART)) == pytest.approx(expected)
+    assert model.score(da.from_array(local, chunks=PART), labels) == pytest.approx(expected)
+
+
 def test_validation_target_teachers_without_teachers_warns(client, data):
     X, y = data
     Xd, yd = da.from_array(X, chunks=PART), da.from_array(y, chunks=PART)
