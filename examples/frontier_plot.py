@@ -51,7 +51,7 @@ for r in rows:
     hidden = "-" if r["hidden_layer_sizes"] is None else str(r["hidden_layer_sizes"])
     params = "-" if r["n_parameters"] is None else f"{r['n_parameters']:,}"
     print(f"{r['model']:<10}{hidden:>12}{params:>9}{r['score']:>10.3f}{r['fidelity']:>10.3f}"
-          f"{r['latency_seconds'] * 1e6:>9.0f} us{r['size_bytes'] / 1024:>7.0f} KB")
+          f"{r['latency_seconds'] * 1e6:>9.0f} us{r['size_bytes'] / 1000:>7.0f} kB")
 
 ax = plot_frontier(rows)
 ax.set_title("digits: student size vs accuracy and latency")

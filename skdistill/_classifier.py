@@ -551,6 +551,8 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
 def _refuse_missing_labels(y):
     """Refuse None and pd.NA among text labels: scikit-learn's own checks fail on them
     with an unrelated TypeError (NaN they name themselves)."""
+    if y is None:
+        return  # validation says y is required, in scikit-learn's words
     labels = np.asarray(y)
     if labels.dtype == object and any(v is None or type(v).__name__ == "NAType"
                                       for v in labels.ravel()):

@@ -113,7 +113,7 @@ def distillation_frontier(estimator, X_train, y_train, X_test, y_test, *,
      'model', 'n_parameters', 'score', 'size_bytes', 'temperature']
     """
     prefix, template = _distiller_prefix(estimator)
-    sizes = [tuple(int(h) for h in s) for s in hidden_layer_sizes]
+    sizes = _check_sizes(hidden_layer_sizes)
     if not sizes:
         raise ValueError("hidden_layer_sizes must list at least one student size, e.g. [(64,)].")
     regression = template._task == "regression"
@@ -168,6 +168,20 @@ def distillation_frontier(estimator, X_train, y_train, X_test, y_test, *,
                     entry["estimator"] = model
                 results.append(entry)
     return results
+
+
+def _check_sizes(hidden_layer_sizes):
+    """The students' hidden layers as tuples of ints; a clear error for anything else."""
+    from numbers import Integral
+
+    sizes = list(hidden_layer_sizes)
+    if not all(isinstance(s, (tuple, list)) and s and
+                            all(isinstance(h, Integral) and h > 0 for h in s)
+                            for s in sizes):
+        raise ValueError(
+            f"hidden_layer_sizes must be a list of students' hidden layers, each a tuple of "
+            f"positive ints, such as [(8,), (64, 32)]; got {hidden_layer_sizes!r}.")
+    return [tuple(int(h) for h in s) for s in sizes]
 
 
 def _n_parameters(distiller):

@@ -82,8 +82,24 @@ def fidelity_score(teacher_pred, student_pred, *, sample_weight=None):
             f"{t.shape} and {s.shape}. Pass two label arrays or two probability arrays."
         )
     if t.ndim == 2:
+        t, s = (_check_probabilities(p, name) for p, name in
+                ((t, "teacher_pred"), (s, "student_pred")))
+        if t.shape[1] != s.shape[1]:
+            raise ValueError(f"teacher_pred has {t.shape[1]} classes but student_pred has "
+                             f"{s.shape[1]}; their columns must be the same classes.")
         t, s = t.argmax(axis=1), s.argmax(axis=1)
     return _weighted_mean((t == s).astype(np.float64), sample_weight)
+
+
+def _check_probabilities(p, name):
+    """``p`` as float64 probabilities: finite, in [0, 1] up to float rounding."""
+    p = np.asarray(p, dtype=np.float64)
+    if not np.isfinite(p).all():
+        raise ValueError(f"{name} holds NaN or infinity; pass finite probabilities.")
+    if p.min(initial=0.0) < -1e-6 or p.max(initial=0.0) > 1 + 1e-6:
+        raise ValueError(f"{name} holds values outside [0, 1]: pass probabilities (not "
+                         "percentages, logits or scores).")
+    return p
 
 
 def teacher_student_kl(p_teacher, p_student, *, sample_weight=None):
@@ -114,8 +130,8 @@ def teacher_student_kl(p_teacher, p_student, *, sample_weight=None):
     >>> round(teacher_student_kl([0.9, 0.2], [0.8, 0.3]), 4)
     0.0312
     """
-    p = _as_two_columns(p_teacher, "p_teacher")
-    q = _as_two_columns(p_student, "p_student")
+    p = _check_probabilities(_as_two_columns(p_teacher, "p_teacher"), "p_teacher")
+    q = _check_probabilities(_as_two_columns(p_student, "p_student"), "p_student")
     if p.shape != q.shape:
         raise ValueError(f"p_teacher and p_student must have the same shape; got {p.shape} "
                          f"and {q.shape}.")
@@ -185,9 +201,7 @@ def expected_calibration_error(y_true, proba, *, n_bins=ECE_BINS, labels=None, s
         raise ValueError(f"y_true has {y_true.shape[0]} rows but proba has {proba.shape[0]}.")
     if int(n_bins) < 1:
         raise ValueError(f"n_bins must be a positive integer; got {n_bins!r}.")
-    if not (np.all(proba >= -1e-6) and np.all(proba <= 1 + 1e-6)):
-        raise ValueError("proba holds values outside [0, 1]: pass probabilities (not "
-                         "percentages or scores).")
+    proba = _check_probabilities(proba, "proba")
     labels = np.unique(y_true) if labels is None else np.asarray(labels)
     if labels.shape[0] != proba.shape[1]:
         raise ValueError(

@@ -221,12 +221,14 @@ def build_report(model, X, y, *, n_disagreements=10, n_latency_calls=200,
     >>> print(report)  # doctest: +ELLIPSIS
     Distillation report: classification, 75 rows...
     """
-    from sklearn.utils.validation import check_is_fitted
+    from sklearn.utils.validation import check_is_fitted, column_or_1d
 
+    from ._compat import BaseSearchCV
+
+    if isinstance(model, BaseSearchCV) and hasattr(model, "best_estimator_"):
+        model = model.best_estimator_  # what ships, timed and weighed as it is
     distiller, Xt = final_distiller(model, X)
     check_is_fitted(distiller)
-    from sklearn.utils.validation import column_or_1d
-
     if y is None:
         raise ValueError("The report compares predictions with the true targets: pass y.")
     # A DataFrame's or Series' row labels; not list.index.

@@ -107,6 +107,9 @@ def test_clear_errors(split):
         distillation_frontier(LogisticRegression(), *split)
     with pytest.raises(ValueError, match="at least one student size"):
         distillation_frontier(_template(), *split, hidden_layer_sizes=[])
+    for sizes in ([8, 16], (64, 32), ["auto"]):
+        with pytest.raises(ValueError, match=r"each a tuple of positive ints, such as"):
+            distillation_frontier(_template(), *split, hidden_layer_sizes=sizes)
 
 
 class CountingScaler(StandardScaler):

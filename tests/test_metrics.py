@@ -86,6 +86,16 @@ def test_ece_refuses_inputs_it_cannot_score():
             expected_calibration_error([0, 1], proba)
 
 
+def test_fidelity_and_kl_refuse_what_are_not_probabilities_of_the_same_classes():
+    p2 = np.array([[0.9, 0.1], [0.2, 0.8]])
+    with pytest.raises(ValueError, match="2 classes but student_pred has 3"):
+        fidelity_score(p2, np.array([[0.8, 0.1, 0.1], [0.1, 0.8, 0.1]]))
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        fidelity_score(np.array([[np.nan, np.nan], [0.2, 0.8]]), p2)
+    with pytest.raises(ValueError, match="outside \\[0, 1\\]"):
+        teacher_student_kl([[-0.5, 1.5]], [[0.5, 0.5]])
+
+
 def test_ece_equals_bin_definition():
     rng = np.random.RandomState(1)
     proba = rng.dirichlet(np.ones(3), size=400)
