@@ -61,7 +61,7 @@ def warn_idle_validation_target(alpha, validation_target):
 
 def _check_some_weight(sample_weight):
     if not sample_weight.any():
-        raise ValueError("The rows' weights are 0 for every row (sample_weight, times "
+        raise ValueError("The rows' weights are 0 for every row (sample_weight times "
                          "class_weight's): at least one row needs a positive weight.")
 
 
@@ -275,12 +275,12 @@ class _BaseDistiller(NamedTeachersMixin, BaseEstimator):
         X, y, table = self._check_table(X, y)
         _sparse.check_float32_range(X, "X")
         if sample_weight is not None:
+            # Refuses all-zero weights too (see _compat), before the target's scale.
             sample_weight = _check_sample_weight(sample_weight, X, ensure_non_negative=True)
-            _check_some_weight(sample_weight)
         y_enc, n_outputs = self._encode_target(y, sample_weight)
         sample_weight = self._weigh_rows(y, sample_weight)
         if sample_weight is not None:
-            _check_some_weight(sample_weight)  # class_weight may have zeroed the rest
+            _check_some_weight(sample_weight)  # class_weight may have zeroed every row
         if self.device == "cuda":
             # Refuse a missing GPU before the (long) teacher fits, not after them.
             from ._training import resolve_device

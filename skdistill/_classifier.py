@@ -447,8 +447,8 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
 
     def _weigh_rows(self, y, sample_weight):
         """``sample_weight`` (validated, or None) times the per-row weights of
-        ``class_weight``, for validated labels ``y``. As in scikit-learn, a dict may
-        name labels that this ``y`` lacks (a cross-validation fold without a rare class)."""
+        ``class_weight``, for validated labels ``y``. A dict may name labels that this
+        ``y`` lacks (a cross-validation fold without a rare class): they are ignored."""
         from sklearn.utils.class_weight import compute_sample_weight
 
         if self.class_weight is None:
@@ -548,6 +548,11 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
         return tags
 
 
+#: Refusal of None and pd.NA labels, in the local and the Dask estimators alike.
+MISSING_LABELS = ("Input y contains None or pd.NA (missing labels). Drop those rows, or "
+                  "give them a label.")
+
+
 def _refuse_missing_labels(y):
     """Refuse None and pd.NA among text labels: scikit-learn's own checks fail on them
     with an unrelated TypeError (NaN they name themselves)."""
@@ -556,5 +561,4 @@ def _refuse_missing_labels(y):
     labels = np.asarray(y)
     if labels.dtype == object and any(v is None or type(v).__name__ == "NAType"
                                       for v in labels.ravel()):
-        raise ValueError("Input y contains None or pd.NA (missing labels). Drop those "
-                         "rows, or give them a label.")
+        raise ValueError(MISSING_LABELS)

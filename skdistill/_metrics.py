@@ -242,15 +242,8 @@ def final_distiller(estimator, X):
     """
     from sklearn.pipeline import Pipeline
 
-    from ._compat import BaseSearchCV
-
-    while isinstance(estimator, (Pipeline, BaseSearchCV)):
-        if isinstance(estimator, BaseSearchCV):
-            if not hasattr(estimator, "best_estimator_"):
-                raise TypeError(f"{type(estimator).__name__} holds no best_estimator_ to "
-                                "score: fit it with refit=True.")
-            estimator = estimator.best_estimator_
-            continue
+    estimator = best_of_search(estimator)
+    while isinstance(estimator, Pipeline):
         if len(estimator.steps) > 1:
             X = estimator[:-1].transform(X)
         estimator = estimator.steps[-1][1]
@@ -261,6 +254,18 @@ def final_distiller(estimator, X):
             "a fitted search over either."
         )
     return estimator, X
+
+
+def best_of_search(estimator):
+    """A fitted search's ``best_estimator_`` (what it predicts with), else ``estimator``."""
+    from ._compat import BaseSearchCV
+
+    if not isinstance(estimator, BaseSearchCV):
+        return estimator
+    if not hasattr(estimator, "best_estimator_"):
+        raise TypeError(f"{type(estimator).__name__} holds no best_estimator_ to score: "
+                        "fit it with refit=True.")
+    return estimator.best_estimator_
 
 
 def _teacher_output(distiller, X, scorer_name):

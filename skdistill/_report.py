@@ -20,6 +20,7 @@ from ._measure import (
     teachers_size,
 )
 from ._metrics import (
+    best_of_search,
     expected_calibration_error,
     fidelity_score,
     final_distiller,
@@ -223,10 +224,7 @@ def build_report(model, X, y, *, n_disagreements=10, n_latency_calls=200,
     """
     from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-    from ._compat import BaseSearchCV
-
-    if isinstance(model, BaseSearchCV) and hasattr(model, "best_estimator_"):
-        model = model.best_estimator_  # what ships, timed and weighed as it is
+    model = best_of_search(model)  # what ships, timed and weighed as it is
     distiller, Xt = final_distiller(model, X)
     check_is_fitted(distiller)
     if y is None:

@@ -444,11 +444,8 @@ def _kept_categories(values, categories):
     ones (ties to the earlier), in their sorted order; ``"n_rare"`` counts the others."""
     if len(categories) <= MAX_KEPT_CATEGORIES:
         return {"categories": categories}
-    import pandas as pd
-
-    present = values[~_missing(values)]
-    codes = pd.Index(categories).get_indexer(np.asarray(present, dtype=object))
-    counts = np.bincount(codes[codes >= 0], minlength=len(categories))
+    codes = _codes(values, {"name": None, "categories": categories})[0]
+    counts = np.bincount(codes[~np.isnan(codes)].astype(np.int64), minlength=len(categories))
     order = np.lexsort((np.arange(len(categories)), -counts))
     kept = np.sort(order[:MAX_KEPT_CATEGORIES])
     return {"categories": [categories[i] for i in kept],

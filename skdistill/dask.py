@@ -49,6 +49,7 @@ from ._base import (
     unchanged_on_failure,
     warn_idle_validation_target,
 )
+from ._classifier import MISSING_LABELS
 from ._compat import HasMethods, Interval, _fit_context
 from ._student import TASK_COMBINE, build_student, check_student_finite
 from ._teachers import (
@@ -481,8 +482,7 @@ class _BaseDaskDistiller(NamedTeachersMixin, BaseEstimator):
         if classification:
             if y_arr.dtype == object and y_arr.map_blocks(_missing, dtype=bool).any().compute():
                 # da.unique would fail on them with an unrelated TypeError.
-                raise ValueError("Input y contains None or pd.NA (missing labels). Drop "
-                                 "those rows, or give them a label.")
+                raise ValueError(MISSING_LABELS)
             stats.append(da.unique(y_arr))
         else:
             stats += [(~da.isfinite(y_arr)).sum(), y_arr.mean(), y_arr.std()]

@@ -20,6 +20,16 @@ class CountingLR(LogisticRegression):
         return super().fit(X, y, sample_weight=sample_weight)
 
 
+class SlowLR(LogisticRegression):
+    """A teacher whose fit takes over a second: a student's fit time must not hold it."""
+
+    def fit(self, X, y, sample_weight=None):
+        import time
+
+        time.sleep(1.5)
+        return super().fit(X, y, sample_weight=sample_weight)
+
+
 @pytest.fixture(scope="module")
 def split():
     X, y = make_classification(n_samples=300, n_features=6, n_informative=4, random_state=0)
@@ -61,9 +71,11 @@ def test_teachers_fitted_once_for_all_sizes_and_temperatures(split):
 
 
 def test_returned_estimators_match_the_measures(split):
+    import torch  # noqa: F401  (imported by the first fit otherwise, and timed with it)
+
     X_train, y_train, X_test, y_test = split
-    rows = distillation_frontier(_template(random_state=3), *split,
-                                 hidden_layer_sizes=[(4,)], include_teachers=False,
+    rows = distillation_frontier(_template(random_state=3, teachers=[("lr", SlowLR())]),
+                                 *split, hidden_layer_sizes=[(4,)], include_teachers=False,
                                  return_estimators=True, n_latency_calls=3)
     assert len(rows) == 1
     model = rows[0]["estimator"]
@@ -76,7 +88,8 @@ def test_returned_estimators_match_the_measures(split):
 
     report = build_report(model, X_test, y_test, n_latency_calls=3)
     assert rows[0]["size_bytes"] == report.sizes["student_bytes"]
-    # A student's fit time leaves out the teachers' fit.
+    # A student's fit time leaves out the teachers' fit (1.5 s of sleep).
+    assert model.fit_info_["teacher_fit_seconds"] >= 1.5
     assert 0 < rows[0]["fit_seconds"] < model.fit_info_["student_fit_seconds"] + 1.0
 
 
