@@ -27,6 +27,10 @@ __all__ = [
 #: exactly 0, and KL(p || q) with q = 0 where p > 0 would be infinite.
 _EPS = 1e-12
 
+#: How far a row of probabilities may sum from one: float32 outputs (a student's, ONNX's)
+#: over many classes drift by about 1e-6.
+_SUM_TOLERANCE = 1e-4
+
 
 def _as_two_columns(p, name):
     p = np.asarray(p, dtype=np.float64)
@@ -82,7 +86,7 @@ def fidelity_score(teacher_pred, student_pred, *, sample_weight=None):
             f"{t.shape} and {s.shape}. Pass two label arrays or two probability arrays."
         )
     if t.ndim == 2:
-        t, s = (_check_probabilities(p, name) for p, name in
+        t, s = (_check_probabilities(p, name, rows_sum_to_one=False) for p, name in
                 ((t, "teacher_pred"), (s, "student_pred")))
         if t.shape[1] != s.shape[1]:
             raise ValueError(f"teacher_pred has {t.shape[1]} classes but student_pred has "
@@ -91,14 +95,24 @@ def fidelity_score(teacher_pred, student_pred, *, sample_weight=None):
     return _weighted_mean((t == s).astype(np.float64), sample_weight)
 
 
-def _check_probabilities(p, name):
-    """``p`` as float64 probabilities: finite, in [0, 1] up to float rounding."""
+def _check_probabilities(p, name, rows_sum_to_one=True):
+    """``p`` as float64 probabilities: finite, in [0, 1] up to float rounding, and (as
+    scikit-learn's ``log_loss`` asks, with a warning) rows that sum to one."""
     p = np.asarray(p, dtype=np.float64)
     if not np.isfinite(p).all():
         raise ValueError(f"{name} holds NaN or infinity; pass finite probabilities.")
     if p.min(initial=0.0) < -1e-6 or p.max(initial=0.0) > 1 + 1e-6:
         raise ValueError(f"{name} holds values outside [0, 1]: pass probabilities (not "
                          "percentages, logits or scores).")
+    if rows_sum_to_one and p.ndim == 2 and p.size:
+        sums = p.sum(axis=1)
+        off = np.flatnonzero(np.abs(sums - 1.0) > _SUM_TOLERANCE)
+        if off.size:
+            from ._warnings import warn
+
+            warn(f"{name} has {off.size} row(s) that do not sum to one (row {off[0]} sums "
+                 f"to {sums[off[0]]:.4g}). Make sure to pass probabilities over all the "
+                 "classes, one column per class.")
     return p
 
 
@@ -130,11 +144,11 @@ def teacher_student_kl(p_teacher, p_student, *, sample_weight=None):
     >>> round(teacher_student_kl([0.9, 0.2], [0.8, 0.3]), 4)
     0.0312
     """
-    p = _check_probabilities(_as_two_columns(p_teacher, "p_teacher"), "p_teacher")
-    q = _check_probabilities(_as_two_columns(p_student, "p_student"), "p_student")
+    p, q = _as_two_columns(p_teacher, "p_teacher"), _as_two_columns(p_student, "p_student")
     if p.shape != q.shape:
         raise ValueError(f"p_teacher and p_student must have the same shape; got {p.shape} "
                          f"and {q.shape}.")
+    p, q = _check_probabilities(p, "p_teacher"), _check_probabilities(q, "p_student")
     p = np.clip(p, _EPS, 1.0)
     q = np.clip(q, _EPS, 1.0)
     p /= p.sum(axis=1, keepdims=True)

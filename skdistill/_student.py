@@ -1101,8 +1101,15 @@ def check_float32_range(X, what="X"):
         )
 
 
-def check_finite_input(X, accepts_missing, what="X"):
+#: The fix a NaN at predict is told, for a model that could learn to impute.
+IMPUTE_OR_REFIT = ("impute them first, or fit on data with missing values (the student then "
+                   "learns to handle them)")
+
+
+def check_finite_input(X, accepts_missing, what="X", missing_fix=IMPUTE_OR_REFIT):
     """Refuse infinity always, and NaN unless the model imputes, naming columns and fix.
+
+    ``missing_fix`` ends the NaN message: what the caller can do about it.
 
     Examples
     --------
@@ -1125,8 +1132,7 @@ def check_finite_input(X, accepts_missing, what="X"):
         raise ValueError(
             f"Input {what} contains NaN (missing values) in columns "
             f"{_nonfinite_columns(X, np.isnan)[:10]}. This model was fitted without missing "
-            "values, so it has nothing to fill them with: impute them first, or fit on "
-            "data with missing values (the student then learns to handle them)."
+            f"values, so it has nothing to fill them with: {missing_fix}."
         )
 
 

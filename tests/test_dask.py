@@ -212,6 +212,12 @@ def test_nullable_columns_and_mixed_collections_in_fit_and_score(client, data):
     expected = float(np.mean(model.predict(local) == y))
     assert model.score(ddf, da.from_array(y, chunks=PART)) == pytest.approx(expected)
     assert model.score(da.from_array(local, chunks=PART), labels) == pytest.approx(expected)
+    # NaN at predict: the fix offered is one a Dask model can use (its fit refuses NaN).
+    local[5, 1] = np.nan
+    for rows in (local, da.from_array(local, chunks=PART), dd.from_pandas(
+            pd.DataFrame(local, columns=frame.columns), npartitions=4)):
+        with pytest.raises(ValueError, match=r"columns \[1\].*fillna on the dask DataFrame"):
+            np.asarray(model.predict_proba(rows))
 
 
 def test_validation_target_teachers_without_teachers_warns(client, data):

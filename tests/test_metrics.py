@@ -1,5 +1,7 @@
 """Fidelity, KL and calibration: the plain metrics and the scorer objects."""
 
+import warnings
+
 import numpy as np
 import pytest
 from sklearn.datasets import make_classification, make_regression
@@ -94,6 +96,18 @@ def test_fidelity_and_kl_refuse_what_are_not_probabilities_of_the_same_classes()
         fidelity_score(np.array([[np.nan, np.nan], [0.2, 0.8]]), p2)
     with pytest.raises(ValueError, match="outside \\[0, 1\\]"):
         teacher_student_kl([[-0.5, 1.5]], [[0.5, 0.5]])
+    # Scores of one class each (one-vs-rest), not a distribution: named, as log_loss does.
+    scores = np.array([[0.5, 0.5], [0.7, 0.6]])
+    for metric in (lambda: teacher_student_kl(scores, p2),
+                   lambda: expected_calibration_error([0, 1], scores)):
+        with pytest.warns(UserWarning, match="1 row\\(s\\) that do not sum to one \\(row 1 "
+                          "sums to 1.3\\)"):
+            metric()
+    # The argmax alone matters to fidelity: no warning.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert fidelity_score(scores, p2) == 0.5
+        teacher_student_kl(p2.astype(np.float32), p2)
 
 
 def test_ece_equals_bin_definition():
