@@ -26,7 +26,7 @@ from ._table import TableSchema
 from ._teachers import default_regression_teachers, default_teachers
 from ._torch_export import from_torch, to_torch
 
-__version__ = "0.9.1"
+__version__ = "0.9.2"
 
 __all__ = [
     "DistillationPipeline",
