@@ -56,11 +56,11 @@ def _fit(X, y, memory, **params):
 
 def measure_table(name, X, y, memory):
     """One row per table: the candidate's fit with its rows labelled, then read back."""
-    from skdistill._teachers import label_rows
+    from skdistill._teachers import label_rows_each
 
     X_train, X_test, y_train, _, _ = make_split(X, y, 0, max_train=3_000, max_test=2_000)
     _fit(X_train, y_train, memory, max_epochs=1)  # the teachers into the cache
-    memory.cache(label_rows, ignore=["fitted"]).clear(warn=False)
+    memory.cache(label_rows_each, ignore=["fitted"]).clear(warn=False)
     labelled_wall, labelled = _fit(X_train, y_train, memory)
     cached_wall, cached = _fit(X_train, y_train, memory)
     row = {"dataset": name, "transfer_rows": labelled.fit_info_["n_transfer_rows"],

@@ -35,9 +35,11 @@ from ._teachers import (
     SOFT_TARGET_METHODS,
     _seeds,
     adapt_teachers,
+    average_outputs,
     check_teachers,
-    fit_teachers,
+    fit_teachers_each,
     label_rows,
+    label_rows_each,
     resolve_folds,
     uses_folds,
 )
@@ -420,18 +422,21 @@ class _BaseDistiller(NamedTeachersMixin, BaseEstimator):
             warn("memory is set but random_state=None: teacher seeds and folds are "
                  "redrawn on every fit, so cached teachers are never reused. Set "
                  "random_state to an int.")
+        # Not teacher_weights: the cache holds each teacher's outputs, weighed below, so
+        # a search over the weights fits the teachers once.
         key_args = dict(
             teachers=teachers, X=data.X, y=data.y_enc, sample_weight=data.sample_weight,
             n_outputs=data.n_outputs, task=self._task, method=self.soft_targets, cv=self.cv,
-            refit=needs_teachers, random_state=split_seed, weights=data.weights,
+            refit=needs_teachers, random_state=split_seed,
             classes=getattr(self, "classes_", None), max_rows=self._max_teacher_rows(),
         )
         teachers_key = None if memory.location is None else _cache_key(key_args)
-        fitted, soft = memory.cache(_fit_keyed_teachers, ignore=["fit_args", "n_jobs",
-                                                                 "progress"])(
+        fitted, outputs = memory.cache(_fit_keyed_teachers, ignore=["fit_args", "n_jobs",
+                                                                    "progress"])(
             teachers_key, key_args, n_jobs=self.n_jobs,
             progress=self._teacher_progress() if self.verbose else None,
         )
+        soft = average_outputs(outputs, data.weights)
         return fitted, soft, time.perf_counter() - start, teachers_key
 
     def _max_teacher_rows(self):
@@ -474,10 +479,11 @@ class _BaseDistiller(NamedTeachersMixin, BaseEstimator):
             # Sparse when any part is (MUNGE rows of sparse rows are sparse too): CSR.
             X_extra = _sparse.stack_rows(extra).astype(data.X.dtype, copy=False)
             label = check_memory(self.memory if teachers_key else None).cache(
-                label_rows, ignore=["fitted"])
-            extra_soft = label(fitted, X_extra, n_outputs=data.n_outputs, task=self._task,
-                               weights=data.weights, fit_sparse=_sparse.is_sparse(data.X),
-                               teachers_key=teachers_key)
+                label_rows_each, ignore=["fitted"])
+            extra_soft = average_outputs(list(label(
+                fitted, X_extra, n_outputs=data.n_outputs, task=self._task,
+                fit_sparse=_sparse.is_sparse(data.X), teachers_key=teachers_key)),
+                data.weights)
             X_parts.append(X_extra)
             target_parts.append(self._student_targets(extra_soft, None)[0])
         n_real = len(train_idx)
@@ -767,10 +773,10 @@ def unchanged_on_failure(estimator):
 
 
 def _fit_keyed_teachers(teachers_key, fit_args, n_jobs=None, progress=None):
-    """``fit_teachers(**fit_args)``, cached by ``memory`` under ``teachers_key`` alone: the
-    key is already the hash of ``fit_args``, data included, which the cache would
-    otherwise hash a second time."""
-    return fit_teachers(**fit_args, n_jobs=n_jobs, progress=progress)
+    """``fit_teachers_each(**fit_args)``, cached by ``memory`` under ``teachers_key``
+    alone: the key is already the hash of ``fit_args``, data included, which the cache
+    would otherwise hash a second time."""
+    return fit_teachers_each(**fit_args, n_jobs=n_jobs, progress=progress)
 
 
 def _cache_key(key_args):

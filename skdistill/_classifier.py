@@ -231,10 +231,11 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
         on top.
     memory : str, joblib.Memory or None, default=None
         Cache the fitted teachers and their soft targets, keyed by the teachers, the
-        soft-target settings and the exact data and weights, and the teachers' labels of
-        the synthetic and unlabeled rows, keyed by those rows too. With a cache, a grid
-        search over student settings fits the teachers and labels the synthetic rows
-        once per training split. Needs an int
+        soft-target settings and the exact data and sample weights, and the teachers'
+        labels of the synthetic and unlabeled rows, keyed by those rows too. With a
+        cache, a grid search over student settings (``teacher_weights`` included: each
+        teacher's outputs are cached, and weighed after) fits the teachers and labels
+        the synthetic rows once per training split. Needs an int
         ``random_state``: otherwise seeds and folds change on every fit. Use only a
         folder you trust: joblib.Memory unpickles what it finds there, so a file planted
         in the cache folder runs code during ``fit``.

@@ -600,9 +600,27 @@ def fold_coverage(splits, n_rows):
     return counts
 
 
-def fit_teachers(teachers, X, y, sample_weight, *, n_outputs, task, method, cv, refit,
-                 random_state, n_jobs, weights, classes=None, progress=None, max_rows=None):
+def fit_teachers(teachers, X, y, sample_weight, *, weights, **fit_args):
     """Fit the teachers and label the training rows with their weighted average.
+
+    :func:`fit_teachers_each`, whose arguments it takes, then :func:`average_outputs`
+    with ``weights``.
+
+    Returns
+    -------
+    fitted : list of FittedTeacher or None
+    soft_targets : ndarray (n, n_outputs)
+    """
+    fitted, outputs = fit_teachers_each(teachers, X, y, sample_weight, **fit_args)
+    return fitted, average_outputs(outputs, weights)
+
+
+def fit_teachers_each(teachers, X, y, sample_weight, *, n_outputs, task, method, cv, refit,
+                      random_state, n_jobs, classes=None, progress=None, max_rows=None):
+    """Fit the teachers and label the training rows with each teacher's outputs.
+
+    The outputs are not yet weighted, so that a cache of them (``memory``) serves any
+    ``teacher_weights``.
 
     Parameters
     ----------
@@ -636,8 +654,8 @@ def fit_teachers(teachers, X, y, sample_weight, *, n_outputs, task, method, cv, 
     -------
     fitted : list of FittedTeacher or None
         Teachers fitted on all rows (frozen ones as given), or None when not needed.
-    soft_targets : ndarray (n, n_outputs)
-        The weighted average of the teachers' out-of-sample (or in-sample) outputs.
+    outputs : list of ndarray (n, n_outputs)
+        Each teacher's out-of-sample (or in-sample) outputs, in the teachers' order.
     """
     classification = task == "classification"
     n = X.shape[0]
@@ -698,9 +716,8 @@ def fit_teachers(teachers, X, y, sample_weight, *, n_outputs, task, method, cv, 
     for i in {i for i, _, _, kind in jobs if kind == "fold"}:
         per_teacher[i] /= coverage[:, None]
 
-    soft = average_outputs(per_teacher, weights)
     fitted = full_fits if all(t is not None for t in full_fits) else None
-    return fitted, soft
+    return fitted, per_teacher
 
 
 def _teacher_inputs(teachers, X):
@@ -813,17 +830,29 @@ def predict_teachers(fitted, X, *, n_outputs, task, weights):
 LABEL_CHUNK_ROWS = 20_000
 
 
-def label_rows(fitted, X, *, n_outputs, task, weights, fit_sparse, teachers_key=None):
-    """:func:`predict_teachers` on any number of rows, a chunk at a time.
+def label_rows(fitted, X, *, n_outputs, task, weights, fit_sparse):
+    """:func:`predict_teachers` on any number of rows, a chunk at a time: the weighted
+    average of :func:`label_rows_each`."""
+    return average_outputs(list(label_rows_each(fitted, X, n_outputs=n_outputs, task=task,
+                                                fit_sparse=fit_sparse)), weights)
+
+
+def label_rows_each(fitted, X, *, n_outputs, task, fit_sparse, teachers_key=None):
+    """Each teacher's outputs on any number of rows, a chunk at a time, as an array
+    ``(n_teachers, n_rows, n_outputs)``.
 
     Each chunk goes in the kind the teachers were fitted on (``fit_sparse``; see
     :func:`~skdistill._sparse.like_fit_input`), so neither kind's conversion holds more
     than a chunk. ``teachers_key`` names the fitted teachers for a cache (``memory``
-    ignores ``fitted`` and keys on it); the labels never read it.
+    ignores ``fitted`` and keys on it); the labels never read it. Unweighted, so that a
+    cache of them serves any ``teacher_weights``.
     """
     del teachers_key
-    return np.vstack([
-        predict_teachers(fitted, like_fit_input(X[i:i + LABEL_CHUNK_ROWS], fit_sparse),
-                         n_outputs=n_outputs, task=task, weights=weights)
-        for i in range(0, X.shape[0], LABEL_CHUNK_ROWS)
-    ])
+    classification = task == "classification"
+    out = np.empty((len(fitted), X.shape[0], n_outputs))
+    for i in range(0, X.shape[0], LABEL_CHUNK_ROWS):
+        chunk = like_fit_input(X[i:i + LABEL_CHUNK_ROWS], fit_sparse)
+        for j, teacher in enumerate(fitted):
+            out[j, i:i + LABEL_CHUNK_ROWS] = teacher.predict_target(chunk, n_outputs,
+                                                                    classification)
+    return out

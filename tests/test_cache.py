@@ -149,6 +149,20 @@ def test_synthetic_rows_are_labelled_once(data, tmp_path):
     assert cached.fit_info_["n_transfer_rows"] == fresh.fit_info_["n_transfer_rows"]
 
 
+def test_teacher_weights_hit_both_caches(data, tmp_path):
+    # The cache holds each teacher's outputs, not their average: a search over the
+    # weights fits the teachers, and labels the synthetic rows, once.
+    X, y = data
+    params = dict(teachers=[("a", CountingLR()), ("b", CountingLR(C=0.01))],
+                  augmentation="munge", augment_factor=3.0)
+    assert _counted_fit(_model(str(tmp_path), **params), X, y)[0] == 2
+    for weights in ([1.0, 3.0], [0.0, 1.0]):
+        cached = _model(str(tmp_path), teacher_weights=weights, **params)
+        assert _counted_fit(cached, X, y) == (0, 0)
+        fresh = _model(None, teacher_weights=weights, **params).fit(X, y)
+        np.testing.assert_array_equal(cached.predict_proba(X), fresh.predict_proba(X))
+
+
 @pytest.mark.parametrize("change", ["augment_factor", "munge_p", "X_unlabeled"])
 def test_other_rows_to_label_miss_only_the_labels(data, tmp_path, change):
     X, y = data
