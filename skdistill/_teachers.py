@@ -831,28 +831,31 @@ LABEL_CHUNK_ROWS = 20_000
 
 
 def label_rows(fitted, X, *, n_outputs, task, weights, fit_sparse):
-    """:func:`predict_teachers` on any number of rows, a chunk at a time: the weighted
-    average of :func:`label_rows_each`."""
-    return average_outputs(list(label_rows_each(fitted, X, n_outputs=n_outputs, task=task,
-                                                fit_sparse=fit_sparse)), weights)
+    """:func:`predict_teachers` on any number of rows, a chunk at a time (see
+    :func:`label_rows_each`); only the weighted average is kept of each chunk."""
+    return np.vstack([average_outputs(outputs, weights) for outputs in
+                      _label_chunks(fitted, X, n_outputs, task, fit_sparse)])
 
 
 def label_rows_each(fitted, X, *, n_outputs, task, fit_sparse, teachers_key=None):
-    """Each teacher's outputs on any number of rows, a chunk at a time, as an array
-    ``(n_teachers, n_rows, n_outputs)``.
+    """Each teacher's outputs on any number of rows, as an array ``(n_teachers, n_rows,
+    n_outputs)``: unweighted, so that a cache of them serves any ``teacher_weights``.
 
-    Each chunk goes in the kind the teachers were fitted on (``fit_sparse``; see
-    :func:`~skdistill._sparse.like_fit_input`), so neither kind's conversion holds more
-    than a chunk. ``teachers_key`` names the fitted teachers for a cache (``memory``
-    ignores ``fitted`` and keys on it); the labels never read it. Unweighted, so that a
-    cache of them serves any ``teacher_weights``.
+    The rows are labelled a chunk at a time, each in the kind the teachers were fitted on
+    (``fit_sparse``; see :func:`~skdistill._sparse.like_fit_input`), so neither kind's
+    conversion holds more than a chunk. ``teachers_key`` names the fitted teachers for a
+    cache (``memory`` ignores ``fitted`` and keys on it); the labels never read it.
     """
     del teachers_key
+    chunks = list(_label_chunks(fitted, X, n_outputs, task, fit_sparse))
+    if not chunks:
+        return np.zeros((len(fitted), 0, n_outputs))
+    return np.concatenate([np.stack(outputs) for outputs in chunks], axis=1)
+
+
+def _label_chunks(fitted, X, n_outputs, task, fit_sparse):
+    """Each teacher's outputs on ``LABEL_CHUNK_ROWS`` rows at a time: a list per chunk."""
     classification = task == "classification"
-    out = np.empty((len(fitted), X.shape[0], n_outputs))
     for i in range(0, X.shape[0], LABEL_CHUNK_ROWS):
         chunk = like_fit_input(X[i:i + LABEL_CHUNK_ROWS], fit_sparse)
-        for j, teacher in enumerate(fitted):
-            out[j, i:i + LABEL_CHUNK_ROWS] = teacher.predict_target(chunk, n_outputs,
-                                                                    classification)
-    return out
+        yield [t.predict_target(chunk, n_outputs, classification) for t in fitted]
