@@ -680,13 +680,12 @@ class _BaseDistiller(NamedTeachersMixin, BaseEstimator):
         # A table of numbers with missing values reads as floats: the student imputes.
         plain = table is None or not table.categorical_mask.any()
         fast = self._fast_array(X) if plain else None
-        if fast is None:
-            X = self._validated_rows(X, table)
-        else:
-            X = fast
+        if fast is not None:  # unchecked: student_output checks it
+            return student_output(self.student_, fast)
+        X = self._validated_rows(X, table)  # finite and within float32's range
         if _sparse.is_sparse(X):  # densified a bounded block of rows at a time
             return _sparse.student_output(self.student_, _sparse.as_csr(X))
-        return student_output(self.student_, X)
+        return student_output(self.student_, X, checked=True)
 
     def _fast_array(self, X):
         """X as a float ndarray when it is a common serving input, else None.

@@ -242,11 +242,13 @@ def check_no_categorical(categorical):
 
 
 def student_output(student, X):
-    """``_student.student_output`` on sparse ``X``, densified a bounded block at a time.
+    """``_student.student_output`` on sparse ``X`` that validation has checked (finite,
+    within float32's range), densified a bounded block at a time.
 
     The network computes each row on its own (float64), so the result equals the dense
     computation bit for bit.
     """
     from ._student import student_output as dense_output
 
-    return np.vstack([dense_output(student, block) for block in dense_row_blocks(X)])
+    return np.vstack([dense_output(student, block, checked=True)
+                      for block in dense_row_blocks(X)])

@@ -1143,15 +1143,18 @@ def _nonfinite_columns(X, test):
     return np.flatnonzero(test(X).any(axis=0)).tolist()
 
 
-def student_output(student, X):
+def student_output(student, X, checked=False):
     """``student.forward(X)``, refusing non-finite inputs and outputs.
 
     No NaN or inf ever leaves a prediction: NaN, inf, a value too large for float32 (the
     arithmetic of training and of the ONNX graph), or one that overflows inside the
-    network raises a ValueError.
+    network raises a ValueError. ``checked``: X has passed :func:`check_finite_input` and
+    :func:`check_float32_range` already (the estimators' validation), so they are not
+    run twice.
     """
-    check_finite_input(X, student.accepts_missing)
-    check_float32_range(X, "X")
+    if not checked:
+        check_finite_input(X, student.accepts_missing)
+        check_float32_range(X, "X")
     with np.errstate(over="ignore", invalid="ignore"):
         out = student.forward(X)
     if not np.isfinite(out).all():
