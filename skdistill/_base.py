@@ -391,7 +391,8 @@ class _BaseDistiller(NamedTeachersMixin, BaseEstimator):
         teachers = (self._default_teachers(seed, sparse=_sparse.is_sparse(data.X))
                     if self.teachers is None
                     else check_teachers(self.teachers, self._task))
-        teachers = adapt_teachers(teachers, data.table)
+        names = None if _sparse.is_sparse(data.X) else getattr(self, "feature_names_in_", None)
+        teachers = adapt_teachers(teachers, data.table, names)
         check_weight_count(data.weights, teachers)
         if data.sample_weight is not None:
             self._warn_unweighted_teachers(teachers)
@@ -418,8 +419,10 @@ class _BaseDistiller(NamedTeachersMixin, BaseEstimator):
         if not self._fits_teachers(data):
             return None, np.zeros((data.X.shape[0], data.n_outputs)), 0.0, None
         memory = check_memory(self.memory)
-        if memory.location is not None and self.random_state is None:
-            warn("memory is set but random_state=None: teacher seeds and folds are "
+        if memory.location is not None and not isinstance(self.random_state, Integral):
+            given = ("None" if self.random_state is None
+                     else f"a {type(self.random_state).__name__}")
+            warn(f"memory is set but random_state is {given}: teacher seeds and folds are "
                  "redrawn on every fit, so cached teachers are never reused. Set "
                  "random_state to an int.")
         # Not teacher_weights: the cache holds each teacher's outputs, weighed below, so
@@ -430,7 +433,11 @@ class _BaseDistiller(NamedTeachersMixin, BaseEstimator):
             refit=needs_teachers, random_state=split_seed,
             classes=getattr(self, "classes_", None), max_rows=self._max_teacher_rows(),
         )
-        teachers_key = None if memory.location is None else _cache_key(key_args)
+        teachers_key = None if memory.location is None else _cache_key(
+            # Keyed by the values: a DataFrame's (column-major) array and a row-major one
+            # hash alike.
+            {**key_args, "X": data.X if _sparse.is_sparse(data.X)
+             else np.ascontiguousarray(data.X)})
         fitted, outputs = memory.cache(_fit_keyed_teachers, ignore=["fit_args", "n_jobs",
                                                                     "progress"])(
             teachers_key, key_args, n_jobs=self.n_jobs,
@@ -827,8 +834,14 @@ def check_teacher_weights(teacher_weights):
     """``teacher_weights`` as a float array (or None); ValueError when unusable."""
     if teacher_weights is None:
         return None
+    if isinstance(teacher_weights, dict):
+        raise TypeError(
+            "teacher_weights must be a list with one weight per teacher, in the order of "
+            f"teachers; got a dict ({teacher_weights!r}). Write "
+            "[weights[name] for name, _ in teachers]."
+        )
     w = np.asarray(teacher_weights, dtype=np.float64).ravel()
-    if not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
+    if not np.all(np.isfinite(w)) or np.any(w < 0) or not np.any(w > 0):
         raise ValueError(
             "teacher_weights must be finite, non-negative and not all zero; "
             f"got {teacher_weights!r}."

@@ -277,8 +277,13 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
         ``"max_epochs"``, ``"early_stopping"`` or ``"time_limit"``) and the training
         device.
     teachers_ : list of estimators
-        Fitted teachers (on encoded labels ``0..n_classes-1``), only with
-        ``keep_teachers=True``.
+        Fitted teachers, only with ``keep_teachers=True``. Each was fitted on encoded
+        labels: ``0..k-1`` for the ``k`` classes its training rows held, in the order
+        of ``classes_`` (all of them unless ``max_teacher_rows`` sampled a class away),
+        so its own ``predict`` and ``score`` do not speak ``classes_``; a prefit teacher
+        is as given, on its own labels. :meth:`teacher_predict_proba` aligns them all to
+        ``classes_``. With ``memory``, a cache hit gives back copies of the teachers,
+        the prefit ones included.
     named_teachers_ : dict
         The same, by name.
     teacher_weights_ : ndarray of shape (n_teachers,) or None

@@ -8,13 +8,17 @@ import numbers
 import warnings
 
 import numpy as np
-from sklearn.base import clone, is_classifier
+from sklearn.base import clone, is_classifier, is_clusterer
 from sklearn.compose import TransformedTargetRegressor
 from sklearn.ensemble import (
     ExtraTreesClassifier,
     ExtraTreesRegressor,
     RandomForestClassifier,
     RandomForestRegressor,
+    StackingClassifier,
+    StackingRegressor,
+    VotingClassifier,
+    VotingRegressor,
 )
 from sklearn.frozen import FrozenEstimator
 from sklearn.neural_network import MLPClassifier, MLPRegressor
@@ -24,7 +28,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import has_fit_parameter
 
-from ._compat import check_cv
+from ._compat import BaseSearchCV, check_cv
 from ._sparse import accepts_sparse, dense_row_blocks, is_sparse, like_fit_input, teacher_input
 
 SOFT_TARGET_METHODS = ("oof", "in_sample", "oob")
@@ -170,21 +174,41 @@ def check_teachers(teachers, task):
                 f"Teacher name {name!r} contains '__', which set_params uses as a separator. "
                 "Rename it."
             )
+        if not name or name.startswith(STEP_PREFIX):
+            raise ValueError(
+                f"Teacher name {name!r} is empty or starts with {STEP_PREFIX!r}, which "
+                "skdistill's own pipeline steps use. Rename it."
+            )
     for name, est in pairs:
-        if task == "classification" and not hasattr(est, "predict_proba"):
+        if task == "classification" and not _offers(est, "predict_proba"):
             raise TypeError(
                 f"Teacher {name!r} ({type(est).__name__}) has no predict_proba, so it cannot give "
                 "soft targets. Use a probabilistic classifier, or wrap it in "
                 "CalibratedClassifierCV (e.g. CalibratedClassifierCV(SVC(), ensemble=False); "
                 "SVC(probability=True) is deprecated since scikit-learn 1.9)."
             )
-        if task == "regression" and not hasattr(est, "predict"):
+        if task == "regression" and not _offers(est, "predict"):
             raise TypeError(f"Teacher {name!r} ({type(est).__name__}) has no predict method.")
-        if task == "regression" and is_classifier(est):
+        if task == "regression" and (is_classifier(est) or is_clusterer(est)):
+            kind = "a classifier" if is_classifier(est) else "a clusterer"
             raise TypeError(
-                f"Teacher {name!r} is a classifier; DistilledRegressor needs regressors."
+                f"Teacher {name!r} is {kind}; DistilledRegressor needs regressors."
             )
     return pairs
+
+
+def _offers(estimator, method):
+    """Whether a fitted copy of ``estimator`` will have ``method``.
+
+    A stacking ensemble whose ``final_estimator`` is None has neither ``predict`` nor
+    ``predict_proba`` until it is fitted (scikit-learn looks for them on the final
+    estimator), then has both: its default final estimator does.
+    """
+    if hasattr(estimator, method):
+        return True
+    final = _final_step(estimator)
+    return (isinstance(final, (StackingClassifier, StackingRegressor))
+            and final.final_estimator is None)
 
 
 def handles_tables(estimator):
@@ -206,7 +230,12 @@ def handles_tables(estimator):
     return type(estimator).__module__.split(".")[0] in ("lightgbm", "xgboost")
 
 
-def adapt_teachers(teachers, table):
+#: Names of the steps skdistill puts before a teacher (:func:`adapt_teachers`); a teacher
+#: name may not start with it.
+STEP_PREFIX = "skdistill_"
+
+
+def adapt_teachers(teachers, table, feature_names=None):
     """The teachers as they are fitted on a table's codes (see ``_table.py``).
 
     Each one becomes a Pipeline whose first step turns the codes back into a DataFrame
@@ -216,12 +245,26 @@ def adapt_teachers(teachers, table):
     (median imputation with missing-value indicators, capped one-hot) first. A prefit
     teacher stays frozen, behind the same first step. The user's own tables (a prefit
     teacher, a Pipeline that starts with a ColumnTransformer) get the fitted column names
-    and each column's kind at fit (text as ``object``). Without a table the teachers are
+    and each column's kind at fit (text as ``object``).
+
+    Without a table (numbers only), the user's own tables still get the fitted column
+    names, when X had them (``feature_names``): a ColumnTransformer may select columns by
+    name, and a prefit teacher then checks the names it was fitted on, so columns in
+    another order are refused rather than read by position. The other teachers are
     returned unchanged.
     """
     if table is None:
-        return teachers
+        if feature_names is None:
+            return teachers
+        return [(name, _named(name, est, feature_names)) for name, est in teachers]
     return [(name, _adapt(name, est, table)) for name, est in teachers]
+
+
+def _is_user_table(est):
+    """A teacher that reads the user's own table: prefit, or a Pipeline that starts with
+    a ColumnTransformer."""
+    return isinstance(est, FrozenEstimator) or (isinstance(est, Pipeline)
+                                                 and handles_tables(est))
 
 
 def _adapt(name, est, table):
@@ -231,22 +274,44 @@ def _adapt(name, est, table):
 
     # The user's own prefit teachers and ColumnTransformers select columns by name (or
     # dtype); boosters refuse some characters in names, so the others see x0, x1, ...
-    user_table = isinstance(est, FrozenEstimator) or (isinstance(est, Pipeline)
-                                                      and handles_tables(est))
+    user_table = _is_user_table(est)
     positional = not user_table
-    to_frame = ("table", FunctionTransformer(table.to_frame, kw_args={
+    to_frame = (STEP_PREFIX + "table", FunctionTransformer(table.to_frame, kw_args={
         "positional_names": positional, "user_dtypes": user_table}))
     if isinstance(est, FrozenEstimator):
         return FrozenEstimator(Pipeline([to_frame, (name, est.estimator)]))
     steps = [to_frame]
     if not handles_tables(est):
-        steps.append(("encode", default_encoder(table, positional_names=positional)))
+        steps.append((STEP_PREFIX + "encode",
+                      default_encoder(table, positional_names=positional)))
     elif type(est).__module__.split(".")[0] == "xgboost":
         est = clone(est).set_params(enable_categorical=True)
     # A Pipeline is flattened, so that its last step stays the last step (sample_weight
     # and out-of-bag estimates are read from it).
     steps += list(est.steps) if isinstance(est, Pipeline) else [(name, est)]
     return Pipeline(steps)
+
+
+def _named(name, est, feature_names):
+    """``est`` behind a step that names the columns, if it reads the user's own table
+    (a prefit teacher only if it was fitted with names); else ``est`` itself."""
+    from sklearn.preprocessing import FunctionTransformer
+
+    if not _is_user_table(est) or (isinstance(est, FrozenEstimator)
+                                   and not hasattr(est.estimator, "feature_names_in_")):
+        return est
+    to_frame = (STEP_PREFIX + "frame", FunctionTransformer(
+        _named_frame, kw_args={"names": list(feature_names)}))
+    if isinstance(est, FrozenEstimator):
+        return FrozenEstimator(Pipeline([to_frame, (name, est.estimator)]))
+    return Pipeline([to_frame] + list(est.steps))
+
+
+def _named_frame(X, names):
+    """Dense float rows as a DataFrame with the fitted column names."""
+    import pandas as pd
+
+    return pd.DataFrame(X, columns=names, copy=False)
 
 
 def _final_step(estimator):
@@ -272,8 +337,26 @@ def _sample_weight_params(estimator, sample_weight):
         regressor = estimator.regressor
         return _sample_weight_params(LinearRegression() if regressor is None else regressor,
                                      sample_weight)
+    members = _weighted_members(estimator)
+    if members is not None:
+        # Without metadata routing, these hand their sample_weight to each member's fit
+        # as it is: every member must take it under that very name.
+        takes = all(list(_sample_weight_params(m, sample_weight) or ()) == ["sample_weight"]
+                    for m in members)
+        return {"sample_weight": sample_weight} if takes and members else None
     if has_fit_parameter(estimator, "sample_weight"):
         return {"sample_weight": sample_weight}
+    return None
+
+
+def _weighted_members(estimator):
+    """The estimators a meta-estimator passes its ``sample_weight`` to (without metadata
+    routing), or None for any other estimator."""
+    if isinstance(estimator, (VotingClassifier, VotingRegressor, StackingClassifier,
+                              StackingRegressor)):
+        return [est for _, est in estimator.estimators if est != "drop"]
+    if isinstance(estimator, BaseSearchCV):
+        return [estimator.estimator]
     return None
 
 
@@ -456,6 +539,34 @@ def _fit_predict(name, estimator, X, y, sample_weight, train, test, n_outputs, c
     rows and predict them), ``"oob"`` (fit on all rows, out-of-bag predictions) or
     ``"refit"`` (fit on all rows, no predictions: the rows already have cross-fitted ones).
     """
+    try:
+        return _run_job(name, estimator, X, y, sample_weight, train, test, n_outputs,
+                        classification, kind, classes)
+    except Exception as exc:
+        raise _named_error(name, kind, exc) from exc
+
+
+#: Errors that a teacher's job re-raises as the same type, with the teacher named first;
+#: others (a library's own types, whose constructors may take other arguments) get a note.
+_RENAMED_ERRORS = (ValueError, TypeError, RuntimeError, IndexError, FloatingPointError)
+
+
+def _named_error(name, kind, exc):
+    """``exc`` as an error that names the failed teacher and its job, unless it does."""
+    if str(exc).startswith(f"Teacher {name!r}"):
+        return exc
+    job = {"fold": "on a cross-fitting fold", "oob": "for out-of-bag targets",
+           "refit": "refitted on all rows"}.get(kind, "on all training rows")
+    message = f"Teacher {name!r} failed ({job}): {type(exc).__name__}: {exc}"
+    if type(exc) in _RENAMED_ERRORS:
+        return type(exc)(message)
+    if hasattr(exc, "add_note"):  # Python 3.11+
+        exc.add_note(message)
+    return exc
+
+
+def _run_job(name, estimator, X, y, sample_weight, train, test, n_outputs, classification,
+             kind, classes):
     if kind == "fold":
         w = None if sample_weight is None else sample_weight[train]
         teacher = _fit_one(name, estimator, X[train], y[train], w, classification)
@@ -812,6 +923,7 @@ def single_threaded(estimator):
 def average_outputs(outputs, weights):
     """Weighted mean of the teachers' outputs."""
     w = np.ones(len(outputs)) if weights is None else np.asarray(weights, dtype=np.float64)
+    w = w / w.max()  # weights near float64's limit would overflow their sum
     total = np.zeros_like(outputs[0])
     for wi, out in zip(w, outputs):
         total += wi * out

@@ -103,6 +103,22 @@ def test_changes_to_the_teachers_inputs_miss(data, tmp_path, change):
     assert CountingLR.n_fits == 1
 
 
+def test_the_key_is_the_values_not_their_memory_layout(data, tmp_path):
+    # A DataFrame's array is column-major; the same values row-major hit its cache.
+    X, y = data
+    _model(str(tmp_path)).fit(np.asfortranarray(X), y)
+    CountingLR.n_fits = 0
+    _model(str(tmp_path)).fit(np.ascontiguousarray(X), y)
+    assert CountingLR.n_fits == 0
+
+
+@pytest.mark.parametrize("seed", [None, np.random.RandomState(0)])
+def test_a_random_state_that_is_not_an_int_warns(data, tmp_path, seed):
+    X, y = data
+    with pytest.warns(UserWarning, match="cached teachers are never reused"):
+        _model(str(tmp_path), random_state=seed).fit(X, y)
+
+
 def test_student_settings_hit(data, tmp_path):
     X, y = data
     _model(str(tmp_path)).fit(X, y)

@@ -101,7 +101,7 @@ def test_teachers_get_the_table_natively_or_through_sklearn_encoders(fitted):
     lgbm, rf = fitted.named_teachers_["lgbm"], fitted.named_teachers_["rf"]
     # LightGBM saw pandas category columns; the forest saw imputed, one-hot columns.
     assert lgbm[-1].booster_.pandas_categorical is not None
-    assert [name for name, _ in rf.steps] == ["table", "encode", "rf"]
+    assert [name for name, _ in rf.steps] == ["skdistill_table", "skdistill_encode", "rf"]
     assert rf[-1].n_features_in_ > 4
 
 
