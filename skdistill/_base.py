@@ -6,7 +6,6 @@ train the student. The estimator classes only say how their targets are encoded 
 how the student's raw output becomes a prediction.
 """
 
-import contextlib
 import copy
 import time
 from dataclasses import dataclass
@@ -253,8 +252,8 @@ class _BaseDistiller(NamedTeachersMixin, BaseEstimator):
         from ._serving import refuse_fit
 
         refuse_fit(self)  # a serving copy has no teachers left to fit: say so first
-        with unchanged_on_failure(self):
-            return self._fit_impl(X, y, sample_weight, X_unlabeled)
+        return fit_atomically(self, lambda work: work._fit_impl(X, y, sample_weight,
+                                                                X_unlabeled))
 
     def _fit_impl(self, X, y, sample_weight, X_unlabeled):
         data = self._check_inputs(X, y, sample_weight, X_unlabeled)
@@ -762,20 +761,21 @@ class _BaseDistiller(NamedTeachersMixin, BaseEstimator):
         return tags
 
 
-@contextlib.contextmanager
-def unchanged_on_failure(estimator):
-    """Run a fit; if it raises, put the estimator's whole state back as it was.
+def fit_atomically(estimator, fit):
+    """``fit(copy)`` on a shallow copy of ``estimator``, whose state then replaces the
+    estimator's in one step; returns ``estimator``.
 
-    A failed fit must leave nothing half-fitted, and the fit sets attributes early (e.g.
-    ``validate_data`` sets ``n_features_in_``), so the whole ``__dict__`` is restored.
+    A failed fit leaves the estimator as it was: nothing half-fitted. And a fit sets
+    attributes early (``validate_data`` sets ``n_features_in_``, the classifier
+    ``classes_``) but the student last, so a thread predicting with the estimator while
+    it refits would mix the old student with the new classes; it sees the old model or
+    the new one, never parts of both.
     """
-    previous_state = dict(estimator.__dict__)
-    try:
-        yield
-    except BaseException:
-        estimator.__dict__.clear()
-        estimator.__dict__.update(previous_state)
-        raise
+    work = object.__new__(type(estimator))  # not copy.copy: no __getstate__ (a Client)
+    work.__dict__.update(estimator.__dict__)
+    fit(work)
+    estimator.__dict__ = work.__dict__  # one store
+    return estimator
 
 
 def _fit_keyed_teachers(teachers_key, fit_args, n_jobs=None, progress=None):
@@ -796,14 +796,41 @@ def _cache_key(key_args):
     try:
         return joblib.hash(key_args)
     except (pickle.PicklingError, AttributeError, TypeError) as exc:
-        name = next((name for name, est in key_args["teachers"] if not _picklable(est)),
-                    None)
+        name, est = next(((name, est) for name, est in key_args["teachers"]
+                          if not _picklable(est)), (None, None))
         what = f"the teacher {name!r}" if name else "the teachers or the data"
+        lost = _unreachable_main_class(est)
+        if lost is not None:
+            raise TypeError(
+                f"memory is set, and the cache keys on the teachers by pickling them, but "
+                f"{what} cannot be pickled in this process: its class {lost} is defined in "
+                "__main__ (your script or notebook), and this fit runs in a worker process "
+                "(n_jobs of a search or cross-validation), whose __main__ is not yours. "
+                "Move the class into a module you import, run the search with n_jobs=1, "
+                "or fit with memory=None."
+            ) from exc
         raise TypeError(
             f"memory is set, and the cache keys on the teachers by pickling them, but "
             f"{what} cannot be pickled. Define each teacher's class at module level (not "
             f"inside a function), or fit with memory=None."
         ) from exc
+
+
+def _unreachable_main_class(estimator):
+    """The name of a class in ``estimator`` (or its parameters) that was defined in a
+    ``__main__`` other than this process's: pickle finds classes by name, so it cannot
+    find that one here. None when there is none."""
+    import sys
+
+    if estimator is None:
+        return None
+    params = estimator.get_params(deep=True) if hasattr(estimator, "get_params") else {}
+    main = sys.modules.get("__main__")
+    for obj in [estimator, *params.values()]:
+        cls = type(obj)
+        if cls.__module__ == "__main__" and getattr(main, cls.__qualname__, None) is not cls:
+            return cls.__qualname__
+    return None
 
 
 def _picklable(obj):

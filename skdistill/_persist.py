@@ -41,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._serving import SERVING_FLAG
+from ._serving import SERVING_FLAG, teacher_names
 
 FORMAT_NAME = "skdistill"
 #: Bumped on any change a reader of the previous version could not read correctly.
@@ -56,11 +56,14 @@ _SIGNATURE = "HMAC-SHA256"
 _ARRAY_DIR = "arrays/"
 
 #: Fitted state that is never stored: the student is stored as arrays; the teachers
-#: are arbitrary code; ``_sklearn_version`` is written afresh on load.
-# SERVING_FLAG too: a loaded model has no teachers (teachers=None) whichever copy was
-# saved, and setting them again makes it fittable.
+#: are arbitrary code; ``_sklearn_version`` is written afresh on load; the metadata
+#: requests (``set_fit_request``, ``set_score_request``) are settings of this Python
+#: session's routing, not of the model.
+# SERVING_FLAG too: a loaded model holds its teachers' names only, whichever copy was
+# saved, and setting teachers again makes it fittable.
 _NOT_STORED = {"student_", "teachers_", "named_teachers_", "_teacher_columns",
-               "_teacher_input_sparse", "_sklearn_version", SERVING_FLAG}
+               "_teacher_input_sparse", "_sklearn_version", "_metadata_request",
+               SERVING_FLAG}
 
 # -- limits of the reader -------------------------------------------------------------
 # A model file is a header, a checksum, maybe a signature and two arrays per layer plus
@@ -367,7 +370,7 @@ def save(model, path, *, metadata=None, key=None):
         "task": model._task,
         "params": params,
         "dropped_params": dropped,
-        "teacher_names": _teacher_names(model.teachers),
+        "teacher_names": teacher_names(model.teachers),
         "fitted": fitted,
         "student": {"layers": layers, "encoding": student.encoding,
                     "activation": student.activation, "layer_sizes": student.layer_sizes,
@@ -415,13 +418,6 @@ def _stored_params(model):
         except _NotJSONable:
             dropped.append(key)
     return params, dropped
-
-
-def _teacher_names(teachers):
-    """The names of the ``teachers`` parameter's entries, kept in the header."""
-    if teachers is None:
-        return None
-    return [str(t[0]) if isinstance(t, (list, tuple)) else repr(t) for t in teachers]
 
 
 def _stored_fitted(model):
@@ -798,7 +794,9 @@ def load(path, *, return_metadata=False, key=None):
     Returns
     -------
     model : DistilledClassifier or DistilledRegressor
-        Fitted; predicts exactly as the saved model did. ``teachers`` is None.
+        Fitted; predicts exactly as the saved model did. ``teachers`` holds the
+        teachers' names (None for the default ensemble): with names, ``fit`` is refused
+        until teachers are set again, as on a serving copy.
     metadata : dict or None
         Only when ``return_metadata=True``.
 
@@ -833,8 +831,8 @@ def load(path, *, return_metadata=False, key=None):
     >>> loaded, metadata = load(path, return_metadata=True)
     >>> metadata
     {'owner': 'me'}
-    >>> loaded.teachers is None  # the teacher list is not stored
-    True
+    >>> loaded.teachers  # their names: the teachers are not stored
+    ['lr']
     >>> bool((loaded.predict(X) == model.predict(X)).all())
     True
     """
@@ -864,7 +862,10 @@ def load(path, *, return_metadata=False, key=None):
 
         params = _default_params(cls)
         params.update({k: _from_json(v) for k, v in header["params"].items() if k in params})
-        params["teachers"] = None
+        # The names, not None: None would mean the default ensemble, and a refit would
+        # silently train other teachers. Names only, a refit is refused (as a serving
+        # copy's is) until teachers are set again.
+        params["teachers"] = header.get("teacher_names")
         model = cls(**params)
         for key, value in header["fitted"].items():
             # Only data attributes: a crafted header must not shadow a method or a dunder.

@@ -26,7 +26,9 @@ def _is_distiller(obj):
     return isinstance(obj, _BaseDistiller)
 
 
-def _teacher_names(teachers):
+def teacher_names(teachers):
+    """The names of the ``teachers`` parameter's entries (None for the default ensemble):
+    what a serving copy and a model file keep of them."""
     if teachers is None:
         return None
     return [str(t[0]) if isinstance(t, (list, tuple)) and len(t) == 2 else str(t)
@@ -49,9 +51,9 @@ def refuse_fit(model):
     if flagged or _names_only(model.teachers):
         names = model.teachers if _names_only(model.teachers) else None
         raise TypeError(
-            f"This {type(model).__name__} is a serving copy made by skdistill.serving(): its "
-            f"teachers were dropped (teacher names: {names}), so it can only predict. Fit the "
-            "original model instead, or fit "
+            f"This {type(model).__name__} is a serving copy (made by skdistill.serving() or "
+            f"read by skdistill.load()): its teachers were dropped (teacher names: {names}), "
+            "so it can only predict. Fit the original model instead, or fit "
             "sklearn.base.clone(model).set_params(teachers=[(name, estimator), ...])."
         )
 
@@ -64,7 +66,7 @@ def _serving_distiller(model):
     check_is_fitted(model)
     slim = copy.copy(model)  # shares the (read-only) student arrays with the original
     drop_teachers(slim)
-    slim.teachers = _teacher_names(model.teachers)
+    slim.teachers = teacher_names(model.teachers)
     slim.__dict__[SERVING_FLAG] = True
     return slim
 

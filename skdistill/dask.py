@@ -46,7 +46,7 @@ from ._base import (
     check_hidden_layer_sizes,
     check_teacher_weights,
     check_weight_count,
-    unchanged_on_failure,
+    fit_atomically,
     warn_idle_validation_target,
 )
 from ._classifier import MISSING_LABELS
@@ -404,8 +404,7 @@ class _BaseDaskDistiller(NamedTeachersMixin, BaseEstimator):
 
     # -- fit --------------------------------------------------------------------------------
     def _fit(self, X, y):
-        with unchanged_on_failure(self):
-            return self._fit_impl(X, y)
+        return fit_atomically(self, lambda work: work._fit_impl(X, y))
 
     def _fit_impl(self, X, y):
         dask, da, distributed = _require_dask()

@@ -265,6 +265,15 @@ def test_a_teacher_that_cannot_be_pickled_is_named_before_any_fit(data, tmp_path
     _model(None, teachers=[("local", LocalLR())]).fit(X, y)  # without a cache it fits
 
 
+def test_a_main_class_that_this_process_cannot_find_is_named(data, tmp_path):
+    # A worker process of a search (n_jobs=2) rebuilds a class of the user's script by
+    # value, but pickle looks classes up by name in its own __main__, which lacks it.
+    lost = type("Lost", (LogisticRegression,), {"__module__": "__main__"})
+    X, y = data
+    with pytest.raises(TypeError, match="class Lost is defined in __main__.*n_jobs=1"):
+        _model(str(tmp_path), teachers=[("lost", lost())]).fit(X, y)
+
+
 def test_the_training_data_is_hashed_once_per_fit(data, tmp_path, monkeypatch):
     # The cache keys on one hash of the teachers' inputs; hashing the data again for the
     # cached call would double the cost of a cache hit on a large table.

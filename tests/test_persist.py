@@ -1,5 +1,6 @@
 """The safe .skd format and the compact pickle: exact round trips, refusal of bad files."""
 
+import copy
 import hashlib
 import json
 import pickle
@@ -7,12 +8,14 @@ import zipfile
 
 import numpy as np
 import pytest
+import sklearn
+from sklearn.base import clone
 from sklearn.datasets import load_diabetes, load_iris
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import StratifiedKFold
 
 import skdistill
-from skdistill import DistilledClassifier, load, save
+from skdistill import DistilledClassifier, load, save, serving
 from skdistill._persist import FORMAT_VERSION, ModelFormatError, _digest, read_header
 
 
@@ -67,8 +70,33 @@ def test_round_trip_is_exact(clf, saved, iris):
     assert model.fit_info_ == clf.fit_info_
     assert model.n_iter_ == clf.n_iter_
     params = clf.get_params(deep=False)
-    params["teachers"] = None  # documented: the teacher list is not stored
+    params["teachers"] = ["lr"]  # documented: the teachers' names, not the teachers
     assert model.get_params(deep=False) == params
+
+
+def test_a_loaded_model_refits_only_with_its_teachers_set_again(clf, saved, iris, tmp_path):
+    # teachers=None would be the default ensemble: a silent refit with other teachers.
+    X, y = iris
+    with pytest.raises(TypeError, match=r"read by skdistill.load\(\).*teacher names: \['lr'\]"):
+        load(saved).fit(X, y)
+    refit = clone(load(saved)).set_params(teachers=[("lr", LogisticRegression(max_iter=500))])
+    np.testing.assert_array_equal(refit.fit(X, y).predict_proba(X), clf.predict_proba(X))
+    # A serving copy's names are saved as names; a default ensemble stays None.
+    assert read_header(save(serving(clf), tmp_path / "s.skd"))["teacher_names"] == ["lr"]
+    default = clone(clf).set_params(teachers=None)
+    default.__dict__.update({k: v for k, v in clf.__dict__.items() if k.endswith("_")})
+    assert load(save(default, tmp_path / "d.skd")).teachers is None
+
+
+def test_metadata_requests_are_not_stored(clf, iris, tmp_path):
+    # Routing settings of this session (needed to route weights), not of the model.
+    X, _ = iris
+    requested = copy.deepcopy(clf)
+    with sklearn.config_context(enable_metadata_routing=True):
+        requested.set_fit_request(sample_weight=True).set_score_request(sample_weight=True)
+    loaded = load(save(requested, tmp_path / "r.skd"))
+    np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+    assert "_metadata_request" not in loaded.__dict__
 
 
 def test_metadata_and_header(saved):

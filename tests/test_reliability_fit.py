@@ -7,6 +7,8 @@ them, the scikit-learn config reaching parallel workers,
 and the compat layer's uniform sample-weight rules.
 """
 
+import threading
+
 import numpy as np
 import pytest
 import sklearn
@@ -436,3 +438,42 @@ def test_no_private_sklearn_import_outside_compat():
                 if any(n.startswith("_") for n in names):
                     offenders.append(f"{path.name}:{node.lineno}")
     assert offenders == []
+
+
+class _Gate(LogisticRegression):
+    """Holds its fit until the test has looked at the model mid-refit."""
+
+    entered = threading.Event()
+    release = threading.Event()
+
+    def fit(self, X, y, sample_weight=None):
+        _Gate.entered.set()
+        _Gate.release.wait(60)
+        return super().fit(X, y, sample_weight=sample_weight)
+
+
+def test_a_refit_swaps_the_whole_model_in_at_once():
+    # A model that serves while it refits in another thread: until the refit ends,
+    # predictions come from the old model whole (not the old student with the new
+    # classes_); a refit that fails leaves the old model whole too.
+    X, y = make_classification(300, 5, random_state=0)
+    model = DistilledClassifier(teachers=[("lr", LogisticRegression())], max_epochs=2,
+                                random_state=0).fit(X, np.where(y == 1, "a", "b"))
+    before = model.predict_proba(X)
+    _Gate.entered.clear()
+    _Gate.release.clear()
+    model.set_params(teachers=[("gate", _Gate())])
+    refit = threading.Thread(target=model.fit, args=(X[:, :4], np.where(y == 1, "x", "y")))
+    refit.start()
+    try:
+        assert _Gate.entered.wait(60)
+        assert list(model.classes_) == ["a", "b"] and model.n_features_in_ == 5
+        np.testing.assert_array_equal(model.predict_proba(X), before)
+    finally:
+        _Gate.release.set()
+        refit.join()
+    assert list(model.classes_) == ["x", "y"] and model.n_features_in_ == 4
+    state = dict(model.__dict__)
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        model.fit(X, np.zeros(300))
+    assert model.__dict__ == state
