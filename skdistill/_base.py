@@ -239,6 +239,10 @@ class _BaseDistiller(NamedTeachersMixin, BaseEstimator):
         """Arrays the training loop consumes: (teacher targets, true targets)."""
         raise NotImplementedError
 
+    def _adapt_task_teachers(self, teachers):
+        """The teachers as the task fits them (the regressor may standardize the target)."""
+        return teachers
+
     def _finish_student(self, student):
         """Last chance to change the trained network (the regressor folds its target scale)."""
         return student
@@ -391,7 +395,7 @@ class _BaseDistiller(NamedTeachersMixin, BaseEstimator):
                     if self.teachers is None
                     else check_teachers(self.teachers, self._task))
         names = None if _sparse.is_sparse(data.X) else getattr(self, "feature_names_in_", None)
-        teachers = adapt_teachers(teachers, data.table, names)
+        teachers = self._adapt_task_teachers(adapt_teachers(teachers, data.table, names))
         check_weight_count(data.weights, teachers)
         if data.sample_weight is not None:
             self._warn_unweighted_teachers(teachers)

@@ -6,7 +6,7 @@ from sklearn.base import RegressorMixin
 from ._base import _BaseDistiller
 from ._compat import _fit_context
 from ._student import Shift, check_float32_range
-from ._teachers import default_regression_teachers
+from ._teachers import default_regression_teachers, standardized_teachers
 
 #: Largest error of the folded target mean, as a share of the target's spread, left
 #: without a :class:`~skdistill._student.Shift` layer: far below what a student fits.
@@ -21,6 +21,10 @@ class DistilledRegressor(RegressorMixin, _BaseDistiller):
     PyTorch MLP student on a mix of those predictions and the true targets. Targets
     are standardized for training and the scale is folded back into the student's
     last layer, so ``predict`` is one numpy forward pass that returns target units.
+    A target whose units defeat tree teachers (a spread under 1e-2 or over 1e10, or a
+    mean beyond 1e4 spreads) is standardized for the teachers too, each wrapped in a
+    ``TransformedTargetRegressor`` (prefit ones excepted); a constant target is
+    predicted exactly.
 
     Parameters
     ----------
@@ -274,12 +278,19 @@ class DistilledRegressor(RegressorMixin, _BaseDistiller):
         else:  # weighted, so that rows the weights leave out (0) cannot set the scale
             self._y_mean = float(np.average(y, weights=sample_weight))
             std = float(np.sqrt(np.average((y - self._y_mean) ** 2, weights=sample_weight)))
-        self._y_scale = std if std > 1e-12 else 1.0
+        self._y_scale, self._y_constant = target_scale(self._y_mean, std)
         return y, 1
 
+    def _adapt_task_teachers(self, teachers):
+        if self._y_constant or not poorly_scaled(self._y_mean, self._y_scale):
+            return teachers
+        return standardized_teachers(teachers, self._y_mean, self._y_scale)
+
     def _standardize_target(self, values):
-        return ((np.asarray(values, dtype=np.float64).reshape(-1, 1) - self._y_mean)
-                / self._y_scale).astype(np.float32)
+        values = np.asarray(values, dtype=np.float64).reshape(-1, 1)
+        if self._y_constant:
+            return np.zeros(values.shape, dtype=np.float32)
+        return ((values - self._y_mean) / self._y_scale).astype(np.float32)
 
     def _student_targets(self, soft_targets, y_enc):
         true = None if y_enc is None else self._standardize_target(y_enc)
@@ -291,15 +302,17 @@ class DistilledRegressor(RegressorMixin, _BaseDistiller):
         # packed ensemble's mean of members follows it, and commutes with the scaling.
         last = student.linears[-1]
         i = student.layers.index(last)
-        scale, mean = np.float32(self._y_scale), np.float32(self._y_mean)
+        # A constant target: the student predicts it, and nothing of its own output.
+        y_scale = 0.0 if getattr(self, "_y_constant", False) else self._y_scale
+        scale, mean = np.float32(y_scale), np.float32(self._y_mean)
         bias = last.bias * scale + mean
         student.layers[i] = last.with_arrays({"weight": last.weight * scale, "bias": bias})
         # The bias holds the mean only to float32's precision at the mean; where that is
         # coarse against the target's spread (a mean of 1e9, a spread of a few units),
         # a Shift layer carries the rest, for the numpy forward's float64.
-        rest = (last.bias.astype(np.float64) * self._y_scale + self._y_mean
+        rest = (last.bias.astype(np.float64) * y_scale + self._y_mean
                 - bias.astype(np.float64))
-        if np.abs(rest).max() > SHIFT_PRECISION * self._y_scale:
+        if np.abs(rest).max() > SHIFT_PRECISION * y_scale:
             student.layers.append(Shift(shift=rest))
         return student
 
@@ -319,6 +332,41 @@ class DistilledRegressor(RegressorMixin, _BaseDistiller):
     def teacher_predict(self, X):
         """The kept teacher ensemble's averaged prediction (needs ``keep_teachers=True``)."""
         return self.teacher_predict_output(X)[:, 0]
+
+
+#: A target whose spread is at most this fraction of its mean (or zero) is constant to
+#: float64's precision: the student then predicts that constant.
+CONSTANT_SPREAD = 1e-12
+
+
+def target_scale(mean, std):
+    """``(scale, constant)``: what the student's targets are divided by, and whether the
+    target is constant (:data:`CONSTANT_SPREAD`).
+
+    The threshold is relative: a target in units of 1e-13 has a spread; ``5 + 1e-13 * z``
+    has none that float64 can hold. A constant target's student learns zeros (what its
+    teachers add to the constant is noise) and predicts the constant.
+
+    Examples
+    --------
+    >>> target_scale(0.0, 1e-13), target_scale(5.0, 1e-13), target_scale(0.0, 0.0)
+    ((1e-13, False), (1.0, True), (1.0, True))
+    """
+    if std > 0 and std > CONSTANT_SPREAD * abs(mean):
+        return std, False
+    return 1.0, True
+
+
+def poorly_scaled(mean, scale):
+    """Whether a target's scale or offset is beyond what tree teachers fit well.
+
+    Trees sum squared targets (their impurity cancels far from zero) and boosters stop
+    splitting below absolute gains: a spread under 1e-2 (XGBoost predicts the mean from
+    about 1e-4 on), over 1e10, or a mean beyond 1e4 spreads ruins them. Such a target
+    is standardized for the teachers (:func:`standardized_teachers`); others are left
+    as they are, so their teachers are unchanged.
+    """
+    return scale < 1e-2 or scale > 1e10 or abs(mean) > 1e4 * scale
 
 
 def _check_numeric_target(y):

@@ -8,7 +8,7 @@ import numbers
 import warnings
 
 import numpy as np
-from sklearn.base import clone, is_classifier, is_clusterer
+from sklearn.base import BaseEstimator, TransformerMixin, clone, is_classifier, is_clusterer
 from sklearn.compose import TransformedTargetRegressor
 from sklearn.ensemble import (
     ExtraTreesClassifier,
@@ -148,6 +148,49 @@ def default_regression_teachers(random_state=None, *, sparse=False):
                 random_state=s[4])),
             transformer=StandardScaler())),
     ]
+
+
+class FixedScale(TransformerMixin, BaseEstimator):
+    """``(y - mean) / scale`` with a fixed mean and scale: the target a teacher fits when
+    the user's is poorly scaled (see ``_regressor.poorly_scaled``).
+
+    A stateless transformer, so that a ``TransformedTargetRegressor`` around each
+    teacher (and each of its cross-fitting copies) uses the one scale of the whole fit.
+
+    Examples
+    --------
+    >>> FixedScale(mean=1e9, scale=2.0).fit_transform([[1e9 + 4.0]])
+    array([[2.]])
+    """
+
+    def __init__(self, mean=0.0, scale=1.0):
+        self.mean = mean
+        self.scale = scale
+
+    def fit(self, y, sample_weight=None):
+        return self
+
+    def transform(self, y):
+        return (np.asarray(y, dtype=np.float64) - self.mean) / self.scale
+
+    def inverse_transform(self, y):
+        return np.asarray(y, dtype=np.float64) * self.scale + self.mean
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = False
+        return tags
+
+
+def standardized_teachers(teachers, mean, scale):
+    """Each teacher fitted on the standardized target, predicting in the target's units.
+
+    A prefit teacher is left as it is: it was fitted, and predicts, in the user's units.
+    """
+    return [(name, est if isinstance(est, FrozenEstimator) else TransformedTargetRegressor(
+                regressor=est, transformer=FixedScale(mean=mean, scale=scale),
+                check_inverse=False))
+            for name, est in teachers]
 
 
 def check_teachers(teachers, task):

@@ -51,6 +51,7 @@ from ._base import (
 )
 from ._classifier import MISSING_LABELS
 from ._compat import HasMethods, Interval, _fit_context
+from ._regressor import target_scale
 from ._student import TASK_COMBINE, build_student, check_finite_input, check_student_finite
 from ._teachers import (
     FittedTeacher,
@@ -531,8 +532,10 @@ class _BaseDaskDistiller(NamedTeachersMixin, BaseEstimator):
             raise ValueError(f"y contains {int(nonfinite)} NaN or infinite value(s).")
         std = float(std)
         self._y_mean = float(mean)
-        self._y_scale = std if std > 1e-12 else 1.0
-        data.n_outputs, data.target_scale = 1, (self._y_mean, self._y_scale)
+        self._y_scale, self._y_constant = target_scale(self._y_mean, std)
+        # A constant target's student learns zeros, as the in-memory regressor's does.
+        data.n_outputs, data.target_scale = 1, (self._y_mean, np.inf if self._y_constant
+                                                else self._y_scale)
 
     # -- teachers ----------------------------------------------------------------------------
     def _assign_folds(self, data, seed):
@@ -1337,6 +1340,7 @@ class DaskDistilledRegressor(RegressorMixin, _BaseDaskDistiller):
         # The in-memory regressor folds the target scale into the last layer; use its code.
         local = self._local_class()
         local._y_mean, local._y_scale = self._y_mean, self._y_scale
+        local._y_constant = self._y_constant
         return local._finish_student(student)
 
     @_fit_context(prefer_skip_nested_validation=False)

@@ -13,6 +13,7 @@ from sklearn.metrics import r2_score
 from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from xgboost import XGBRegressor
 
 from skdistill import DistilledRegressor, default_regression_teachers
 
@@ -96,6 +97,29 @@ def test_a_target_far_from_zero_keeps_its_units(diabetes, offset):
                                                          model.predict(X_test)) > 0.9
     restored = pickle.loads(pickle.dumps(model))
     np.testing.assert_array_equal(restored.predict(X_test), model.predict(X_test))
+
+
+@pytest.mark.parametrize("offset, scale", [(1e9, 1.0), (0.0, 1e-7), (0.0, 1e-13)])
+def test_tree_teachers_fit_a_target_of_any_units(diabetes, offset, scale):
+    # Trees cancel far from zero and boosters stop splitting below absolute gains: the
+    # teachers then fit the target standardized, and predict in its units.
+    X_train, X_test, y_train, y_test = diabetes
+    params = dict(teachers=[("rf", RandomForestRegressor(n_estimators=20, random_state=0)),
+                            ("xgb", XGBRegressor(n_estimators=50, n_jobs=1,
+                                                 random_state=0))],
+                  keep_teachers=True, max_epochs=20)
+    plain = small(**params).fit(X_train, y_train)
+    moved = small(**params).fit(X_train, y_train * scale + offset)
+    for model, y in ((plain, y_test), (moved, y_test * scale + offset)):
+        model.r2 = (r2_score(y, model.teacher_predict(X_test)), model.score(X_test, y))
+    assert moved.r2 == pytest.approx(plain.r2, abs=0.03)
+
+
+@pytest.mark.parametrize("value", [0.0, 5.0, 1e20])
+def test_a_constant_target_is_predicted_exactly(diabetes, value):
+    X_train, X_test, _, _ = diabetes
+    model = small(max_epochs=5).fit(X_train, np.full(len(X_train), value))
+    np.testing.assert_array_equal(model.predict(X_test), value)
 
 
 def test_rows_weighed_zero_leave_the_student(diabetes):
