@@ -83,7 +83,9 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
         Widths of the student's hidden layers. ``"auto"`` takes the widest of (256, 256),
         (256, 128) and (128, 64) whose linear layers hold at most 200,000 weights for the
         encoded input (0.8 MB in float32), so the student stays under 1 MB: (256, 256)
-        on most tables, (128, 64) on the widest encodings. A wider student follows a
+        on most tables, (128, 64) on the widest encodings. Beyond about 1,800 encoded
+        inputs (900 columns) even (128, 64) is over 1 MB: it is used, and fit warns,
+        suggesting fewer columns or narrower layers. A wider student follows a
         tree ensemble more closely, for about twice the student's fit time; ``(128, 64)``
         is the smaller, faster student of 0.5 (``benchmarks/results/ablation_levers_0_5.md``).
     activation : {"relu", "tanh", "gelu", "silu"}, default="silu"
@@ -170,8 +172,9 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
         student, so numpy predict, ONNX and saved files include it.
     n_bins : int, default=64
         Quantile bins per column for ``"piecewise_linear"`` (fewer on wide tables, so
-        that the encoded width stays at most 1,024; fewer where a column has fewer
-        distinct values). More bins place the teachers' steps more exactly: 64 instead
+        that the encoded width stays at most 1,024, but at least 2: above 512 columns
+        the width is twice the columns; fewer where a column has fewer distinct
+        values). More bins place the teachers' steps more exactly: 64 instead
         of 16 raised fidelity on 10 of 15 tables for about 1.35 times the student's
         fit time (``benchmarks/results/ablation_bins.md``).
     n_frequencies : int, default=8

@@ -950,7 +950,21 @@ def resolve_hidden_layer_sizes(hidden_layer_sizes, width, n_outputs):
     for sizes in AUTO_HIDDEN_LAYER_SIZES[:-1]:
         if dense_parameters(width, sizes, n_outputs) <= AUTO_MAX_PARAMETERS:
             return sizes
-    return AUTO_HIDDEN_LAYER_SIZES[-1]
+    sizes = AUTO_HIDDEN_LAYER_SIZES[-1]
+    n_weights = dense_parameters(width, sizes, n_outputs)
+    if n_weights > OVER_BUDGET_PARAMETERS:
+        from ._warnings import warn  # sklearn-free at import: see the module docstring
+
+        warn(f"The student reads {width} encoded inputs (two per column beyond 512 "
+             f"columns), so even the smallest automatic student {sizes} holds "
+             f"{n_weights * 4 / 1e6:.1f} MB of weights: it will be over 1 MB. Select "
+             "fewer columns first (for example SelectKBest or PCA in a Pipeline), or set "
+             "hidden_layer_sizes to narrower layers.")
+    return sizes
+
+
+#: float32 weights beyond which a student, with its encoding, passes 1 MB (0.96 MB).
+OVER_BUDGET_PARAMETERS = 240_000
 
 
 #: Outputs per feature of a :class:`FeatureLinear` layer (and an activation) after the

@@ -1,6 +1,8 @@
 """The student description: every registered layer type computes the same function in
 numpy, torch and onnxruntime, and stores its arrays exactly."""
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -221,6 +223,19 @@ def test_auto_width_ladder_ends_at_the_widest_encodings():
 
     assert (dense_parameters(MAX_ENCODED_WIDTH, AUTO_HIDDEN_LAYER_SIZES[-1], 10)
             <= AUTO_MAX_PARAMETERS)
+
+
+def test_a_table_too_wide_for_1_mb_warns():
+    # Two bins a column at least: past ~900 columns even (128, 64) passes 1 MB.
+    wide = RNG.normal(size=(100, 950))
+    with pytest.warns(UserWarning, match="1900 encoded inputs.*over 1 MB.*fewer columns"):
+        student = build_student(wide, 2, "auto", input_encoding="piecewise_linear",
+                                n_bins=64)
+    assert student.nbytes > 1_000_000
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert build_student(wide[:, :800], 2, "auto", input_encoding="piecewise_linear",
+                             n_bins=64).nbytes < 1_000_000
 
 
 def test_student_refuses_layers_that_do_not_chain():
