@@ -561,17 +561,49 @@ def _fit_one(name, estimator, X, y, sample_weight, classification, classes=None)
     if isinstance(estimator, FrozenEstimator):
         columns = frozen_columns(name, estimator, classes) if classification else None
         return FittedTeacher(name, estimator, columns)
-    est = clone(estimator)
+    est = _early_stopping_that_fits(clone(estimator), y, classification)
     fit_params = _sample_weight_params(est, sample_weight) or {}
     if classification:
         # Re-encode to the classes present in these rows: XGBoost and others insist on
         # contiguous labels 0..k-1, and a fold can miss a rare class.
         present = np.unique(y)
+        if len(present) == 1:
+            # A fold's training rows hold one class (another has a row or two, all in
+            # this fold's test part): nothing to learn, so the fold says that class.
+            from sklearn.dummy import DummyClassifier
+
+            return FittedTeacher(name, DummyClassifier().fit(X[:1], [0]), present)
         _fit_unrouted(est, X, np.searchsorted(present, y), fit_params)
         columns = present[np.asarray(est.classes_, dtype=np.intp)]
         return FittedTeacher(name, est, columns)
     _fit_unrouted(est, X, y, fit_params)
     return FittedTeacher(name, est, None)
+
+
+def _early_stopping_that_fits(estimator, y, classification):
+    """``estimator``, with early stopping off in each of its MLPs that could not split
+    off its validation rows from ``y``'s.
+
+    scikit-learn's MLPs hold out ``validation_fraction`` of their rows (stratified, for
+    a classifier), which needs two rows at least, one per class, and two rows of every
+    class: a fold of a dozen rows, or a class of two, cannot. Those fits then stop on
+    the training loss instead. Other fits are unchanged.
+    """
+    params = estimator.get_params(deep=True)
+    counts = np.unique(y, return_counts=True)[1] if classification else None
+    need = max(2, len(counts)) if classification else 2
+    for key, value in params.items():
+        if value is not True or not (key == "early_stopping"
+                                     or key.endswith("__early_stopping")):
+            continue
+        owner = estimator if key == "early_stopping" else params[key.rsplit("__", 1)[0]]
+        if not isinstance(owner, (MLPClassifier, MLPRegressor)):
+            continue
+        n_valid = int(np.ceil(owner.validation_fraction * len(y)))
+        if (n_valid < need or len(y) - n_valid < need
+                or (classification and counts.min() < 2)):
+            estimator.set_params(**{key: False})
+    return estimator
 
 
 def _fit_predict(name, estimator, X, y, sample_weight, train, test, n_outputs, classification,
@@ -696,6 +728,15 @@ def make_splits(n_rows, y, cv, random_state, classification):
             f"rows; got {n_rows} sample(s). Pass more rows, a smaller cv (2 or more), or "
             "soft_targets='in_sample', which needs no folds."
         )
+    if classification and isinstance(cv, numbers.Integral):
+        largest = int(np.unique(y, return_counts=True)[1].max())
+        if cv > largest:
+            fewer = f"cv={largest}, " if largest >= 2 else ""
+            raise ValueError(
+                f"Out-of-fold soft targets over {cv} stratified folds (cv) need a class "
+                f"with at least {cv} rows; the largest class has {largest}. Pass "
+                f"{fewer}more rows, or soft_targets='in_sample', which needs no folds."
+            )
     splitter = check_cv(cv, y if classification else None, classifier=classification,
                         shuffle=True, random_state=random_state)
     y_split = y if classification else np.zeros(n_rows)
@@ -830,7 +871,8 @@ def fit_teachers_each(teachers, X, y, sample_weight, *, n_outputs, task, method,
             jobs.append((i, None, None, "oob"))
         else:
             if splits is None:
-                folds = resolve_folds(cv, n, max_rows)
+                largest = np.bincount(y).max() if classification else None
+                folds = resolve_folds(cv, n, max_rows, largest)
                 splits = [(subsample_rows(train, max_rows, sample_rng), test)
                           for train, test in make_splits(n, y, folds, random_state,
                                                          classification)]
@@ -899,7 +941,7 @@ AUTO_MAX_TEACHER_ROWS = 200_000
 AUTO_FOLDS = 5
 
 
-def resolve_folds(cv, n_rows, max_rows):
+def resolve_folds(cv, n_rows, max_rows, largest_class=None):
     """The ``cv`` that cross-fitting uses: ``cv`` itself, or the folds ``"auto"`` stands for.
 
     ``"auto"`` is the fewest folds, from 2 up to ``AUTO_FOLDS``, whose training part
@@ -909,15 +951,25 @@ def resolve_folds(cv, n_rows, max_rows):
     number of fits falls (2 folds and the refit: half of five folds' six fits per
     teacher). Small tables, where the cap does not bind, keep five folds.
 
+    ``largest_class`` (classification) is the rows of the largest class: stratified
+    folds cannot outnumber them, so ``"auto"`` takes no more (and at least 2).
+
     Examples
     --------
     >>> resolve_folds("auto", 100_000, 200_000), resolve_folds("auto", 1_000_000, 200_000)
     (5, 2)
     >>> resolve_folds("auto", 300_000, 200_000), resolve_folds(10, 1_000_000, 200_000)
     (3, 10)
+    >>> resolve_folds("auto", 180, 200_000, largest_class=3)  # 60 classes of 3 rows
+    3
     """
     if not (isinstance(cv, str) and cv == "auto"):
         return cv
+    folds = _auto_folds(n_rows, max_rows)
+    return folds if largest_class is None else min(folds, max(2, int(largest_class)))
+
+
+def _auto_folds(n_rows, max_rows):
     if max_rows is None:
         return AUTO_FOLDS
     for k in range(2, AUTO_FOLDS):

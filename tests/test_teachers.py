@@ -126,3 +126,41 @@ def test_a_clusterer_is_not_a_regression_teacher():
     X, y = make_regression(100, 3, random_state=0)
     with pytest.raises(TypeError, match="'km' is a clusterer"):
         DistilledRegressor(teachers=[("km", KMeans(3, n_init=1))]).fit(X, y)
+
+
+@pytest.mark.parametrize("n_positive", [1, 2])
+def test_a_class_of_one_or_two_rows_cross_fits(n_positive):
+    # A fold whose training rows hold one class says that class; an MLP that cannot
+    # hold out a stratified validation split fits without early stopping.
+    from sklearn.neural_network import MLPClassifier
+    from xgboost import XGBClassifier
+
+    X, _ = make_classification(300, 4, random_state=0)
+    y = np.zeros(300, dtype=int)
+    y[:n_positive] = 1
+    teachers = [("xgb", XGBClassifier(n_estimators=5, n_jobs=1)),
+                ("mlp", MLPClassifier(early_stopping=True, max_iter=20, random_state=0))]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the MLP's ConvergenceWarning at 20 iterations
+        model = _small(teachers, keep_teachers=True).fit(X, y)
+    proba = model.teacher_predict_proba(X)
+    assert np.isfinite(proba).all() and proba.shape == (300, 2)
+
+
+def test_tiny_tables_fit_teachers_with_early_stopping():
+    from sklearn.neural_network import MLPRegressor
+
+    X = np.random.RandomState(0).normal(size=(10, 3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        DistilledRegressor(teachers=[("mlp", MLPRegressor(early_stopping=True, max_iter=20))],
+                           max_epochs=2, random_state=0).fit(X, X[:, 0])
+
+
+def test_auto_folds_never_outnumber_the_largest_class():
+    X, _ = make_classification(180, 4, random_state=0)
+    y = np.repeat(np.arange(60), 3)  # 60 classes of 3 rows
+    model = _small([("lr", LogisticRegression(max_iter=50))]).fit(X, y)
+    assert model.fit_info_["teacher_folds"] == 3
+    with pytest.raises(ValueError, match="5 stratified folds.*largest class has 3.*cv=3"):
+        _small([("lr", LogisticRegression())], cv=5).fit(X, y)
