@@ -293,10 +293,7 @@ class _BaseDistiller(NamedTeachersMixin, BaseEstimator):
             from ._training import resolve_device
 
             resolve_device(self.device)
-        X_extra = None
-        if X_unlabeled is not None:
-            X_extra = self._validated_rows(X_unlabeled, table, "X_unlabeled")
-        X_extra = self._drop_unused_teacher_inputs(X_extra)
+        X_extra = self._drop_unused_teacher_inputs(self._unlabeled_rows(X_unlabeled, table))
         return _FitData(X=X, y=y, y_enc=y_enc, n_outputs=n_outputs,
                         sample_weight=sample_weight, X_unlabeled=X_extra,
                         hidden=check_hidden_layer_sizes(self.hidden_layer_sizes),
@@ -349,6 +346,19 @@ class _BaseDistiller(NamedTeachersMixin, BaseEstimator):
                              ensure_all_finite=False, y_numeric=regression)
         check_finite_input(codes, accepts_missing=True)
         return codes, y, table
+
+    def _unlabeled_rows(self, X_unlabeled, table):
+        """``X_unlabeled`` checked as predict's rows, with errors that name it; None for
+        none or zero rows (a filter may leave none)."""
+        if X_unlabeled is None or (hasattr(X_unlabeled, "shape") and len(X_unlabeled.shape)
+                                   and X_unlabeled.shape[0] == 0):
+            return None
+        try:
+            return self._validated_rows(X_unlabeled, table, "X_unlabeled")
+        except ValueError as exc:
+            if "X_unlabeled" in str(exc):
+                raise
+            raise ValueError(f"X_unlabeled: {exc}") from exc
 
     def _validated_rows(self, X, table, what="X"):
         """Rows to label or predict, checked against the fit: floats (dense or CSR) or a

@@ -227,6 +227,11 @@ def test_classifier_records_synthetic_and_unlabeled_rows():
     auto = _tiny_model(augmentation="auto", augment_factor=1.0).fit(X, y)
     assert auto.fit_info_["n_transfer_rows"] == n_real  # 200 rows is "small"
     assert model.predict_proba(X).shape == (200, 2)
+    # No unlabeled rows (a filter may leave none) are none; a wrong width names them.
+    empty = _tiny_model().fit(X, y, X_unlabeled=X[:0])
+    assert empty.fit_info_["n_transfer_rows"] == 0
+    with pytest.raises(ValueError, match="X_unlabeled: X has 5 features"):
+        _tiny_model().fit(X, y, X_unlabeled=X[:10, :5])
 
 
 def test_too_few_rows_for_munge_means_no_synthetic_rows():
