@@ -621,20 +621,24 @@ def _fit_predict(name, estimator, X, y, sample_weight, train, test, n_outputs, c
         raise _named_error(name, kind, exc) from exc
 
 
-#: Errors that a teacher's job re-raises as the same type, with the teacher named first;
-#: others (a library's own types, whose constructors may take other arguments) get a note.
-_RENAMED_ERRORS = (ValueError, TypeError, RuntimeError, IndexError, FloatingPointError)
-
-
 def _named_error(name, kind, exc):
-    """``exc`` as an error that names the failed teacher and its job, unless it does."""
+    """``exc`` as an error that names the failed teacher and its job, unless it does.
+
+    The same type, with the teacher named first, where the type takes a message as its
+    one argument; otherwise (a type whose constructor wants more) ``exc`` itself, with
+    the teacher in a note.
+    """
     if str(exc).startswith(f"Teacher {name!r}"):
         return exc
     job = {"fold": "on a cross-fitting fold", "oob": "for out-of-bag targets",
            "refit": "refitted on all rows"}.get(kind, "on all training rows")
     message = f"Teacher {name!r} failed ({job}): {type(exc).__name__}: {exc}"
-    if type(exc) in _RENAMED_ERRORS:
-        return type(exc)(message)
+    try:
+        renamed = type(exc)(message)
+    except Exception:
+        renamed = None
+    if renamed is not None and str(renamed) == message:
+        return renamed
     if hasattr(exc, "add_note"):  # Python 3.11+
         exc.add_note(message)
     return exc

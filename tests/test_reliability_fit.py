@@ -300,12 +300,15 @@ def test_a_fold_whose_training_rows_all_weigh_zero_is_named(clf_data):
 def test_fewer_rows_than_folds_names_cv_and_the_way_out(clf_data):
     X, y = clf_data
     model = DistilledClassifier(teachers=[("lr", LogisticRegression())],
-                                **{**FAST, "cv": "auto"})
+                                **{**FAST, "cv": 5})
     with pytest.raises(ValueError, match=r"5 folds \(cv\) need at least 5 training rows; "
                                          r"got 4 sample\(s\).*soft_targets='in_sample'"):
         model.fit(X[:4], [0, 1, 0, 1])
     assert not hasattr(model, "n_features_in_")
     model.set_params(soft_targets="in_sample").fit(X[:4], [0, 1, 0, 1])
+    # "auto" takes no more folds than the largest class has rows: here 2.
+    auto = model.set_params(soft_targets="oof", cv="auto").fit(X[:4], [0, 1, 0, 1])
+    assert auto.fit_info_["teacher_folds"] == 2
 
 
 def test_validation_rows_stay_near_the_fraction_with_many_tiny_classes():
