@@ -130,7 +130,21 @@ class DistillationPipeline(Pipeline):
         Returns
         -------
         self : DistillationPipeline
+            A fit that fails leaves every step as it was: a pipeline never pairs newly
+            fitted preprocessing with the student of an earlier fit.
         """
+        steps = list(self.steps)
+        states = [(step, dict(step.__dict__)) for _, step in steps if hasattr(step, "__dict__")]
+        try:
+            return self._fit_steps(X, y, X_unlabeled, params)
+        except BaseException:
+            self.steps = steps
+            for step, state in states:
+                step.__dict__.clear()
+                step.__dict__.update(state)
+            raise
+
+    def _fit_steps(self, X, y, X_unlabeled, params):
         stray = [k for k in params if k.endswith("__X_unlabeled")]
         if stray:
             # A plain Pipeline's spelling: it would reach the last step untransformed.
