@@ -51,8 +51,9 @@ def refuse_fit(model):
     if flagged or _names_only(model.teachers):
         names = model.teachers if _names_only(model.teachers) else None
         raise TypeError(
-            f"This {type(model).__name__} is a serving copy (made by skdistill.serving() or "
-            f"read by skdistill.load()): its teachers were dropped (teacher names: {names}), "
+            f"This {type(model).__name__} is a serving copy (made by skdistill.serving(), "
+            "read by skdistill.load() or made by a Dask model's to_local()): its teachers "
+            f"were dropped (teacher names: {names}), "
             "so it can only predict. Fit the original model instead, or fit "
             "sklearn.base.clone(model).set_params(teachers=[(name, estimator), ...])."
         )

@@ -52,6 +52,7 @@ from ._base import (
 from ._classifier import MISSING_LABELS
 from ._compat import HasMethods, Interval, _fit_context
 from ._regressor import target_scale
+from ._serving import teacher_names
 from ._student import TASK_COMBINE, build_student, check_finite_input, check_student_finite
 from ._teachers import (
     FittedTeacher,
@@ -731,11 +732,16 @@ class _BaseDaskDistiller(NamedTeachersMixin, BaseEstimator):
         -------
         DistilledClassifier or DistilledRegressor
             A fitted model that predicts exactly as this one does, with numpy alone. It
-            has no teachers (its ``teachers`` parameter is None); ``skdistill.save``,
-            ``to_onnx`` and ``serving`` take it as they take any fitted distiller.
+            has no teachers: its ``teachers`` parameter holds their names, so that its
+            ``fit`` is refused (as a serving copy's is) until teachers are set again, or
+            None for the default ensemble (a refit then uses the in-memory one).
+            ``skdistill.save``, ``to_onnx`` and ``serving`` take it as they take any
+            fitted distiller.
         """
         check_is_fitted(self)
-        return self._local_model(copy.deepcopy)
+        local = self._local_model(copy.deepcopy)
+        local.teachers = teacher_names(self.teachers)
+        return local
 
     def _local_model(self, take):
         """The local model, its fitted attributes passed through ``take`` (a copy, or not)."""

@@ -107,7 +107,7 @@ def test_fit_predict_to_local_round_trip(client, data, tmp_path):
     assert isinstance(pred, da.Array) and isinstance(proba, da.Array)
     pred, proba = dask.compute(pred, proba)
     local = model.to_local()
-    assert type(local) is DistilledClassifier and local.teachers is None
+    assert type(local) is DistilledClassifier and local.teachers == ["lgbm", "xgb"]
     # The training parameters the two share carry over, the epoch size among them.
     assert local.epoch_rows == model.epoch_rows and local.max_epochs == model.max_epochs
     # ... and the student's shape and kept weights, not the local class's defaults.
@@ -157,6 +157,10 @@ def test_regressor_round_trip(client, tmp_path):
     local = model.to_local()
     np.testing.assert_allclose(pred, local.predict(X))
     assert model.score(Xd, yd) > 0.9
+    # Its teachers' names: a refit would otherwise train the default ensemble.
+    assert local.teachers == ["ridge"]
+    with pytest.raises(TypeError, match=r"to_local\(\).*teacher names: \['ridge'\]"):
+        local.fit(X, y)
     path = tmp_path / "r.skd"
     skdistill.save(local, path)
     np.testing.assert_allclose(skdistill.load(path).predict(X), pred)
