@@ -350,8 +350,7 @@ class _BaseDistiller(NamedTeachersMixin, BaseEstimator):
     def _unlabeled_rows(self, X_unlabeled, table):
         """``X_unlabeled`` checked as predict's rows, with errors that name it; None for
         none or zero rows (a filter may leave none)."""
-        if X_unlabeled is None or (hasattr(X_unlabeled, "shape") and len(X_unlabeled.shape)
-                                   and X_unlabeled.shape[0] == 0):
+        if X_unlabeled is None or has_zero_rows(X_unlabeled):
             return None
         try:
             return self._validated_rows(X_unlabeled, table, "X_unlabeled")
@@ -461,6 +460,20 @@ class _BaseDistiller(NamedTeachersMixin, BaseEstimator):
         soft = average_outputs(outputs, data.weights)
         return fitted, soft, time.perf_counter() - start, teachers_key
 
+    def _label_extra(self, fitted, X_extra, data, teachers_key):
+        """The teachers' weighted average on the unlabeled and synthetic rows. Cached
+        (``memory``), each teacher's outputs are kept, so that other ``teacher_weights``
+        reuse them; otherwise only each chunk's average, which holds a teacher's share
+        of the memory."""
+        fit_sparse = _sparse.is_sparse(data.X)
+        if not teachers_key:
+            return label_rows(fitted, X_extra, n_outputs=data.n_outputs, task=self._task,
+                              weights=data.weights, fit_sparse=fit_sparse)
+        label = check_memory(self.memory).cache(label_rows_each, ignore=["fitted"])
+        return average_outputs(list(label(fitted, X_extra, n_outputs=data.n_outputs,
+                                          task=self._task, fit_sparse=fit_sparse,
+                                          teachers_key=teachers_key)), data.weights)
+
     def _max_teacher_rows(self):
         return AUTO_MAX_TEACHER_ROWS if self.max_teacher_rows == "auto" else self.max_teacher_rows
 
@@ -501,12 +514,7 @@ class _BaseDistiller(NamedTeachersMixin, BaseEstimator):
         if extra:
             # Sparse when any part is (MUNGE rows of sparse rows are sparse too): CSR.
             X_extra = _sparse.stack_rows(extra).astype(data.X.dtype, copy=False)
-            label = check_memory(self.memory if teachers_key else None).cache(
-                label_rows_each, ignore=["fitted"])
-            extra_soft = average_outputs(list(label(
-                fitted, X_extra, n_outputs=data.n_outputs, task=self._task,
-                fit_sparse=_sparse.is_sparse(data.X), teachers_key=teachers_key)),
-                data.weights)
+            extra_soft = self._label_extra(fitted, X_extra, data, teachers_key)
             X_parts.append(X_extra)
             target_parts.append(self._student_targets(extra_soft, None)[0])
         n_real = len(train_idx)
@@ -696,6 +704,17 @@ class _BaseDistiller(NamedTeachersMixin, BaseEstimator):
     def __sklearn_is_fitted__(self):
         return hasattr(self, "student_")
 
+    def _pinned(self):
+        """This model as it is now, for one prediction: a view that shares its state.
+
+        A refit replaces the state whole (:func:`fit_atomically`), so a prediction that
+        reads the view throughout (student, column names, classes) sees the old model or
+        the new one, never parts of both.
+        """
+        view = object.__new__(type(self))
+        view.__dict__ = self.__dict__
+        return view
+
     def _student_output(self, X):
         """The student's raw output for validated X: the one predict path."""
         check_is_fitted(self)
@@ -778,6 +797,20 @@ class _BaseDistiller(NamedTeachersMixin, BaseEstimator):
         return tags
 
 
+def has_zero_rows(X):
+    """Whether ``X`` (an array, a DataFrame, a sparse matrix or a list) has zero rows.
+
+    Examples
+    --------
+    >>> has_zero_rows(np.empty((0, 3))), has_zero_rows([]), has_zero_rows([[1.0]])
+    (True, True, False)
+    """
+    shape = getattr(X, "shape", None)
+    if shape is not None:
+        return len(shape) > 0 and shape[0] == 0
+    return hasattr(X, "__len__") and len(X) == 0
+
+
 def fit_atomically(estimator, fit):
     """``fit(copy)`` on a shallow copy of ``estimator``, whose state then replaces the
     estimator's in one step; returns ``estimator``.
@@ -785,13 +818,15 @@ def fit_atomically(estimator, fit):
     A failed fit leaves the estimator as it was: nothing half-fitted. And a fit sets
     attributes early (``validate_data`` sets ``n_features_in_``, the classifier
     ``classes_``) but the student last, so a thread predicting with the estimator while
-    it refits would mix the old student with the new classes; it sees the old model or
-    the new one, never parts of both.
+    it refits would mix the old student with the new classes. The old state dict is
+    never changed, only replaced, and each prediction reads one pinned view of it
+    (``_BaseDistiller._pinned``): it sees the old model or the new one, never parts of
+    both.
     """
     work = object.__new__(type(estimator))  # not copy.copy: no __getstate__ (a Client)
     work.__dict__.update(estimator.__dict__)
     fit(work)
-    estimator.__dict__ = work.__dict__  # one store
+    estimator.__dict__ = work.__dict__  # one store; predict reads a pinned view of it
     return estimator
 
 
@@ -875,7 +910,8 @@ def check_hidden_layer_sizes(sizes):
 
 
 def check_teacher_weights(teacher_weights):
-    """``teacher_weights`` as a float array (or None); ValueError when unusable."""
+    """``teacher_weights`` as a float array (or None); TypeError for a dict, ValueError
+    for unusable values."""
     if teacher_weights is None:
         return None
     if isinstance(teacher_weights, dict):

@@ -83,8 +83,8 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
         Widths of the student's hidden layers. ``"auto"`` takes the widest of (256, 256),
         (256, 128) and (128, 64) whose linear layers hold at most 200,000 weights for the
         encoded input (0.8 MB in float32), so the student stays under 1 MB: (256, 256)
-        on most tables, (128, 64) on the widest encodings. Beyond about 1,800 encoded
-        inputs (900 columns) even (128, 64) is over 1 MB: it is used, and fit warns,
+        on most tables, (128, 64) on the widest encodings. Beyond about 1,790 encoded
+        inputs (895 columns) even (128, 64) is over 1 MB: it is used, and fit warns,
         suggesting fewer columns or narrower layers. A wider student follows a
         tree ensemble more closely, for about twice the student's fit time; ``(128, 64)``
         is the smaller, faster student of 0.5 (``benchmarks/results/ablation_levers_0_5.md``).
@@ -515,11 +515,11 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
         proba : ndarray of shape (n_samples, n_classes), float64
             Rows sum to 1; columns follow ``classes_``.
         """
-        return softmax(self._student_output(X))
+        return softmax(self._pinned()._student_output(X))
 
     def predict_log_proba(self, X):
         """Logarithm of :meth:`predict_proba`."""
-        return log_softmax(self._student_output(X))
+        return log_softmax(self._pinned()._student_output(X))
 
     def predict(self, X):
         """Predicted class labels (the original labels, not indices).
@@ -532,8 +532,9 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
         -------
         y : ndarray of shape (n_samples,)
         """
-        output = self._student_output(X)  # checks fitted state before classes_ is read
-        return self._labels(output)
+        model = self._pinned()  # one state: the student and classes_ of one fit
+        output = model._student_output(X)  # checks fitted state before classes_ is read
+        return model._labels(output)
 
     def _labels(self, output):
         """The class labels of the student's raw output: its largest logit per row."""
@@ -541,8 +542,9 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
 
     def _predict_and_proba(self, X):
         """``(predict(X), predict_proba(X))`` from one pass of ``X`` through the student."""
-        output = self._student_output(X)
-        return self._labels(output), softmax(output)
+        model = self._pinned()
+        output = model._student_output(X)
+        return model._labels(output), softmax(output)
 
     def teacher_predict_proba(self, X):
         """The kept teacher ensemble's averaged probabilities, columns as ``classes_``.

@@ -1,8 +1,11 @@
 """DistillationPipeline: a Pipeline that sends unlabeled rows through its preprocessing."""
 
+import copy
+
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import has_fit_parameter
 
+from ._base import _BaseDistiller, has_zero_rows
 from ._compat import _fit_context, validate_pipeline_steps
 
 
@@ -134,17 +137,21 @@ class DistillationPipeline(Pipeline):
             fitted preprocessing with the student of an earlier fit.
         """
         steps = list(self.steps)
-        states = [(step, dict(step.__dict__)) for _, step in steps if hasattr(step, "__dict__")]
+        # Deep copies: a step may hold estimators of its own (a nested Pipeline) that its
+        # fit changes in place. A distiller's own fit changes nothing until it succeeds.
+        states = [(step, copy.deepcopy(step.__dict__)) for _, step in steps
+                  if hasattr(step, "__dict__") and not isinstance(step, _BaseDistiller)]
         try:
             return self._fit_steps(X, y, X_unlabeled, params)
         except BaseException:
             self.steps = steps
             for step, state in states:
-                step.__dict__.clear()
-                step.__dict__.update(state)
+                step.__dict__ = state
             raise
 
     def _fit_steps(self, X, y, X_unlabeled, params):
+        if has_zero_rows(X_unlabeled):
+            X_unlabeled = None  # a filter may leave none: the earlier steps refuse zero rows
         stray = [k for k in params if k.endswith("__X_unlabeled")]
         if stray:
             # A plain Pipeline's spelling: it would reach the last step untransformed.

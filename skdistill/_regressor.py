@@ -1,12 +1,14 @@
 """DistilledRegressor: the scikit-learn face of regression distillation."""
 
 import numpy as np
-from sklearn.base import RegressorMixin
+from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin
+from sklearn.compose import TransformedTargetRegressor
+from sklearn.frozen import FrozenEstimator
 
 from ._base import _BaseDistiller
 from ._compat import _fit_context
 from ._student import Shift, check_float32_range
-from ._teachers import default_regression_teachers, standardized_teachers
+from ._teachers import default_regression_teachers
 
 #: Largest error of the folded target mean, as a share of the target's spread, left
 #: without a :class:`~skdistill._student.Shift` layer: far below what a student fits.
@@ -129,7 +131,9 @@ class DistilledRegressor(RegressorMixin, _BaseDistiller):
         As :class:`DistilledClassifier`'s (timings, row counts, the best epoch,
         ``stopped_by``).
     teachers_ : list of estimators
-        Only with ``keep_teachers=True``.
+        Only with ``keep_teachers=True``. For a poorly scaled target each (but a prefit
+        one) is a ``TransformedTargetRegressor`` around the teacher given, whose fitted
+        copy is its ``regressor_``.
     named_teachers_ : dict
     teacher_weights_ : ndarray of shape (n_teachers,) or None
         The validated ``teacher_weights`` the soft targets were averaged with (None for
@@ -327,7 +331,7 @@ class DistilledRegressor(RegressorMixin, _BaseDistiller):
         -------
         y : ndarray of shape (n_samples,), float64
         """
-        return self._student_output(X)[:, 0].astype(np.float64)
+        return self._pinned()._student_output(X)[:, 0].astype(np.float64)
 
     def teacher_predict(self, X):
         """The kept teacher ensemble's averaged prediction (needs ``keep_teachers=True``)."""
@@ -391,3 +395,46 @@ def _check_numeric_target(y):
                     f"DistilledRegressor needs a numeric target; y holds text such as "
                     f"{str(v)!r}. For class labels use DistilledClassifier."
                 ) from None
+
+
+class FixedScale(TransformerMixin, BaseEstimator):
+    """``(y - mean) / scale`` with a fixed mean and scale: the target a teacher fits when
+    the user's is poorly scaled (:func:`poorly_scaled`).
+
+    A stateless transformer, so that a ``TransformedTargetRegressor`` around each
+    teacher (and each of its cross-fitting copies) uses the one scale of the whole fit.
+
+    Examples
+    --------
+    >>> FixedScale(mean=1e9, scale=2.0).fit_transform([[1e9 + 4.0]])
+    array([[2.]])
+    """
+
+    def __init__(self, mean=0.0, scale=1.0):
+        self.mean = mean
+        self.scale = scale
+
+    def fit(self, y, sample_weight=None):
+        return self
+
+    def transform(self, y):
+        return (np.asarray(y, dtype=np.float64) - self.mean) / self.scale
+
+    def inverse_transform(self, y):
+        return np.asarray(y, dtype=np.float64) * self.scale + self.mean
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = False
+        return tags
+
+
+def standardized_teachers(teachers, mean, scale):
+    """Each teacher fitted on the standardized target, predicting in the target's units.
+
+    A prefit teacher is left as it is: it was fitted, and predicts, in the user's units.
+    """
+    return [(name, est if isinstance(est, FrozenEstimator) else TransformedTargetRegressor(
+                regressor=est, transformer=FixedScale(mean=mean, scale=scale),
+                check_inverse=False))
+            for name, est in teachers]

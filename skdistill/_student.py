@@ -950,21 +950,23 @@ def resolve_hidden_layer_sizes(hidden_layer_sizes, width, n_outputs):
     for sizes in AUTO_HIDDEN_LAYER_SIZES[:-1]:
         if dense_parameters(width, sizes, n_outputs) <= AUTO_MAX_PARAMETERS:
             return sizes
-    sizes = AUTO_HIDDEN_LAYER_SIZES[-1]
-    n_weights = dense_parameters(width, sizes, n_outputs)
-    if n_weights > OVER_BUDGET_PARAMETERS:
+    return AUTO_HIDDEN_LAYER_SIZES[-1]
+
+
+def warn_over_budget(student, width):
+    """Warn when an automatic student is over 1 MB: on a table wide enough (about 900
+    columns, whose bins give two inputs each) that no automatic width fits."""
+    if student.nbytes > STUDENT_BUDGET_BYTES:
         from ._warnings import warn  # sklearn-free at import: see the module docstring
 
-        warn(f"The student reads {width} encoded inputs (two per column beyond 512 "
-             f"columns), so even the smallest automatic student {sizes} holds "
-             f"{n_weights * 4 / 1e6:.1f} MB of weights: it will be over 1 MB. Select "
+        warn(f"The student holds {student.nbytes / 1e6:.2f} MB, over 1 MB: its "
+             f"{width} encoded inputs are too many for the automatic widths. Select "
              "fewer columns first (for example SelectKBest or PCA in a Pipeline), or set "
              "hidden_layer_sizes to narrower layers.")
-    return sizes
 
 
-#: float32 weights beyond which a student, with its encoding, passes 1 MB (0.96 MB).
-OVER_BUDGET_PARAMETERS = 240_000
+#: The size the automatic student keeps under (its arrays, as ``MLPStudent.nbytes``).
+STUDENT_BUDGET_BYTES = 1_000_000
 
 
 #: Outputs per feature of a :class:`FeatureLinear` layer (and an activation) after the
@@ -1034,6 +1036,7 @@ def build_student(X, n_outputs, hidden_layer_sizes, *, activation="relu",
     width = len(table) if table is not None else d
     for layer in layers:
         width = layer.check(width)
+    encoded = width
     hidden = resolve_hidden_layer_sizes(hidden_layer_sizes, width, n_outputs)
     sizes = [*hidden, n_outputs]
     for i, h in enumerate(sizes):
@@ -1045,7 +1048,10 @@ def build_student(X, n_outputs, hidden_layer_sizes, *, activation="relu",
         width = h
     if n_members > 1:
         layers.append(MemberMean(n_members, combine))
-    return MLPStudent(layers)
+    student = MLPStudent(layers)
+    if isinstance(hidden_layer_sizes, str) and n_members == 1:
+        warn_over_budget(student, encoded)
+    return student
 
 
 def _distinct_edges(quantiles):

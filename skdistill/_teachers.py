@@ -8,7 +8,7 @@ import numbers
 import warnings
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin, clone, is_classifier, is_clusterer
+from sklearn.base import clone, is_classifier, is_clusterer
 from sklearn.compose import TransformedTargetRegressor
 from sklearn.ensemble import (
     ExtraTreesClassifier,
@@ -148,49 +148,6 @@ def default_regression_teachers(random_state=None, *, sparse=False):
                 random_state=s[4])),
             transformer=StandardScaler())),
     ]
-
-
-class FixedScale(TransformerMixin, BaseEstimator):
-    """``(y - mean) / scale`` with a fixed mean and scale: the target a teacher fits when
-    the user's is poorly scaled (see ``_regressor.poorly_scaled``).
-
-    A stateless transformer, so that a ``TransformedTargetRegressor`` around each
-    teacher (and each of its cross-fitting copies) uses the one scale of the whole fit.
-
-    Examples
-    --------
-    >>> FixedScale(mean=1e9, scale=2.0).fit_transform([[1e9 + 4.0]])
-    array([[2.]])
-    """
-
-    def __init__(self, mean=0.0, scale=1.0):
-        self.mean = mean
-        self.scale = scale
-
-    def fit(self, y, sample_weight=None):
-        return self
-
-    def transform(self, y):
-        return (np.asarray(y, dtype=np.float64) - self.mean) / self.scale
-
-    def inverse_transform(self, y):
-        return np.asarray(y, dtype=np.float64) * self.scale + self.mean
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.requires_fit = False
-        return tags
-
-
-def standardized_teachers(teachers, mean, scale):
-    """Each teacher fitted on the standardized target, predicting in the target's units.
-
-    A prefit teacher is left as it is: it was fitted, and predicts, in the user's units.
-    """
-    return [(name, est if isinstance(est, FrozenEstimator) else TransformedTargetRegressor(
-                regressor=est, transformer=FixedScale(mean=mean, scale=scale),
-                check_inverse=False))
-            for name, est in teachers]
 
 
 def check_teachers(teachers, task):
@@ -357,9 +314,26 @@ def _named_frame(X, names):
     return pd.DataFrame(X, columns=names, copy=False)
 
 
-def _final_step(estimator):
-    """The estimator that does the learning: a Pipeline's last step, or the estimator."""
-    return estimator.steps[-1][1] if isinstance(estimator, Pipeline) else estimator
+def _final_step(estimator, fitted=False):
+    """The estimator that does the learning: a Pipeline's last step, a
+    TransformedTargetRegressor's regressor (its fitted copy, ``regressor_``, when
+    ``fitted``), or the estimator."""
+    if isinstance(estimator, Pipeline):
+        return _final_step(estimator.steps[-1][1], fitted)
+    if isinstance(estimator, TransformedTargetRegressor):
+        inner = estimator.regressor_ if fitted else estimator.regressor
+        return estimator if inner is None else _final_step(inner, fitted)
+    return estimator
+
+
+def _target_transformers(estimator):
+    """The fitted target transformers between a teacher and its final step, outermost
+    first: its out-of-bag predictions are in their units."""
+    if isinstance(estimator, Pipeline):
+        return _target_transformers(estimator.steps[-1][1])
+    if isinstance(estimator, TransformedTargetRegressor):
+        return [estimator.transformer_, *_target_transformers(estimator.regressor_)]
+    return []
 
 
 def _sample_weight_params(estimator, sample_weight):
@@ -395,9 +369,13 @@ def _sample_weight_params(estimator, sample_weight):
 def _weighted_members(estimator):
     """The estimators a meta-estimator passes its ``sample_weight`` to (without metadata
     routing), or None for any other estimator."""
-    if isinstance(estimator, (VotingClassifier, VotingRegressor, StackingClassifier,
-                              StackingRegressor)):
+    if isinstance(estimator, (VotingClassifier, VotingRegressor)):
         return [est for _, est in estimator.estimators if est != "drop"]
+    if isinstance(estimator, (StackingClassifier, StackingRegressor)):
+        # The final estimator gets the weights too; its default (None: a logistic or
+        # ridge regression) takes them.
+        final = [] if estimator.final_estimator is None else [estimator.final_estimator]
+        return [est for _, est in estimator.estimators if est != "drop"] + final
     if isinstance(estimator, BaseSearchCV):
         return [estimator.estimator]
     return None
@@ -618,28 +596,35 @@ def _fit_predict(name, estimator, X, y, sample_weight, train, test, n_outputs, c
         return _run_job(name, estimator, X, y, sample_weight, train, test, n_outputs,
                         classification, kind, classes)
     except Exception as exc:
-        raise _named_error(name, kind, exc) from exc
+        named = _named_error(name, kind, exc)
+        if named is exc:
+            raise
+        raise named from exc
 
 
 def _named_error(name, kind, exc):
     """``exc`` as an error that names the failed teacher and its job, unless it does.
 
-    The same type, with the teacher named first, where the type takes a message as its
-    one argument; otherwise (a type whose constructor wants more) ``exc`` itself, with
-    the teacher in a note.
+    An error that is just a message (ValueError, TypeError, scikit-learn's) becomes one
+    of the same type, with the teacher named first and its other attributes kept.
+    Any other (an OSError's errno and filename, a constructor that wants more) is
+    ``exc`` itself, with the teacher in a note (Python 3.11+).
     """
     if str(exc).startswith(f"Teacher {name!r}"):
         return exc
     job = {"fold": "on a cross-fitting fold", "oob": "for out-of-bag targets",
            "refit": "refitted on all rows"}.get(kind, "on all training rows")
     message = f"Teacher {name!r} failed ({job}): {type(exc).__name__}: {exc}"
-    try:
-        renamed = type(exc)(message)
-    except Exception:
-        renamed = None
+    renamed = None
+    if exc.args == (str(exc),) and not isinstance(exc, (OSError, KeyError)):
+        try:
+            renamed = type(exc)(message)
+        except Exception:
+            renamed = None
     if renamed is not None and str(renamed) == message:
+        renamed.__dict__.update(exc.__dict__)
         return renamed
-    if hasattr(exc, "add_note"):  # Python 3.11+
+    if hasattr(exc, "add_note"):
         exc.add_note(message)
     return exc
 
@@ -666,13 +651,16 @@ def _run_job(name, estimator, X, y, sample_weight, train, test, n_outputs, class
 
 
 def _oob_targets(teacher, X, n_outputs, classification):
-    est = _final_step(teacher.estimator)
+    est = _final_step(teacher.estimator, fitted=True)
     if classification:
         raw = est.oob_decision_function_
         out = np.zeros((X.shape[0], n_outputs))
         out[:, teacher.columns] = raw
     else:
         out = np.asarray(est.oob_prediction_, dtype=np.float64).reshape(X.shape[0], -1)
+        for transformer in reversed(_target_transformers(teacher.estimator)):
+            out = np.asarray(transformer.inverse_transform(out),
+                             dtype=np.float64).reshape(X.shape[0], -1)
     # A row left out of no bootstrap sample has no OOB estimate (NaN): use the
     # in-sample prediction for those few rows rather than dropping them.
     missing = ~np.isfinite(out).all(axis=1)

@@ -314,7 +314,11 @@ def _empty_cells_in_training(X, y, train_idx, test_idx, task):
 
 
 def _fit_model(model, X, y, teachers):
-    folds = model._teacher_folds(len(X))
+    import numpy as np
+
+    largest = (int(np.unique(np.asarray(y), return_counts=True)[1].max())
+               if model._task == "classification" else None)
+    folds = model._teacher_folds(len(X), largest_class=largest)
     _progress(f"Fitting teachers ({', '.join(n for n, _ in teachers)}) with {folds}-fold "
               f"cross-fitted soft targets on {len(X)} rows, then the student...")
     start = time.perf_counter()

@@ -268,7 +268,8 @@ def _refuse_missing(X):
     """Refuse NaN with a fix a Dask model can use: its fit refuses missing values, so the
     local model's advice to fit on data with them would lead nowhere."""
     try:
-        values = np.asarray(X, dtype=np.float64)
+        values = (X.to_numpy(dtype=np.float64, na_value=np.nan) if hasattr(X, "to_numpy")
+                  else np.asarray(X, dtype=np.float64))  # pd.NA in nullable columns: NaN
     except (TypeError, ValueError):
         return  # not numbers: the local model's validation names what is wrong
     if values.ndim == 2:

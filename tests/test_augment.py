@@ -433,13 +433,24 @@ def test_distillation_pipeline_without_unlabeled_rows_is_a_pipeline():
 @pytest.mark.parametrize("X_unlabeled", [None, "rows"])
 def test_a_failed_pipeline_refit_leaves_every_step_as_it_was(X_unlabeled):
     X, y, rows, X_test, _ = _split_for_pipeline()
-    pipe = DistillationPipeline([("scale", StandardScaler()), ("model", _tiny_model())])
+    # A nested Pipeline too: its own steps are fitted in place.
+    pipe = DistillationPipeline([("scale", Pipeline([("inner", StandardScaler())])),
+                                 ("model", _tiny_model())])
     before = pipe.fit(X, y).predict_proba(X_test)
     with pytest.raises(ValueError, match="at least 2 classes"):
         # The scaler refits on the new rows; the distiller then refuses one class.
         pipe.fit(X * 10 + 3, np.zeros_like(y),
                  X_unlabeled=None if X_unlabeled is None else rows)
     np.testing.assert_array_equal(pipe.predict_proba(X_test), before)
+
+
+@pytest.mark.parametrize("empty", [lambda rows: rows[:0], lambda rows: []])
+def test_zero_unlabeled_rows_are_none_in_a_pipeline(empty):
+    X, y, rows, X_test, _ = _split_for_pipeline()
+    pipe = DistillationPipeline([("scale", StandardScaler()), ("model", _tiny_model())])
+    plain = DistillationPipeline([("scale", StandardScaler()), ("model", _tiny_model())])
+    np.testing.assert_array_equal(pipe.fit(X, y, X_unlabeled=empty(rows)).predict_proba(X_test),
+                                  plain.fit(X, y).predict_proba(X_test))
 
 
 def test_distillation_pipeline_needs_a_last_step_that_takes_unlabeled_rows():

@@ -115,6 +115,17 @@ def test_tree_teachers_fit_a_target_of_any_units(diabetes, offset, scale):
     assert moved.r2 == pytest.approx(plain.r2, abs=0.03)
 
 
+def test_out_of_bag_targets_of_a_standardized_forest_are_in_target_units(diabetes):
+    X_train, X_test, y_train, y_test = diabetes
+    forest = [("rf", RandomForestRegressor(n_estimators=30, random_state=0))]
+    fits = [small(teachers=forest, soft_targets="oob", keep_teachers=True, max_epochs=20)
+            .fit(X_train, y_train + offset) for offset in (0.0, 1e9)]
+    for model in fits:
+        assert model.fit_info_["teacher_folds"] is None  # out-of-bag: no folds
+    scores = [model.score(X_test, y_test + offset) for model, offset in zip(fits, (0, 1e9))]
+    assert scores[1] == pytest.approx(scores[0], abs=0.03)
+
+
 @pytest.mark.parametrize("value", [0.0, 5.0, 1e20])
 def test_a_constant_target_is_predicted_exactly(diabetes, value):
     X_train, X_test, _, _ = diabetes

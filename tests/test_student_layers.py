@@ -228,14 +228,17 @@ def test_auto_width_ladder_ends_at_the_widest_encodings():
 def test_a_table_too_wide_for_1_mb_warns():
     # Two bins a column at least: past ~900 columns even (128, 64) passes 1 MB.
     wide = RNG.normal(size=(100, 950))
-    with pytest.warns(UserWarning, match="1900 encoded inputs.*over 1 MB.*fewer columns"):
+    with pytest.warns(UserWarning, match="over 1 MB: its 1900 encoded inputs.*fewer columns"):
         student = build_student(wide, 2, "auto", input_encoding="piecewise_linear",
                                 n_bins=64)
     assert student.nbytes > 1_000_000
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert build_student(wide[:, :800], 2, "auto", input_encoding="piecewise_linear",
+        assert build_student(wide[:, :890], 2, "auto", input_encoding="piecewise_linear",
                              n_bins=64).nbytes < 1_000_000
+    # Whatever the encoding: "standard" reads one input a column.
+    with pytest.warns(UserWarning, match="over 1 MB: its 1950 encoded inputs"):
+        build_student(RNG.normal(size=(100, 1950)), 2, "auto", input_encoding="standard")
 
 
 def test_student_refuses_layers_that_do_not_chain():

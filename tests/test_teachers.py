@@ -95,11 +95,18 @@ def test_sample_weight_reaches_meta_estimator_teachers(kind):
         warnings.simplefilter("error")  # no "fitted unweighted" warning
         model = _small([("meta", teacher)], keep_teachers=True).fit(X, y, sample_weight=w)
     assert model.teacher_predict_proba(X)[:, 1].mean() > 0.8
-    # A member that cannot take the weights: the meta-estimator cannot either.
-    pipe = VotingClassifier([("p", make_pipeline(StandardScaler(), LogisticRegression()))],
-                            voting="soft")
-    with pytest.warns(UserWarning, match=r"Teachers \['meta'\] do not accept sample_weight"):
-        _small([("meta", pipe)]).fit(X, y, sample_weight=w)
+    # A member that cannot take the weights (a Pipeline wants step__sample_weight; a
+    # stacking's final KNN none): the meta-estimator cannot either.
+    from sklearn.neighbors import KNeighborsClassifier
+
+    for unweighted in (
+            VotingClassifier([("p", make_pipeline(StandardScaler(), LogisticRegression()))],
+                             voting="soft"),
+            StackingClassifier([("lr", LogisticRegression())], cv=2,
+                               final_estimator=KNeighborsClassifier())):
+        with pytest.warns(UserWarning, match=r"Teachers \['meta'\] do not accept "
+                                             "sample_weight"):
+            _small([("meta", unweighted)]).fit(X, y, sample_weight=w)
 
 
 def test_a_failing_teacher_is_named(frame):
