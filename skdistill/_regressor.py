@@ -338,6 +338,30 @@ class DistilledRegressor(RegressorMixin, _BaseDistiller):
         return self.teacher_predict_output(X)[:, 0]
 
 
+def _check_numeric_target(y):
+    """Refuse text in ``y`` before validation does, naming a value and the classifier.
+
+    Text that reads as a number (``"2.5"``) passes: validation converts it.
+    """
+    values = np.asarray(y)
+    if values.dtype.kind not in "OUS":
+        return
+    try:
+        values.astype(np.float64)  # all numbers, or text that reads as numbers
+        return
+    except (TypeError, ValueError):
+        pass
+    for v in values.ravel():  # name the first text that does not
+        if isinstance(v, (str, bytes)):
+            try:
+                float(v)
+            except ValueError:
+                raise ValueError(
+                    f"DistilledRegressor needs a numeric target; y holds text such as "
+                    f"{str(v)!r}. For class labels use DistilledClassifier."
+                ) from None
+
+
 #: A target whose spread is at most this fraction of its mean (or zero) is constant to
 #: float64's precision: the student then predicts that constant.
 CONSTANT_SPREAD = 1e-12
@@ -371,30 +395,6 @@ def poorly_scaled(mean, scale):
     as they are, so their teachers are unchanged.
     """
     return scale < 1e-2 or scale > 1e10 or abs(mean) > 1e4 * scale
-
-
-def _check_numeric_target(y):
-    """Refuse text in ``y`` before validation does, naming a value and the classifier.
-
-    Text that reads as a number (``"2.5"``) passes: validation converts it.
-    """
-    values = np.asarray(y)
-    if values.dtype.kind not in "OUS":
-        return
-    try:
-        values.astype(np.float64)  # all numbers, or text that reads as numbers
-        return
-    except (TypeError, ValueError):
-        pass
-    for v in values.ravel():  # name the first text that does not
-        if isinstance(v, (str, bytes)):
-            try:
-                float(v)
-            except ValueError:
-                raise ValueError(
-                    f"DistilledRegressor needs a numeric target; y holds text such as "
-                    f"{str(v)!r}. For class labels use DistilledClassifier."
-                ) from None
 
 
 class FixedScale(TransformerMixin, BaseEstimator):
