@@ -880,7 +880,8 @@ def _unreachable_main_class(estimator):
     main = sys.modules.get("__main__")
     for obj in [estimator, *params.values()]:
         cls = type(obj)
-        if cls.__module__ == "__main__" and getattr(main, cls.__qualname__, None) is not cls:
+        if (cls.__module__ == "__main__" and "<locals>" not in cls.__qualname__
+                and getattr(main, cls.__qualname__, None) is not cls):
             return cls.__qualname__
     return None
 

@@ -52,12 +52,12 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
         ``max_teacher_rows`` caps every fold's fit anyway: the fewest folds whose
         training part still holds ``max_teacher_rows`` rows, so each fold's teachers
         are as strong as with 5 folds and the teacher phase makes half the fits
-        (with the default cap, 2 folds from 400,000 rows).
-        ``fit_info_["teacher_folds"]`` records the number used;
-        ``benchmarks/results/scale.md`` compares it with 5 folds. A splitter's test
-        folds must cover every training row; a repeated splitter
-        (``RepeatedStratifiedKFold``) gives each row the mean of its out-of-fold
-        outputs, at one teacher fit per fold and repeat.
+        (with the default cap, 2 folds from 400,000 rows); and never more folds than
+        the largest class has rows (at least 2). ``fit_info_["teacher_folds"]``
+        records the number used; ``benchmarks/results/scale.md`` compares it with 5
+        folds. A splitter's test folds must cover every training row; a repeated
+        splitter (``RepeatedStratifiedKFold``) gives each row the mean of its
+        out-of-fold outputs, at one teacher fit per fold and repeat.
     max_teacher_rows : int, "auto" or None, default="auto"
         Fit each teacher (each fold, and the refit) on at most this many of its
         training rows, drawn at random; every row is still labelled out-of-fold. This
@@ -83,9 +83,11 @@ class DistilledClassifier(ClassifierMixin, _BaseDistiller):
         Widths of the student's hidden layers. ``"auto"`` takes the widest of (256, 256),
         (256, 128) and (128, 64) whose linear layers hold at most 200,000 weights for the
         encoded input (0.8 MB in float32), so the student stays under 1 MB: (256, 256)
-        on most tables, (128, 64) on the widest encodings. Beyond about 1,790 encoded
-        inputs (895 columns) even (128, 64) is over 1 MB: it is used, and fit warns,
-        suggesting fewer columns or narrower layers. A wider student follows a
+        up to about 520 encoded inputs (8 continuous columns at 64 bins; binary and
+        low-cardinality columns take fewer), (256, 128) up to about 650, (128, 64)
+        beyond. Beyond about 1,790 encoded inputs (895 columns) even (128, 64) is over
+        1 MB: it is used, and fit warns (with one member, ``n_members=1``), suggesting
+        fewer columns or narrower layers. A wider student follows a
         tree ensemble more closely, for about twice the student's fit time; ``(128, 64)``
         is the smaller, faster student of 0.5 (``benchmarks/results/ablation_levers_0_5.md``).
     activation : {"relu", "tanh", "gelu", "silu"}, default="silu"

@@ -285,11 +285,13 @@ def save(model, path, *, metadata=None, key=None):
     refuses a corrupted, truncated, edited or incompatible file.
 
     Not stored: the teachers. The ``teachers`` parameter (a list of arbitrary
-    estimators) comes back as ``None`` and its names are kept in the header; fitted
-    teachers (``keep_teachers=True``) are dropped. Other parameters that are not plain
-    data (a ``RandomState`` instance, a ``joblib.Memory``, a CV splitter) come back as
-    their defaults and are listed in the header under ``"dropped_params"``. Predictions
-    are unaffected.
+    estimators) comes back as their names (None for the default ensemble), which
+    refuse ``fit`` until teachers are set again; fitted teachers
+    (``keep_teachers=True``) are dropped. ``memory`` is not stored either (a cache
+    folder is this machine's, and a refit would unpickle what it finds there). Other
+    parameters that are not plain data (a ``RandomState`` instance, a CV splitter) come
+    back as their defaults. Both are listed in the header under ``"dropped_params"``.
+    Predictions are unaffected.
 
     Parameters
     ----------
@@ -412,6 +414,11 @@ def _stored_params(model):
             continue  # arbitrary estimators: never stored, see save's docstring
         if key == "cv" and isinstance(value, (list, tuple)):
             dropped.append(key)  # fold indices: data, as large as the table, not a setting
+            continue
+        if key == "memory" and value is not None:
+            # A folder of the machine that saved: a refit elsewhere would unpickle what
+            # it finds there, a file chosen by whoever wrote the model file.
+            dropped.append(key)
             continue
         try:
             params[key] = _to_json(value)

@@ -186,7 +186,10 @@ class DistillationPipeline(Pipeline):
             Xt = head.fit_transform(X, y, **head_params)
             # With memory, Pipeline fits clones: keep the fitted ones it put in its steps.
             self.steps[:-1] = head.steps
-            X_unlabeled_t = head.transform(X_unlabeled)
+            try:
+                X_unlabeled_t = head.transform(X_unlabeled)
+            except ValueError as exc:
+                raise ValueError(f"X_unlabeled: {exc}") from exc
         elif head_params:
             raise ValueError(
                 f"Fit parameters {sorted(head_params)} name no step of this one-step pipeline."

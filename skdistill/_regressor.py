@@ -26,7 +26,7 @@ class DistilledRegressor(RegressorMixin, _BaseDistiller):
     A target whose units defeat tree teachers (a spread under 1e-2 or over 1e10, or a
     mean beyond 1e4 spreads) is standardized for the teachers too, each wrapped in a
     ``TransformedTargetRegressor`` (prefit ones excepted); a constant target is
-    predicted exactly.
+    predicted as that constant (to float64's rounding).
 
     Parameters
     ----------
@@ -132,8 +132,11 @@ class DistilledRegressor(RegressorMixin, _BaseDistiller):
         ``stopped_by``).
     teachers_ : list of estimators
         Only with ``keep_teachers=True``. For a poorly scaled target each (but a prefit
-        one) is a ``TransformedTargetRegressor`` around the teacher given, whose fitted
-        copy is its ``regressor_``.
+        one) is a ``TransformedTargetRegressor`` around the teacher as fitted (behind
+        skdistill's own steps on a raw table), whose fitted copy is its ``regressor_``.
+        With the default ``hidden_layer_sizes=(128, 64)``, a table of more than about
+        900 columns gives a student over 1 MB, without a warning (the classifier's
+        ``"auto"`` warns).
     named_teachers_ : dict
     teacher_weights_ : ndarray of shape (n_teachers,) or None
         The validated ``teacher_weights`` the soft targets were averaged with (None for

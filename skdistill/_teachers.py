@@ -723,11 +723,17 @@ def make_splits(n_rows, y, cv, random_state, classification):
     if classification and isinstance(cv, numbers.Integral):
         largest = int(np.unique(y, return_counts=True)[1].max())
         if cv > largest:
-            fewer = f"cv={largest}, " if largest >= 2 else ""
+            if largest < 2:
+                raise ValueError(
+                    "Every class of y has a single row, so no stratified folds exist for "
+                    "out-of-fold soft targets (cv). Pass more rows, or "
+                    "soft_targets='in_sample', which needs no folds."
+                )
             raise ValueError(
                 f"Out-of-fold soft targets over {cv} stratified folds (cv) need a class "
                 f"with at least {cv} rows; the largest class has {largest}. Pass "
-                f"{fewer}more rows, or soft_targets='in_sample', which needs no folds."
+                f"cv={largest}, more rows, or soft_targets='in_sample', which needs no "
+                "folds."
             )
     splitter = check_cv(cv, y if classification else None, classifier=classification,
                         shuffle=True, random_state=random_state)

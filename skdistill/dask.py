@@ -51,7 +51,7 @@ from ._base import (
 )
 from ._classifier import MISSING_LABELS
 from ._compat import HasMethods, Interval, _fit_context
-from ._regressor import target_scale
+from ._regressor import poorly_scaled, target_scale
 from ._serving import teacher_names
 from ._student import TASK_COMBINE, build_student, check_finite_input, check_student_finite
 from ._teachers import (
@@ -63,6 +63,7 @@ from ._teachers import (
     predict_teachers,
     single_threaded,
 )
+from ._warnings import warn
 
 __all__ = [
     "DaskDistilledClassifier",
@@ -535,6 +536,14 @@ class _BaseDaskDistiller(NamedTeachersMixin, BaseEstimator):
         std = float(std)
         self._y_mean = float(mean)
         self._y_scale, self._y_constant = target_scale(self._y_mean, std)
+        if not self._y_constant and poorly_scaled(self._y_mean, self._y_scale):
+            # The in-memory regressor standardizes such a target for its teachers; the
+            # dask-native ones take dask collections and are not wrapped.
+            warn(
+                f"y has mean {self._y_mean:.6g} and standard deviation {self._y_scale:.3g}: "
+                "units that tree teachers fit badly (their splits cancel far from zero, "
+                "or stop below absolute gains). Standardize y before a Dask fit (for "
+                "example (y - mean) / std, then the reverse on predictions).")
         # A constant target's student learns zeros, as the in-memory regressor's does.
         data.n_outputs, data.target_scale = 1, (self._y_mean, np.inf if self._y_constant
                                                 else self._y_scale)

@@ -451,6 +451,8 @@ def test_zero_unlabeled_rows_are_none_in_a_pipeline(empty):
     plain = DistillationPipeline([("scale", StandardScaler()), ("model", _tiny_model())])
     np.testing.assert_array_equal(pipe.fit(X, y, X_unlabeled=empty(rows)).predict_proba(X_test),
                                   plain.fit(X, y).predict_proba(X_test))
+    with pytest.raises(ValueError, match="X_unlabeled: X has 2 features"):
+        pipe.fit(X, y, X_unlabeled=rows[:5, :2])
 
 
 def test_distillation_pipeline_needs_a_last_step_that_takes_unlabeled_rows():

@@ -157,6 +157,11 @@ def test_regressor_round_trip(client, tmp_path):
     local = model.to_local()
     np.testing.assert_allclose(pred, local.predict(X))
     assert model.score(Xd, yd) > 0.9
+    # A target in units that tree teachers fit badly: the dask teachers are not
+    # standardized, so fit says to standardize it.
+    with pytest.warns(UserWarning, match="Standardize y before a Dask fit"):
+        DaskDistilledRegressor(teachers=[("ridge", Ridge())], **SMALL).fit(
+            Xd, da.from_array(y + 1e9, chunks=PART))
     # Its teachers' names: a refit would otherwise train the default ensemble.
     assert local.teachers == ["ridge"]
     with pytest.raises(TypeError, match=r"to_local\(\).*teacher names: \['ridge'\]"):

@@ -146,6 +146,12 @@ def test_non_json_params_fall_back_to_defaults(iris, tmp_path):
     assert loaded.random_state is None
     assert loaded.hidden_layer_sizes == (8,)
     np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+    # A cache folder is the saving machine's: a refit elsewhere would unpickle from it.
+    cached = DistilledClassifier(teachers=[("lr", LogisticRegression(max_iter=500))], cv=2,
+                                 max_epochs=2, memory=str(tmp_path / "cache"),
+                                 random_state=0).fit(X, y)
+    path = save(cached, tmp_path / "c.skd")
+    assert read_header(path)["dropped_params"] == ["memory"] and load(path).memory is None
 
 
 def test_a_list_of_splits_is_not_written(iris, tmp_path):

@@ -173,3 +173,5 @@ def test_auto_folds_never_outnumber_the_largest_class():
     assert model.fit_info_["teacher_folds"] == 3
     with pytest.raises(ValueError, match="5 stratified folds.*largest class has 3.*cv=3"):
         _small([("lr", LogisticRegression())], cv=5).fit(X, y)
+    with pytest.raises(ValueError, match="Every class of y has a single row"):
+        _small([("lr", LogisticRegression())]).fit(X[:3], [0, 1, 2])
