@@ -15,7 +15,7 @@ from sklearn.base import clone
 
 from ._base import drop_teachers
 from ._measure import row_latencies, shipped_size, teachers_size
-from ._metrics import fidelity_score, final_distiller
+from ._metrics import fidelity_score, final_distiller, regression_fidelity
 
 __all__ = ["distillation_frontier"]
 
@@ -207,7 +207,6 @@ def _teacher_entry(distiller, Xt, y, regression, latency, fit_seconds):
 
 def _student_entry(model, distiller, Xt, X_test, y, regression, latency, keep_original,
                    prefix):
-    from sklearn.metrics import r2_score
 
     teacher = distiller.teacher_predict_output(Xt)
     if not keep_original:
@@ -216,7 +215,7 @@ def _student_entry(model, distiller, Xt, X_test, y, regression, latency, keep_or
         model.set_params(**{f"{prefix}keep_teachers": False})
     score = model.score(X_test, y)
     if regression:
-        fidelity = r2_score(teacher[:, 0], distiller.predict(Xt))
+        fidelity = regression_fidelity(teacher[:, 0], distiller.predict(Xt))
     else:
         fidelity = fidelity_score(teacher, distiller.predict_proba(Xt))
     return {

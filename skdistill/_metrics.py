@@ -157,6 +157,33 @@ def teacher_student_kl(p_teacher, p_student, *, sample_weight=None):
     return max(_weighted_mean(per_row, sample_weight), 0.0)
 
 
+def regression_fidelity(teacher_pred, student_pred, sample_weight=None):
+    """R² of the student's predictions against the teachers': a regressor's fidelity.
+
+    A constant target's teachers agree with it only to float64's rounding, and R²
+    against such a "spread" is noise (-63 as readily as 0): when the teachers' outputs
+    are constant to that precision, the fidelity is 1 if the student's are the same
+    constant, else 0, as scikit-learn's ``r2_score`` scores a constant truth.
+
+    Examples
+    --------
+    >>> regression_fidelity([1.0, 2.0, 3.0], [1.0, 2.0, 3.5])
+    0.875
+    >>> regression_fidelity([5.0, 5.0 + 1e-15], [5.0, 5.0])
+    1.0
+    """
+    from sklearn.metrics import r2_score
+
+    from ._regressor import CONSTANT_SPREAD
+
+    t = np.asarray(teacher_pred, dtype=np.float64).ravel()
+    s = np.asarray(student_pred, dtype=np.float64).ravel()
+    center = np.abs(t).max(initial=0.0)
+    if t.size and np.ptp(t) <= CONSTANT_SPREAD * center:
+        return float(np.abs(s - t).max() <= 1e3 * CONSTANT_SPREAD * max(center, 1e-300))
+    return float(r2_score(t, s, sample_weight=sample_weight))
+
+
 def confidence_bins(confidence, n_bins):
     """Bin index of each top-label confidence: the ECE's and the reliability plot's bins.
 
@@ -386,10 +413,8 @@ class TeacherStudentScorer:
                 raise TypeError(f"{name} compares class distributions; "
                                 f"{type(distiller).__name__} is a regressor. Use "
                                 "fidelity_scorer (R² of student vs teacher) instead.")
-            from sklearn.metrics import r2_score
-
             student = distiller.predict(Xt).reshape(teacher.shape)
-            return float(r2_score(teacher, student, sample_weight=sample_weight))
+            return regression_fidelity(teacher, student, sample_weight=sample_weight)
         student = distiller.predict_proba(Xt)
         if self.kind == "fidelity":
             return fidelity_score(teacher, student, sample_weight=sample_weight)

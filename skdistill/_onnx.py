@@ -9,6 +9,8 @@ import json
 
 import numpy as np
 
+from ._student import warn_float32_export
+
 #: ONNX opset of the exported graph: 17 is read by every onnxruntime since 1.13.
 OPSET = 17
 
@@ -99,6 +101,7 @@ def to_onnx(model, path=None, *, input_name="X", doc_string=None, metadata=None)
             f"{type(model).__name__}."
         )
     student = model.student_
+    warn_float32_export(student, "ONNX")
     n_features = model.n_features_in_
     n_out = student.n_outputs
     g = GraphBuilder(numpy_helper, helper)

@@ -24,6 +24,7 @@ from ._metrics import (
     expected_calibration_error,
     fidelity_score,
     final_distiller,
+    regression_fidelity,
     teacher_student_kl,
 )
 
@@ -349,7 +350,7 @@ def _regression_report(model, X, y, kept, index, n_top, common):
                       "student_pred": _plain(student[i]), "abs_difference": float(gap[i])})
         disagreements.append(entry)
     return DistillationReport(
-        metrics=metrics, fidelity=float(r2_score(teacher, student)),
+        metrics=metrics, fidelity=regression_fidelity(teacher, student),
         disagreements=disagreements, **common,
     )
 

@@ -17,6 +17,7 @@ skl2onnx is imported only when :func:`register_skl2onnx` is called.
 import numpy as np
 
 from ._onnx import GraphBuilder, finite_or_fail, student_graph
+from ._student import warn_float32_export
 
 #: The oldest target opset the student's nodes are valid in (Unsqueeze with an axes input).
 MIN_OPSET = 13
@@ -111,6 +112,7 @@ def _student_logits(scope, operator, container):
     # As in to_onnx: the graph fails rather than pass on NaN or inf (an imputer before
     # the student usually removes NaN; what is left is a bad input).
     x = finite_or_fail(g, x, "check_finite_input", allow_nan=model.student_.accepts_missing)
+    warn_float32_export(model.student_, "ONNX")
     return g, finite_or_fail(g, student_graph(g, model.student_, x), "check_finite_output")
 
 

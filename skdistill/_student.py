@@ -708,6 +708,25 @@ class Shift(Layer):
         return g.node("Add", [h, g.const("shift", self.shift)])
 
 
+def warn_float32_export(student, what):
+    """Warn when ``student`` ends in a :class:`Shift` layer: exported to ``what`` (ONNX,
+    torch), which computes in float32, its outputs near a large constant keep only
+    float32's resolution there, which can be all of their variation (a target of
+    1e9 + a few units comes out as 1e9 on every row)."""
+    shifts = [layer for layer in student.layers if isinstance(layer, Shift)]
+    if not shifts:
+        return
+    from ._warnings import warn  # sklearn-free at import: see the module docstring
+
+    center = float(np.abs(student.linears[-1].bias).max())
+    resolution = float(np.spacing(np.float32(center))) / 2
+    warn(f"This regressor's predictions sit near {center:.6g}, which {what} computes in "
+         f"float32 to within {resolution:.3g} only (numpy predict, in float64, keeps "
+         "them): the exported model loses any variation smaller than that. Subtract a "
+         "constant from y before fitting (adding it back to the predictions) to export "
+         "it faithfully.")
+
+
 class MLPStudent:
     """A fitted student network that predicts with numpy alone.
 

@@ -299,7 +299,16 @@ def encode_target(target, task):
     """Target values for fitting: float64 for regression, labels for classification.
 
     Integer-valued numeric labels become int64 (so ``classes_`` are numbers), all other
-    labels stay text.
+    labels stay text, and so do codes written with leading zeros (``"007"``), which are
+    names rather than numbers.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> encode_target(pd.Series(["1", "0", "1"]), "classification")
+    array([1, 0, 1])
+    >>> encode_target(pd.Series(["007", "010"]), "classification")
+    array(['007', '010'], dtype=object)
     """
     numbers = _as_numbers(target)
     if task == "regression":
@@ -310,6 +319,7 @@ def encode_target(target, task):
                 "Use --task classification for class labels."
             )
         return numbers
-    if numbers is not None and np.all(numbers == np.round(numbers)):
+    padded = target.astype(str).str.strip().str.match(r"^[+-]?0\d").any()
+    if numbers is not None and np.all(numbers == np.round(numbers)) and not padded:
         return numbers.astype(np.int64)
     return target.astype(str).to_numpy(dtype=object)

@@ -8,6 +8,8 @@ model with ``_training.numpy_student``. torch is imported only when these are ca
 
 import copy
 
+from ._student import warn_float32_export
+
 
 def _import_torch():
     try:
@@ -91,6 +93,7 @@ def to_torch(model):
     torch = _import_torch()
     from ._training import torch_student
 
+    warn_float32_export(model.student_, "torch")
     net = torch_student(model.student_)
     if task == "regression":
         # predict returns (n_samples,) for the single target; so does the module.

@@ -271,7 +271,11 @@ def _encode_table(frame, target, task):
 
 def _holdout_split(X, y, task, args):
     """``(X_train, y_train, X_test, y_test)``: ``--holdout`` of the rows held out
-    (stratified for a classifier where every class has two rows), or no test rows."""
+    (stratified for a classifier where every class has two rows), or no test rows.
+
+    A held-out row of a class that no training row has goes back to training: the
+    model could not predict its label, and the held-out comparison would fail on it.
+    """
     import numpy as np
     from sklearn.model_selection import train_test_split
 
@@ -284,6 +288,12 @@ def _holdout_split(X, y, task, args):
     train_idx, test_idx = train_test_split(
         np.arange(len(X)), test_size=args.holdout, stratify=stratify,
         random_state=args.random_state)
+    if task == "classification":
+        unseen = ~np.isin(y[test_idx], y[train_idx])
+        train_idx = np.concatenate([train_idx, test_idx[unseen]])
+        test_idx = test_idx[~unseen]
+        if not len(test_idx):
+            return X, y, None, None
     train_idx, test_idx = _empty_cells_in_training(X, y, train_idx, test_idx, task)
     return X.iloc[train_idx], y[train_idx], X.iloc[test_idx], y[test_idx]
 

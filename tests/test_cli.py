@@ -745,3 +745,19 @@ def test_predict_with_proba_runs_the_student_once(model_path, files, capsys, mon
     assert main(["predict", str(model_path), str(files / "new.csv"), "--proba"]) == 0
     assert calls == [12]
     capsys.readouterr()
+
+
+def test_the_holdout_never_holds_out_a_class_that_training_lacks():
+    # A class of one row drawn into the held-out split would be one the model never
+    # saw: the fit would end with an error, and save nothing.
+    from argparse import Namespace
+
+    from skdistill.cli import _holdout_split
+
+    X = _table(40)
+    y = np.array(["a", "b"] * 19 + ["rare", "rare2"], dtype=object)
+    for seed in range(10):
+        _, y_train, _, y_test = _holdout_split(
+            X, y, "classification", Namespace(holdout=0.5, random_state=seed))
+        assert set(y_test) <= set(y_train) and {"rare", "rare2"} <= set(y_train)
+        assert len(y_train) + len(y_test) == 40
