@@ -265,11 +265,9 @@ class _BaseDistiller(NamedTeachersMixin, BaseEstimator):
         teachers = self._resolve_teachers(seeds["teachers"], data)
         fitted, soft, teacher_time, teachers_key = self._soft_targets(teachers, data,
                                                                       seeds["splits"])
-        largest = (np.bincount(data.y_enc).max() if self._task == "classification"
-                   else None)
         teacher_info = {"teacher_fit_seconds": teacher_time, "teacher_folds":
                         self._teacher_folds(data.X.shape[0], teachers
-                                            if self._fits_teachers(data) else [], largest)}
+                                            if self._fits_teachers(data) else [], data.y_enc)}
         train_idx, valid_idx = self._student_rows(data, seeds["validation"])
         transfer = self._transfer_set(data, fitted, soft, train_idx, seeds["augment"],
                                       teachers_key)
@@ -477,18 +475,20 @@ class _BaseDistiller(NamedTeachersMixin, BaseEstimator):
     def _max_teacher_rows(self):
         return AUTO_MAX_TEACHER_ROWS if self.max_teacher_rows == "auto" else self.max_teacher_rows
 
-    def _teacher_folds(self, n_rows, teachers=None, largest_class=None):
+    def _teacher_folds(self, n_rows, teachers=None, y=None):
         """The number of folds an integer or ``"auto"`` ``cv`` stands for on ``n_rows``
-        rows (whose largest class has ``largest_class`` rows, if known); None for a
-        splitter, whose own ``split`` decides, and where no teacher uses folds: in-sample
-        soft targets, frozen teachers, ``"oob"`` with only bagged forests, no teacher
-        fitted at all (``teachers=[]``). ``teachers=None``: the folds the settings alone
-        imply."""
+        rows (with labels ``y``, if known: ``"auto"`` takes no more folds than the
+        largest class has rows); None for a splitter, whose own ``split`` decides, and
+        where no teacher uses folds: in-sample soft targets, frozen teachers, ``"oob"``
+        with only bagged forests, no teacher fitted at all (``teachers=[]``).
+        ``teachers=None``: the folds the settings alone imply."""
         if teachers is not None and not uses_folds(teachers, self.soft_targets):
             return None
         if self.soft_targets == "in_sample":
             return None
-        folds = resolve_folds(self.cv, n_rows, self._max_teacher_rows(), largest_class)
+        largest = (np.unique(y, return_counts=True)[1].max()
+                   if y is not None and self._task == "classification" else None)
+        folds = resolve_folds(self.cv, n_rows, self._max_teacher_rows(), largest)
         return int(folds) if isinstance(folds, Integral) else None
 
     def _transfer_set(self, data, fitted, soft, train_idx, seed, teachers_key=None):

@@ -207,7 +207,6 @@ def _teacher_entry(distiller, Xt, y, regression, latency, fit_seconds):
 
 def _student_entry(model, distiller, Xt, X_test, y, regression, latency, keep_original,
                    prefix):
-
     teacher = distiller.teacher_predict_output(Xt)
     if not keep_original:
         # Measure (and hand back) the model as it would ship: without its teachers.

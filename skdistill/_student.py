@@ -709,12 +709,11 @@ class Shift(Layer):
 
 
 def warn_float32_export(student, what):
-    """Warn when ``student`` ends in a :class:`Shift` layer: exported to ``what`` (ONNX,
+    """Warn when ``student`` has a :class:`Shift` layer: exported to ``what`` (ONNX,
     torch), which computes in float32, its outputs near a large constant keep only
     float32's resolution there, which can be all of their variation (a target of
     1e9 + a few units comes out as 1e9 on every row)."""
-    shifts = [layer for layer in student.layers if isinstance(layer, Shift)]
-    if not shifts:
+    if not any(isinstance(layer, Shift) for layer in student.layers):
         return
     from ._warnings import warn  # sklearn-free at import: see the module docstring
 

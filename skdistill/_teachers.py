@@ -278,18 +278,22 @@ def _adapt(name, est, table):
     positional = not user_table
     to_frame = (STEP_PREFIX + "table", FunctionTransformer(table.to_frame, kw_args={
         "positional_names": positional, "user_dtypes": user_table}))
-    if isinstance(est, FrozenEstimator):
-        return FrozenEstimator(Pipeline([to_frame, (name, est.estimator)]))
     steps = [to_frame]
-    if not handles_tables(est):
+    if not handles_tables(est):  # a prefit teacher handles its own table
         steps.append((STEP_PREFIX + "encode",
                       default_encoder(table, positional_names=positional)))
     elif type(est).__module__.split(".")[0] == "xgboost":
         est = clone(est).set_params(enable_categorical=True)
-    # A Pipeline is flattened, so that its last step stays the last step (sample_weight
-    # and out-of-bag estimates are read from it).
-    steps += list(est.steps) if isinstance(est, Pipeline) else [(name, est)]
-    return Pipeline(steps)
+    return _behind(steps, name, est)
+
+
+def _behind(steps, name, est):
+    """``est`` after skdistill's own ``steps``: a prefit teacher stays frozen around them
+    all; a Pipeline is flattened, so that its last step stays the last step
+    (sample_weight and out-of-bag estimates are read from it)."""
+    if isinstance(est, FrozenEstimator):
+        return FrozenEstimator(Pipeline([*steps, (name, est.estimator)]))
+    return Pipeline([*steps, *(est.steps if isinstance(est, Pipeline) else [(name, est)])])
 
 
 def _named(name, est, feature_names):
@@ -302,9 +306,7 @@ def _named(name, est, feature_names):
         return est
     to_frame = (STEP_PREFIX + "frame", FunctionTransformer(
         _named_frame, kw_args={"names": list(feature_names)}))
-    if isinstance(est, FrozenEstimator):
-        return FrozenEstimator(Pipeline([to_frame, (name, est.estimator)]))
-    return Pipeline([to_frame] + list(est.steps))
+    return _behind([to_frame], name, est)
 
 
 def _named_frame(X, names):

@@ -324,11 +324,7 @@ def _empty_cells_in_training(X, y, train_idx, test_idx, task):
 
 
 def _fit_model(model, X, y, teachers):
-    import numpy as np
-
-    largest = (int(np.unique(np.asarray(y), return_counts=True)[1].max())
-               if model._task == "classification" else None)
-    folds = model._teacher_folds(len(X), largest_class=largest)
+    folds = model._teacher_folds(len(X), y=y)
     _progress(f"Fitting teachers ({', '.join(n for n, _ in teachers)}) with {folds}-fold "
               f"cross-fitted soft targets on {len(X)} rows, then the student...")
     start = time.perf_counter()

@@ -53,7 +53,7 @@ from ._classifier import MISSING_LABELS
 from ._compat import HasMethods, Interval, _fit_context
 from ._regressor import poorly_scaled, target_scale
 from ._serving import teacher_names
-from ._student import TASK_COMBINE, build_student, check_finite_input, check_student_finite
+from ._student import IMPUTE_OR_REFIT, TASK_COMBINE, build_student, check_student_finite
 from ._teachers import (
     FittedTeacher,
     _fit_one,
@@ -261,22 +261,21 @@ def _concat_rows(parts):
 def _predict_block(X_block, model, method, n_columns, dtype):
     if len(X_block) == 0:  # the estimators refuse zero rows; an empty partition is fine
         return np.zeros((0,) if n_columns is None else (0, n_columns), dtype=dtype)
-    _refuse_missing(X_block)
-    return getattr(model, method)(X_block)
+    return _local_predict(model, method, X_block)
 
 
-def _refuse_missing(X):
-    """Refuse NaN with a fix a Dask model can use: its fit refuses missing values, so the
-    local model's advice to fit on data with them would lead nowhere."""
+def _local_predict(model, method, X):
+    """``model.method(X)``, with a NaN refusal's fix one a Dask model can use: its fit
+    refuses missing values, so the local model's advice to fit on data with them would
+    lead nowhere."""
     try:
-        values = (X.to_numpy(dtype=np.float64, na_value=np.nan) if hasattr(X, "to_numpy")
-                  else np.asarray(X, dtype=np.float64))  # pd.NA in nullable columns: NaN
-    except (TypeError, ValueError):
-        return  # not numbers: the local model's validation names what is wrong
-    if values.ndim == 2:
-        check_finite_input(values, accepts_missing=False, missing_fix=(
+        return getattr(model, method)(X)
+    except ValueError as exc:
+        if IMPUTE_OR_REFIT not in str(exc):
+            raise
+        raise ValueError(str(exc).replace(IMPUTE_OR_REFIT, (
             "impute them first (for example with fillna on the dask DataFrame); a Dask "
-            "model's fit refuses missing values"))
+            "model's fit refuses missing values"))) from None
 
 
 def _predict_frame(df, model, method, n_columns, dtype):
@@ -778,8 +777,7 @@ class _BaseDaskDistiller(NamedTeachersMixin, BaseEstimator):
         local = self._local_model(lambda value: value)
         dask, da, _ = _require_dask()
         if not dask.is_dask_collection(X):
-            _refuse_missing(X)
-            return getattr(local, method)(X)
+            return _local_predict(local, method, X)
         model = dask.delayed(local, traverse=False)
         if hasattr(X, "map_partitions") and hasattr(X, "columns"):  # a dask DataFrame
             import pandas as pd
